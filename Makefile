@@ -1,0 +1,41 @@
+# Two commands for a new user (as root on Debian): `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SANDBOX := $(BIN)/python tools/asterisk_sandbox.py
+
+.PHONY: all system-deps venv asterisk demo test lint bench clean
+
+all: test
+
+system-deps:
+	sh tools/system-deps.sh
+
+$(STAMP): pyproject.toml | system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+asterisk: venv
+	$(SANDBOX) install
+
+demo: venv asterisk
+	$(BIN)/python tools/demo.py
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: venv asterisk lint
+	$(BIN)/pytest
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .run .mypy_cache .ruff_cache .pytest_cache

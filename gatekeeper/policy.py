@@ -1,0 +1,238 @@
+"""The decision: pure, no IO. Facts in, a verdict with its reason and evidence out.
+
+Theory of operation: the rules are checked in the contract's order, first match wins:
+unknown campaign, informational campaign, licence, invalid number, foreign number, list missing
+or stale, then the subscriber's latest act for this advertiser among listing, objection and
+consent. The list gives a registration as a date without a time, so acts are compared by day,
+and by time only when both carry one; a tie always goes against consent.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, time
+
+from gatekeeper.numbers import BelgianNumber, ForeignNumber, InvalidNumber, Normalised
+
+
+class Purpose(enum.StrEnum):
+    """Why a campaign calls: only commercial calls are governed by the list."""
+
+    COMMERCIAL = "commercial"
+    INFORMATIONAL = "informational"
+
+
+class ForeignPolicy(enum.StrEnum):
+    """What a campaign does with numbers outside Belgium."""
+
+    ALLOW = "allow"
+    BLOCK = "block"
+
+
+class Verdict(enum.StrEnum):
+    """May the call be placed."""
+
+    ALLOW = "allow"
+    BLOCK = "block"
+
+
+class Reason(enum.StrEnum):
+    """The contract's reason codes."""
+
+    INFORMATIONAL_CAMPAIGN = "informational_campaign"
+    NOT_LISTED = "not_listed"
+    CONSENT_AFTER_LISTING = "consent_after_listing"
+    CONSENT_AFTER_OBJECTION = "consent_after_objection"
+    FOREIGN_NUMBER_ALLOWED = "foreign_number_allowed"
+    LISTED = "listed"
+    LISTING_AFTER_CONSENT = "listing_after_consent"
+    OBJECTION = "objection"
+    UNKNOWN_CAMPAIGN = "unknown_campaign"
+    INVALID_NUMBER = "invalid_number"
+    FOREIGN_NUMBER_BLOCKED = "foreign_number_blocked"
+    LIST_MISSING = "list_missing"
+    LIST_STALE = "list_stale"
+    LICENCE_EXPIRED = "licence_expired"
+    INTERNAL_ERROR = "internal_error"
+
+    @property
+    def verdict(self) -> Verdict:
+        """The verdict this reason always carries."""
+        return Verdict.ALLOW if self in _ALLOW_REASONS else Verdict.BLOCK
+
+
+_ALLOW_REASONS = frozenset(
+    {
+        Reason.INFORMATIONAL_CAMPAIGN,
+        Reason.NOT_LISTED,
+        Reason.CONSENT_AFTER_LISTING,
+        Reason.CONSENT_AFTER_OBJECTION,
+        Reason.FOREIGN_NUMBER_ALLOWED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A configured campaign, as the policy needs it."""
+
+    name: str
+    purpose: Purpose
+    advertiser: str
+    foreign_numbers: ForeignPolicy = ForeignPolicy.BLOCK
+    strip_prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    """The list snapshot a decision was based on."""
+
+    snapshot_id: int
+    list_date: date
+    sha256: str
+    rows: int
+
+
+class ActKind(enum.StrEnum):
+    """The subscriber's acts that weigh on a commercial call."""
+
+    LISTING = "listing"
+    OBJECTION = "objection"
+    CONSENT = "consent"
+
+
+@dataclass(frozen=True, slots=True)
+class Act:
+    """One dated act: a list registration, a company-level objection or a consent."""
+
+    kind: ActKind
+    day: date
+    at: time | None = None
+    record_id: str = ""
+
+    def is_later_than(self, other: Act) -> bool:
+        """Whether this act is known to come after `other` (same day without both times: no)."""
+        if self.day != other.day:
+            return self.day > other.day
+        if self.at is None or other.at is None:
+            return False
+        return self.at > other.at
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """Everything a decision is based on, gathered before `decide` is called."""
+
+    campaign_name: str
+    campaign: Campaign | None
+    number: Normalised
+    today: date
+    licence_valid_until: date
+    max_age_days: int
+    snapshot: SnapshotInfo | None
+    listing: Act | None = None
+    objections: tuple[Act, ...] = ()
+    consents: tuple[Act, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A verdict, its reason code, the rule applied and the acts it weighed."""
+
+    reason: Reason
+    rule: str
+    weighed: tuple[Act, ...] = field(default=())
+
+    @property
+    def verdict(self) -> Verdict:
+        """ALLOW or BLOCK, fixed by the reason."""
+        return self.reason.verdict
+
+
+def decide(facts: Facts) -> Decision:
+    """Apply the contract's rules in order; the first that matches decides."""
+    campaign = facts.campaign
+    if campaign is None:
+        return Decision(
+            Reason.UNKNOWN_CAMPAIGN, f"campaign {facts.campaign_name!r} is not configured"
+        )
+    if campaign.purpose is Purpose.INFORMATIONAL:
+        return Decision(Reason.INFORMATIONAL_CAMPAIGN, "informational calls are outside the list")
+    if facts.today > facts.licence_valid_until:
+        return Decision(
+            Reason.LICENCE_EXPIRED, f"licence ended on {facts.licence_valid_until.isoformat()}"
+        )
+    number = facts.number
+    if isinstance(number, InvalidNumber):
+        return Decision(Reason.INVALID_NUMBER, f"not a callable number: {number.refusal.value}")
+    if isinstance(number, ForeignNumber):
+        if campaign.foreign_numbers is ForeignPolicy.ALLOW:
+            return Decision(Reason.FOREIGN_NUMBER_ALLOWED, "campaign allows foreign numbers")
+        return Decision(Reason.FOREIGN_NUMBER_BLOCKED, "campaign blocks foreign numbers")
+    freshness = _freshness(facts)
+    if freshness is not None:
+        return freshness
+    return _latest_act(facts, number)
+
+
+def _freshness(facts: Facts) -> Decision | None:
+    if facts.snapshot is None:
+        return Decision(Reason.LIST_MISSING, "no DNCM list snapshot has been imported")
+    age = (facts.today - facts.snapshot.list_date).days
+    if age > facts.max_age_days:
+        return Decision(
+            Reason.LIST_STALE,
+            f"list of {facts.snapshot.list_date.isoformat()} is {age} days old "
+            f"(max {facts.max_age_days})",
+        )
+    return None
+
+
+def _latest_act(facts: Facts, number: BelgianNumber) -> Decision:
+    against = ((facts.listing,) if facts.listing else ()) + facts.objections
+    weighed = against + facts.consents
+    if not against:
+        return Decision(
+            Reason.NOT_LISTED, f"{number.e164} is not listed and has no objection", weighed
+        )
+    winning_consent = next(
+        (c for c in facts.consents if all(c.is_later_than(a) for a in against)), None
+    )
+    if winning_consent is not None:
+        if facts.listing is not None:
+            return Decision(
+                Reason.CONSENT_AFTER_LISTING,
+                f"consent of {winning_consent.day.isoformat()} is later than the listing",
+                weighed,
+            )
+        return Decision(
+            Reason.CONSENT_AFTER_OBJECTION,
+            f"consent of {winning_consent.day.isoformat()} is later than the objection",
+            weighed,
+        )
+    latest_objection = _latest(facts.objections)
+    if latest_objection is not None and (
+        facts.listing is None or not facts.listing.is_later_than(latest_objection)
+    ):
+        return Decision(
+            Reason.OBJECTION,
+            f"objection of {latest_objection.day.isoformat()} is the latest act",
+            weighed,
+        )
+    assert facts.listing is not None
+    if facts.consents:
+        return Decision(
+            Reason.LISTING_AFTER_CONSENT,
+            f"listing of {facts.listing.day.isoformat()} is not earlier than any consent",
+            weighed,
+        )
+    return Decision(Reason.LISTED, f"listed since {facts.listing.day.isoformat()}", weighed)
+
+
+def _latest(acts: tuple[Act, ...]) -> Act | None:
+    latest: Act | None = None
+    for act in acts:
+        if latest is None or act.is_later_than(latest):
+            latest = act
+    return latest

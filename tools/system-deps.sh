@@ -1,0 +1,14 @@
+#!/bin/sh
+# Installs the Debian packages the demo and the tests need, only those missing.
+set -eu
+missing=""
+command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
+command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
+command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$missing python3-venv"
+if [ -n "$missing" ]; then
+    echo "installing Debian packages:$missing" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >&2
+fi
