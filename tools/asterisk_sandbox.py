@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import glob
 import os
 import re
 import secrets
@@ -27,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO / ".cache" / "asterisk-root"
@@ -64,14 +64,14 @@ class SandboxError(RuntimeError):
 def apt_mirror() -> str:
     """The Debian mirror of this machine's apt sources (the security archive excluded)."""
     candidates: list[str] = []
-    for sources in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
-        text = Path(sources).read_text(encoding="utf-8", errors="replace")
+    for sources in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        text = sources.read_text(encoding="utf-8", errors="replace")
         candidates += re.findall(r"^URIs:\s*(\S+)", text, flags=re.MULTILINE)
     legacy = Path("/etc/apt/sources.list")
     if legacy.exists():
         for line in legacy.read_text(encoding="utf-8", errors="replace").splitlines():
             parts = line.split()
-            if len(parts) >= 3 and parts[0] == "deb":  # noqa: PLR2004 - deb URI SUITE
+            if len(parts) >= 3 and parts[0] == "deb":
                 uri = next(p for p in parts[1:] if not p.startswith("["))
                 candidates.append(uri)
     for uri in candidates:
@@ -189,7 +189,8 @@ class AsteriskSandbox:
         return re.sub(r"^secret = .*$", f"secret = {self.ami_secret}", text, flags=re.MULTILINE)
 
     def _command(self, *args: str) -> list[str]:
-        return ["chroot", str(self.root), "/usr/sbin/asterisk", "-C", f"{self.etc}/asterisk.conf", *args]
+        config = f"{self.etc}/asterisk.conf"
+        return ["chroot", str(self.root), "/usr/sbin/asterisk", "-C", config, *args]
 
     def start(self) -> None:
         """Write the configs, start Asterisk and wait until it has fully booted."""
@@ -233,7 +234,9 @@ class AsteriskSandbox:
         if process is None or process.poll() is not None:
             return
         with contextlib.suppress(subprocess.SubprocessError, OSError):
-            subprocess.run(self._command("-rx", "core stop now"), capture_output=True, timeout=5)
+            subprocess.run(
+                self._command("-rx", "core stop now"), capture_output=True, timeout=5, check=False
+            )
         try:
             process.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -244,7 +247,7 @@ class AsteriskSandbox:
                 process.kill()
                 process.wait()
 
-    def __enter__(self) -> AsteriskSandbox:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
