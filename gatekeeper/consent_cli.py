@@ -38,16 +38,17 @@ SHOW_COLUMNS = (
 )
 
 Handler = Callable[[argparse.Namespace], int]
-SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]  # noqa: SLF001 - argparse's own type
 
 
-def register(subparsers: SubParsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `consent` and `objection` command groups."""
     for kind in RecordKind:
         _register_kind(subparsers, kind)
 
 
-def _register_kind(subparsers: SubParsers, kind: RecordKind) -> None:
+def _register_kind(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], kind: RecordKind
+) -> None:
     noun = kind.value
     group = subparsers.add_parser(
         noun,
