@@ -20,7 +20,7 @@ from gatekeeper.config import (
     load_settings,
 )
 from gatekeeper.errors import ConfigError
-from gatekeeper.licence import licence_warning
+from gatekeeper.licence import licence_warning, log_licence_state
 from gatekeeper.policy import ForeignPolicy, Purpose
 
 REPO = Path(__file__).resolve().parents[2]
@@ -412,3 +412,18 @@ def test_concurrent_readers_never_see_a_half_state(tmp_path: Path) -> None:
     assert version_of(live.current()) == 40
     assert seen
     assert seen <= set(range(41))
+
+
+def test_licence_state_is_logged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """log_licence_state logs the warning when one is due and returns it."""
+    settings = load_settings(write(tmp_path, VALID))
+    warning = log_licence_state(settings, date(2027, 6, 20))
+    assert warning is not None
+    assert "licence_warning" in capsys.readouterr().out
+
+
+def test_licence_state_quiet_when_far(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """log_licence_state logs nothing while the licence's end is more than 30 days away."""
+    settings = load_settings(write(tmp_path, VALID))
+    assert log_licence_state(settings, date(2026, 1, 1)) is None
+    assert capsys.readouterr().out == ""
