@@ -14,9 +14,11 @@ command line writes; writes use full synchronisation because a lost objection wo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -186,6 +188,7 @@ class SqliteActStore:
         """Wrap an open connection; use `open_act_store` instead."""
         self._db = connection
         self._path = path
+        self._write_lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
         return self
@@ -251,21 +254,22 @@ class SqliteActStore:
     async def add(self, record: ActRecord) -> AddResult:
         """Store one record (or find its identical live twin)."""
         created_at = _now()
+        row = _row_of(record, created_at)
         try:
-            cursor = await self._db.execute(_INSERT, _row_of(record, created_at))
-            new_id = cursor.lastrowid if cursor.rowcount == 1 else None
-            await cursor.close()
-            if new_id is not None:
-                return AddResult(StoredRecord(new_id, record, created_at), created=True)
-            twin = await self._fetch(
-                f"SELECT {_COLUMNS} FROM acts WHERE kind = ? AND advertiser = ? AND e164 = ?"
-                " AND day = ? AND ifnull(at, '') = ifnull(?, '') AND source = ?"
-                " AND reference = ? AND revoked_at IS NULL",
-                _row_of(record, created_at)[:-1],
-            )
+            async with self._transaction():
+                cursor = await self._db.execute(_INSERT, row)
+                new_id = cursor.lastrowid if cursor.rowcount == 1 else None
+                await cursor.close()
+                twin = await self._fetch(
+                    f"SELECT {_COLUMNS} FROM acts WHERE kind = ? AND advertiser = ? AND e164 = ?"
+                    " AND day = ? AND ifnull(at, '') = ifnull(?, '') AND source = ?"
+                    " AND reference = ? AND revoked_at IS NULL",
+                    row[:-1],
+                )
         except sqlite3.Error as err:
             raise StoreError(f"{self._path}: cannot store the record: {err}") from err
-        assert len(twin) == 1
+        if new_id is not None:
+            return AddResult(StoredRecord(new_id, record, created_at), created=True)
         return AddResult(twin[0], created=False)
 
     async def add_all(self, records: Sequence[ActRecord]) -> int:
@@ -273,17 +277,10 @@ class SqliteActStore:
         created_at = _now()
         rows = [_row_of(record, created_at) for record in records]
         try:
-            await self._db.execute("BEGIN IMMEDIATE")
-            committed = False
-            try:
+            async with self._transaction():
                 cursor = await self._db.executemany(_INSERT, rows)
                 added = cursor.rowcount
                 await cursor.close()
-                await self._db.execute("COMMIT")
-                committed = True
-            finally:
-                if not committed:
-                    await self._db.execute("ROLLBACK")
         except sqlite3.Error as err:
             raise StoreError(f"{self._path}: nothing stored: {err}") from err
         return added
@@ -291,13 +288,14 @@ class SqliteActStore:
     async def revoke(self, record_id: int, kind: RecordKind, reason: str = "") -> StoredRecord:
         """Mark a live record of this kind revoked; it stops counting but stays for the proof."""
         try:
-            async with self._db.execute(
-                "UPDATE acts SET revoked_at = ?, revoke_reason = ?"
-                " WHERE id = ? AND kind = ? AND revoked_at IS NULL",
-                (_now().isoformat(), reason, record_id, kind.value),
-            ) as cursor:
-                changed = cursor.rowcount
-            found = await self._fetch(f"SELECT {_COLUMNS} FROM acts WHERE id = ?", (record_id,))
+            async with self._transaction():
+                async with self._db.execute(
+                    "UPDATE acts SET revoked_at = ?, revoke_reason = ?"
+                    " WHERE id = ? AND kind = ? AND revoked_at IS NULL",
+                    (_now().isoformat(), reason, record_id, kind.value),
+                ) as cursor:
+                    changed = cursor.rowcount
+                found = await self._fetch(f"SELECT {_COLUMNS} FROM acts WHERE id = ?", (record_id,))
         except sqlite3.Error as err:
             raise StoreError(f"{self._path}: cannot revoke record {record_id}: {err}") from err
         if not found:
@@ -329,6 +327,20 @@ class SqliteActStore:
             return await self._fetch(query, params)
         except sqlite3.Error as err:
             raise StoreError(f"{self._path}: cannot read records: {err}") from err
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        """One write transaction at a time on this connection; rolled back unless it completes."""
+        async with self._write_lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            committed = False
+            try:
+                yield
+                await self._db.execute("COMMIT")
+                committed = True
+            finally:
+                if not committed:
+                    await self._db.execute("ROLLBACK")
 
     async def _fetch(
         self, query: str, params: Sequence[str | int | None]

@@ -162,6 +162,21 @@ async def test_add_all_is_all_or_nothing(store: SqliteActStore) -> None:
 
 
 @pytest.mark.asyncio
+async def test_concurrent_writes_on_one_connection(store: SqliteActStore) -> None:
+    """Imports, adds and revokes started at once on one store all complete."""
+    first = await store.add(record(reference="revoke-me"))
+    first_import, second_import, _, _ = await asyncio.gather(
+        store.add_all([record(day=date(2026, 3, d)) for d in range(2, 12)]),
+        store.add_all([record(day=date(2026, 4, d)) for d in range(2, 12)]),
+        store.add(record(RecordKind.OBJECTION)),
+        store.revoke(first.stored.record_id, RecordKind.CONSENT),
+    )
+    assert (first_import, second_import) == (10, 10)
+    objections, consents = await store.acts_for("acme", NUMBER)
+    assert (len(objections), len(consents)) == (1, 20)
+
+
+@pytest.mark.asyncio
 async def test_records_are_never_deleted(store: SqliteActStore) -> None:
     """The file refuses deletes and edits, even from other SQLite clients."""
     added = await store.add(record())
