@@ -148,6 +148,10 @@ class AgiConnection:
             raise
 
     def _next_event(self) -> Event:
+        if self._state is _State.HEADER and not self._header:
+            environment = self._take_whole_header()
+            if environment is not None:
+                return environment
         while self._state is not _State.CLOSED:
             line = self._take_line()
             if line is None:
@@ -160,6 +164,23 @@ class AgiConnection:
             if event is not None:
                 return event
         return END_OF_STREAM
+
+    def _take_whole_header(self) -> Environment | None:
+        """Fast path: the whole environment is buffered; parse it in one pass.
+
+        Falls back to the line-by-line path (returns None) for anything unusual: a block not yet
+        complete or over the cap, a blank first line, or CR characters.
+        """
+        end = self._buffer.find(b"\n\n")
+        if end <= 0 or end + 2 > self._max_header_bytes or self._buffer.find(b"\r", 0, end) >= 0:
+            return None
+        text = self._buffer[:end].decode("utf-8", errors="replace")
+        del self._buffer[: end + 2]
+        self._scanned = 0
+        self._header_bytes = end + 2
+        for line in text.split("\n"):
+            self._add_header_line(line)
+        return self._finish_header()
 
     def _take_line(self) -> bytes | None:
         end = self._buffer.find(b"\n", self._scanned)
@@ -193,36 +214,39 @@ class AgiConnection:
             raise AgiProtocolError(f"connection closed inside a {self._usage_code}- usage block")
         if self._buffer:
             raise AgiProtocolError(
-                f"connection closed inside a reply line: {_preview(bytes(self._buffer))}"
+                "connection closed inside a reply line: "
+                + _preview(self._buffer.decode("utf-8", errors="replace"))
             )
         self._state = _State.CLOSED
         return END_OF_STREAM
 
     def _on_header_line(self, line: bytes) -> Event | None:
         if not line:
-            if not self._header:
-                raise AgiProtocolError("AGI environment is empty")
             return self._finish_header()
+        self._add_header_line(line.decode("utf-8", errors="replace"))
+        return None
+
+    def _add_header_line(self, text: str) -> None:
         number = len(self._header) + 1
         if number > self._max_header_lines:
             raise AgiProtocolError(f"AGI environment has more than {self._max_header_lines} lines")
-        text = line.decode("utf-8", errors="replace")
         name, colon, value = text.partition(":")
         if not colon:
-            raise AgiProtocolError(f"AGI environment line {number} has no ':': {_preview(line)}")
+            raise AgiProtocolError(f"AGI environment line {number} has no ':': {_preview(text)}")
         if not name or name != name.strip() or " " in name:
             raise AgiProtocolError(
-                f"AGI environment line {number} has a malformed name: {_preview(line)}"
+                f"AGI environment line {number} has a malformed name: {_preview(text)}"
             )
         if name in self._header:
             raise AgiProtocolError(f"AGI environment line {number} repeats {name!r}")
         self._header[name] = value.removeprefix(" ")
-        return None
 
     def _finish_header(self) -> Environment:
+        if not self._header:
+            raise AgiProtocolError("AGI environment is empty")
         numbered: dict[int, str] = {}
         for name, value in self._header.items():
-            match = _ARGUMENT_NAME.fullmatch(name)
+            match = _ARGUMENT_NAME.fullmatch(name) if name.startswith("agi_arg_") else None
             if match:
                 numbered[int(match.group(1))] = value
         missing = sorted(set(range(1, len(numbered) + 1)) - numbered.keys())
@@ -240,16 +264,16 @@ class AgiConnection:
             return HANGUP
         code_text, separator, rest = text[:3], text[3:4], text[4:]
         if not (len(code_text) == 3 and code_text.isascii() and code_text.isdigit()):
-            raise AgiProtocolError(f"unexpected line from Asterisk: {_preview(line)}")
+            raise AgiProtocolError(f"unexpected line from Asterisk: {_preview(text)}")
         code = int(code_text)
         if separator == "-":
             self._usage_code = code
             self._usage = [rest]
             return None
         if separator not in {" ", ""}:
-            raise AgiProtocolError(f"unexpected line from Asterisk: {_preview(line)}")
+            raise AgiProtocolError(f"unexpected line from Asterisk: {_preview(text)}")
         if code == 200:
-            return _parse_success(rest, line)
+            return _parse_success(rest, text)
         return CommandError(code=code, message=rest)
 
     def _on_usage_line(self, text: str) -> Event | None:
@@ -268,23 +292,23 @@ class AgiConnection:
         return None
 
 
-def _parse_success(rest: str, line: bytes) -> Reply:
+def _parse_success(rest: str, text: str) -> Reply:
     if not rest.startswith("result="):
-        raise AgiProtocolError(f"200 reply without result=: {_preview(line)}")
+        raise AgiProtocolError(f"200 reply without result=: {_preview(text)}")
     result, _, remainder = rest.removeprefix("result=").partition(" ")
     remainder = remainder.strip()
     data = ""
     if remainder.startswith("("):
         close = remainder.rfind(")")
         if close < 0:
-            raise AgiProtocolError(f"200 reply with unclosed '(': {_preview(line)}")
+            raise AgiProtocolError(f"200 reply with unclosed '(': {_preview(text)}")
         data = remainder[1:close]
         remainder = remainder[close + 1 :].strip()
     return Reply(code=200, result=result, data=data, extra=remainder)
 
 
-def _preview(raw: bytes) -> str:
-    return repr(raw[:_PREVIEW_CHARS].decode("utf-8", errors="replace"))
+def _preview(text: str) -> str:
+    return repr(text[:_PREVIEW_CHARS])
 
 
 def encode_command(name: str, *arguments: str) -> bytes:

@@ -78,14 +78,11 @@ def session(name: str) -> tuple[bytes, list[dict[str, Any]]]:
     return raw, expected
 
 
-def one_error(data: bytes, *, eof: bool = False) -> AgiProtocolError:
-    """The protocol error that feeding `data` (and EOF) raises."""
-    connection = AgiConnection()
-    connection.receive_data(data)
-    if eof:
-        connection.receive_data(b"")
+def one_error(data: bytes, *, eof: bool = False, bytewise: bool = False) -> AgiProtocolError:
+    """The protocol error that feeding `data` (whole or byte by byte, then EOF) raises."""
+    chunks = [data[i : i + 1] for i in range(len(data))] if bytewise else [data]
     with pytest.raises(AgiProtocolError) as caught:
-        drain(connection)
+        feed(chunks, eof=eof)
     return caught.value
 
 
@@ -256,6 +253,9 @@ def test_data_after_eof_is_a_caller_bug() -> None:
         (b"agi_network: yes\nagi_chan", True, "closed inside the AGI environment after 1 lines"),
         (b"agi_network: yes\n", True, "closed inside the AGI environment"),
         (b"agi_network: yes\nno colon here\n", False, "line 2 has no ':'"),
+        (b"agi_network: yes\nno colon here\n\n", False, "line 2 has no ':'"),
+        (b"agi_a: 1\nagi_a: 2\n\n", False, "line 2 repeats 'agi_a'"),
+        (b"agi_a: 1\r\n\r\n\r\n", False, "unexpected line"),
         (b"\x00\xff\xfe garbage\n", False, "line 1 has no ':'"),
         (b"\n", False, "AGI environment is empty"),
         (b"agi x: 1\n", False, "line 1 has a malformed name"),
@@ -272,9 +272,12 @@ def test_data_after_eof_is_a_caller_bug() -> None:
         (MINIMAL_HEADER + b"520-Invalid\nUsage\n", True, "closed inside a 520- usage block"),
     ],
 )
-def test_protocol_errors_name_the_rule(data: bytes, eof: bool, message: str) -> None:
-    """Malformed input raises AgiProtocolError saying what was wrong."""
-    assert message in str(one_error(data, eof=eof))
+@pytest.mark.parametrize("bytewise", [False, True], ids=["whole", "byte_by_byte"])
+def test_protocol_errors_name_the_rule(
+    data: bytes, eof: bool, message: str, bytewise: bool
+) -> None:
+    """Malformed input raises AgiProtocolError saying what was wrong, however it is fed."""
+    assert message in str(one_error(data, eof=eof, bytewise=bytewise))
 
 
 def test_header_cap_applies_before_a_newline_arrives() -> None:
@@ -297,10 +300,19 @@ def test_header_exactly_at_the_cap_is_accepted() -> None:
     assert isinstance(events[0], Environment)
 
 
-def test_header_line_count_cap() -> None:
+@pytest.mark.parametrize("ending", [b"", b"\n"], ids=["unfinished", "complete_block"])
+def test_header_line_count_cap(ending: bytes) -> None:
     """More environment lines than the cap fail, however short."""
     lines = b"".join(b"a%d:\n" % n for n in range(MAX_HEADER_LINES + 1))
-    assert f"more than {MAX_HEADER_LINES} lines" in str(one_error(lines))
+    assert f"more than {MAX_HEADER_LINES} lines" in str(one_error(lines + ending))
+
+
+def test_header_line_count_at_the_cap_is_accepted() -> None:
+    """Exactly the capped number of environment lines is accepted."""
+    lines = b"".join(b"a%d:\n" % n for n in range(MAX_HEADER_LINES))
+    environment = feed([lines + b"\n"], eof=False)[0]
+    assert isinstance(environment, Environment)
+    assert len(environment.variables) == MAX_HEADER_LINES
 
 
 def test_reply_line_cap_applies_before_a_newline_arrives() -> None:
