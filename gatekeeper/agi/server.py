@@ -133,6 +133,8 @@ class AgiServer:
 
     async def start(self) -> None:
         """Bind and start accepting calls."""
+        if self._server is not None:
+            raise RuntimeError("AgiServer.start() called twice")
         self._server = await asyncio.start_server(
             self._on_connection, self._host, self._requested_port, backlog=LISTEN_BACKLOG
         )
@@ -176,7 +178,12 @@ class AgiServer:
             return
         task = asyncio.get_running_loop().create_task(self._serve(reader, writer, peer))
         self._calls.add(task)
-        task.add_done_callback(self._calls.discard)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._calls.discard(task)
+        if not task.cancelled() and (crash := task.exception()) is not None:
+            log.error("agi_call_crashed", exc_info=crash)
 
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str

@@ -250,3 +250,21 @@ async def test_connections_over_the_cap_are_closed_at_once() -> None:
         assert len(await place_call(server.port, recorded_environment())) == len(ALLOW)
     assert over == []
     assert [e["event"] for e in logs] == ["agi_connection_refused"]
+
+
+@pytest.mark.asyncio
+async def test_bug_inside_the_server_is_logged_and_the_call_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An unexpected error in the server's own code ends that call, closed and logged."""
+
+    def broken(environment: object, peer: str) -> AgiRequest:
+        raise RuntimeError("server bug")
+
+    monkeypatch.setattr(AgiRequest, "from_environment", broken)
+    async with running(allow) as server:
+        with capture_logs() as logs:
+            assert await place_call(server.port, recorded_environment()) == []
+            await server.close()
+    [crash] = [e for e in logs if e["event"] == "agi_call_crashed"]
+    assert "server bug" in str(crash["exc_info"])

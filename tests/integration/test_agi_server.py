@@ -261,6 +261,14 @@ async def test_port_before_start_is_an_error() -> None:
 
 
 @pytest.mark.asyncio
+async def test_start_twice_is_an_error() -> None:
+    """Starting a running server again is a caller bug, not a second listener."""
+    async with running(Recorder()) as server:
+        with pytest.raises(RuntimeError, match="twice"):
+            await server.start()
+
+
+@pytest.mark.asyncio
 async def test_close_without_start_is_harmless() -> None:
     """close() on a server that never started does nothing."""
     await AgiServer(Recorder(), "127.0.0.1", 0).close()
