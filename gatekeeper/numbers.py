@@ -114,7 +114,6 @@ _MAX_INPUT = 256
 _PLUS_SIGNS = frozenset("+\uff0b\ufe62")
 _PUNCTUATION_SEPARATORS = frozenset(".()/\uff0e\uff08\uff09\uff0f")
 _SEPARATOR_CATEGORIES = frozenset({"Pd", "Cf", "Zs"})
-_COMMON_SEPARATORS = str.maketrans("", "", " -./()")
 _DIGITS = "0123456789"
 
 
@@ -204,13 +203,10 @@ def _phone_context(parameters: Iterable[str]) -> str:
 # --- Step 2: read the form -----------------------------------------------------------------------
 
 
-Judge = Callable[[str], BelgianNumber | InvalidNumber]
-
-
-def _resolve(compact: str, strip_prefix: str, judge: Judge) -> Normalised:
-    """Read a compact string as international, national or `32…`, and judge it."""
+def _read_form(compact: str, strip_prefix: str) -> str | ForeignNumber | InvalidNumber:
+    """The Belgian NSN a compact string names, or its foreign or refused reading."""
     if compact[0] == "+":
-        return _international(compact[1:], judge)
+        return _international(compact[1:])
     digits = compact
     if strip_prefix and digits.startswith(strip_prefix):
         digits = digits[len(strip_prefix) :]
@@ -218,23 +214,21 @@ def _resolve(compact: str, strip_prefix: str, judge: Judge) -> Normalised:
             return InvalidNumber(Refusal.TOO_SHORT, "nothing after the outside-line prefix")
     if digits[0] == "0":
         if digits[1:2] == "0":
-            return _international(digits[2:], judge)
-        return judge(digits[1:])
+            return _international(digits[2:])
+        return digits[1:]
     if len(digits) >= _CC_FORM_MIN_DIGITS and digits.startswith(_COUNTRY_CODE_DIGITS):
-        return _after_country_code(digits[2:], judge)
-    return judge(digits)
+        return _after_country_code(digits[2:])
+    return digits
 
 
-def _international(digits: str, judge: Judge) -> Normalised:
+def _international(digits: str) -> str | ForeignNumber | InvalidNumber:
     if digits.startswith(_COUNTRY_CODE_DIGITS):
-        return _after_country_code(digits[2:], judge)
+        return _after_country_code(digits[2:])
     return _foreign(digits)
 
 
-def _after_country_code(digits: str, judge: Judge) -> BelgianNumber | InvalidNumber:
-    if digits[:1] == "0":
-        digits = digits[1:]
-    return judge(digits)
+def _after_country_code(digits: str) -> str:
+    return digits[1:] if digits[:1] == "0" else digits
 
 
 def _foreign(digits: str) -> ForeignNumber | InvalidNumber:
@@ -487,41 +481,59 @@ _TABLES = _build_tables(_BE)
 
 
 def _judge_by_tables(nsn: str) -> BelgianNumber | InvalidNumber:
-    assert _TABLES is not None
-    table = _TABLES.by_length.get(len(nsn))
+    table = _VALID_BY_LENGTH.get(len(nsn))
     if table is not None:
-        number_class = table.get(nsn[: _TABLES.key_digits])
+        number_class = table.get(nsn[:_KEY_DIGITS])
         if number_class is not None:
             return BelgianNumber("+32" + nsn, number_class)
+    assert _TABLES is not None
     return _refuse_belgian(nsn, _TABLES.is_valid)
 
 
-_JUDGE: Judge = _judge_by_phonenumbers if _TABLES is None else _judge_by_tables
+_KEY_DIGITS = 0 if _TABLES is None else _TABLES.key_digits
+_VALID_BY_LENGTH: dict[int, dict[str, NumberClass]] = {} if _TABLES is None else _TABLES.by_length
+_JUDGE = _judge_by_phonenumbers if _TABLES is None else _judge_by_tables
 
 
 # --- The public functions ------------------------------------------------------------------------
 
 
-def _is_compact(text: str) -> bool:
-    """Whether the text is already ASCII digits with at most one leading `+`."""
-    digits = text[1:] if text[:1] == "+" else text
-    return digits.isascii() and digits.isdigit()
+def _ascii_prefix(prefix: str) -> str:
+    """The outside-line prefix in ASCII digits; a prefix that is not digits is a caller's bug."""
+    if prefix.isascii() and prefix.isdigit():
+        return prefix
+    try:
+        return "".join(_DIGITS[unicodedata.digit(char)] for char in prefix)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"outside-line prefix must be digits, not {prefix!r}") from err
 
 
 def normalise(raw: str, *, strip_prefix: str = "") -> Normalised:
     """Return the canonical form of a dialled string, or why it has none.
 
     `strip_prefix` is the route's outside-line prefix (e.g. "9"); it is removed only when present.
+    Raises ValueError when `strip_prefix` is not digits.
     """
-    if strip_prefix and not (strip_prefix.isascii() and strip_prefix.isdigit()):
-        raise ValueError(f"outside-line prefix must be ASCII digits, not {strip_prefix!r}")
-    compact = raw.translate(_COMMON_SEPARATORS)
-    if not _is_compact(compact):
+    if strip_prefix:
+        strip_prefix = _ascii_prefix(strip_prefix)
+    compact = (
+        raw.replace(" ", "")
+        .replace("-", "")
+        .replace(".", "")
+        .replace("/", "")
+        .replace("(", "")
+        .replace(")", "")
+    )
+    digits = compact[1:] if compact[:1] == "+" else compact
+    if not (digits.isdigit() and digits.isascii()) or len(raw) > _MAX_INPUT:
         scanned = _scan(raw)
         if isinstance(scanned, InvalidNumber):
             return scanned
         compact = scanned
-    return _resolve(compact, strip_prefix, _JUDGE)
+    nsn = _read_form(compact, strip_prefix)
+    if not isinstance(nsn, str):
+        return nsn
+    return _JUDGE(nsn)
 
 
 def normalise_reference(raw: str, *, strip_prefix: str = "") -> Normalised:
@@ -529,9 +541,12 @@ def normalise_reference(raw: str, *, strip_prefix: str = "") -> Normalised:
 
     Slow; it exists so that tests and benchmarks can hold the fast path to the same answers.
     """
-    if strip_prefix and not (strip_prefix.isascii() and strip_prefix.isdigit()):
-        raise ValueError(f"outside-line prefix must be ASCII digits, not {strip_prefix!r}")
+    if strip_prefix:
+        strip_prefix = _ascii_prefix(strip_prefix)
     scanned = _scan(raw)
     if isinstance(scanned, InvalidNumber):
         return scanned
-    return _resolve(scanned, strip_prefix, _judge_by_phonenumbers)
+    nsn = _read_form(scanned, strip_prefix)
+    if not isinstance(nsn, str):
+        return nsn
+    return _judge_by_phonenumbers(nsn)
