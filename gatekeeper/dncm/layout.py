@@ -4,8 +4,9 @@ Theory of operation: DNCM's layout document is not available to us, so the layou
 the file itself. The first lines (up to SAMPLE_LINES, within the first SAMPLE_BYTES) are read
 under every candidate reading that the admin's pins allow (separator x field order x date form);
 a reading fits a line when the number is Belgian and the date parses. The reading that fits the
-most lines wins, and it must fit nearly all of them (MIN_FIT): a file that no reading explains,
-or that two readings explain equally well, is refused rather than guessed. An explicit separator
+most lines wins, and it must fit more than half of them (MIN_FIT; the lines it does not fit are
+rejected one by one later, with their line numbers): a file that no reading explains, or that two
+readings explain equally well, is refused rather than guessed. An explicit separator
 beats whitespace when both fit (a tab is also whitespace). The first line is a header when it
 does not fit and holds letters. Day-first dates (`03/04/2021`) cannot show their order on every
 line: the parser checks the whole file for a day above 12 and refuses it when none proves the
@@ -26,7 +27,7 @@ from gatekeeper.numbers import BelgianNumber, normalise
 
 SAMPLE_BYTES = 1 << 20
 SAMPLE_LINES = 2000
-MIN_FIT = 0.9
+MIN_FIT = 0.5
 UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _NUMBER_LIKE = re.compile(rb"[+\d][\d .()/-]*")
@@ -151,6 +152,8 @@ def detect_layout(head: bytes, *, at_eof: bool, pin: LayoutPin, where: str) -> L
     winners = [entry for entry in scored if entry[0] == best]
     if len(winners) > 1:
         winners = [w for w in winners if w[3][0] is not Separator.WHITESPACE] or winners
+    if best == 0 and len(lines) == 1:
+        raise ListRefusedError(f"{where}: the file holds no record; refusing an empty list")
     if best == 0:
         raise ListFormatError(
             f"{where}:1: no known layout reads the first lines as a Belgian number and a date; "
@@ -165,7 +168,7 @@ def detect_layout(head: bytes, *, at_eof: bool, pin: LayoutPin, where: str) -> L
             "pin dncm.layout in the configuration"
         )
     score, data_lines, first_fits, (separator, order, form) = winners[0]
-    if score < MIN_FIT * data_lines:
+    if score <= MIN_FIT * data_lines:
         raise ListFormatError(
             f"{where}: the best layout (separator={separator.value} columns={order.value} "
             f"dates={form.value}) reads only {score} of the first {data_lines} lines; "

@@ -163,9 +163,7 @@ class ListParser:
 
 def _trailer_count(line: bytes) -> int | None:
     counts = _DIGITS.findall(ANY_DATE.sub(b" ", line))
-    if len(counts) != 1:
-        return None
-    if number_key(line.strip(b' \t"')) is not None:
+    if len(counts) != 1 or number_key(counts[0]) is not None:
         return None
     return int(counts[0])
 
