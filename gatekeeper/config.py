@@ -31,6 +31,8 @@ from zoneinfo import ZoneInfo
 import structlog
 import yaml
 
+from gatekeeper.dncm.dates import DateFormat
+from gatekeeper.dncm.layout import Encoding, FieldOrder, LayoutPin, Separator
 from gatekeeper.errors import ConfigError
 from gatekeeper.policy import Campaign, ForeignPolicy, Purpose
 
@@ -44,6 +46,7 @@ MAX_AGE_DAYS_LIMIT = 5
 LEGAL_TIMEZONE = ZoneInfo("Europe/Brussels")
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _YAML_NULL_TAG = "tag:yaml.org,2002:null"
+DEFAULT_MAX_SHRINK_PERCENT = 5
 
 E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
@@ -105,6 +108,10 @@ class DncmSettings:
     source_file: Path | None = None
     sftp: SftpSource | None = None
     max_age_days: int = DEFAULT_MAX_AGE_DAYS
+    drop_folder: Path | None = None
+    layout: LayoutPin = field(default_factory=LayoutPin)
+    max_rejected_lines: int = 0
+    max_shrink_percent: int = DEFAULT_MAX_SHRINK_PERCENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,15 +333,21 @@ class _Reader:
         )
 
     def dncm(self, node: _Node) -> DncmSettings:
-        found = self.mapping(node, {"source", "max_age_days"}, set())
+        found = self.mapping(
+            node,
+            {"source", "max_age_days", "layout", "max_rejected_lines", "max_shrink_percent"},
+            set(),
+        )
         source_file: Path | None = None
         sftp: SftpSource | None = None
+        drop_folder: Path | None = None
         if "source" in found:
-            source = self.mapping(found["source"], {"file", "sftp"}, set())
+            source = self.mapping(found["source"], {"file", "sftp", "drop_folder"}, set())
             if len(source) != 1:
-                raise self.fail(found["source"], "give exactly one of file or sftp")
+                raise self.fail(found["source"], "give exactly one of file, drop_folder or sftp")
             source_file = self.optional(source, "file", self.local_path, None)
             sftp = self.optional(source, "sftp", self.sftp, None)
+            drop_folder = self.optional(source, "drop_folder", self.local_path, None)
         return DncmSettings(
             source_file=source_file,
             sftp=sftp,
@@ -344,7 +357,40 @@ class _Reader:
                 lambda n: self.integer(n, 1, MAX_AGE_DAYS_LIMIT),
                 DEFAULT_MAX_AGE_DAYS,
             ),
+            drop_folder=drop_folder,
+            layout=self.optional(found, "layout", self.layout_pin, LayoutPin()),
+            max_rejected_lines=self.optional(
+                found, "max_rejected_lines", lambda n: self.integer(n, 0, 10**9), 0
+            ),
+            max_shrink_percent=self.optional(
+                found,
+                "max_shrink_percent",
+                lambda n: self.integer(n, 0, 100),
+                DEFAULT_MAX_SHRINK_PERCENT,
+            ),
         )
+
+    def layout_pin(self, node: _Node) -> LayoutPin:
+        found = self.mapping(
+            node, {"separator", "columns", "date_format", "header", "encoding"}, set()
+        )
+        return LayoutPin(
+            separator=self.optional(found, "separator", lambda n: self.choice(n, Separator), None),
+            order=self.optional(found, "columns", lambda n: self.choice(n, FieldOrder), None),
+            date_format=self.optional(
+                found, "date_format", lambda n: self.choice(n, DateFormat), None
+            ),
+            header=self.optional(found, "header", self.boolean, None),
+            encoding=self.optional(found, "encoding", lambda n: self.choice(n, Encoding), None),
+        )
+
+    def boolean(self, node: _Node) -> bool:
+        raw = self.scalar(node).lower()
+        if raw in {"true", "yes", "on"}:
+            return True
+        if raw in {"false", "no", "off"}:
+            return False
+        raise self.fail(node, f"expected true or false, got {raw!r}")
 
     def sftp(self, node: _Node) -> SftpSource:
         found = self.mapping(
