@@ -1,0 +1,1 @@
+"""The compliance record: every decision and event in one hash-chained, append-only log."""
