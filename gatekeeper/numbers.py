@@ -113,9 +113,7 @@ def normalise(raw: str, *, strip_prefix: str = "") -> Normalised:
     if country_code != BELGIUM_COUNTRY_CODE:
         if phonenumbers.is_possible_number(parsed):
             return ForeignNumber(e164, country_code)
-        return InvalidNumber(
-            Refusal.UNALLOCATED, f"not a possible number for +{country_code}"
-        )
+        return InvalidNumber(Refusal.UNALLOCATED, f"not a possible number for +{country_code}")
     length = phonenumbers.is_possible_number_with_reason(parsed)
     if length == phonenumbers.ValidationResult.TOO_SHORT:
         return InvalidNumber(Refusal.TOO_SHORT, "too short for a Belgian number")

@@ -1,0 +1,206 @@
+"""One call request in, one recorded decision out: the spine every entry point goes through.
+
+Theory of operation: the checker takes the settings in force when the call arrives (a reload
+never changes a call in flight), normalises the dialled string with the campaign's own prefix
+rule, gathers only the facts the rules need (list snapshot and listing, consent and objection
+records for this advertiser), lets the pure `policy.decide` rule, and records the decision before
+anyone sees it. Every step that can fail or stall has a deadline; any failure while gathering
+facts for a commercial call is an `internal_error` block, and an ALLOW whose record cannot be
+committed becomes a BLOCK: no call goes out without its proof.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from gatekeeper.audit.records import DecisionEntry
+from gatekeeper.config import Settings
+from gatekeeper.errors import GatekeeperError
+from gatekeeper.numbers import BelgianNumber, ForeignNumber, Normalised, normalise
+from gatekeeper.policy import (
+    Act,
+    ActKind,
+    Campaign,
+    Decision,
+    Facts,
+    Purpose,
+    Reason,
+    SnapshotInfo,
+    Verdict,
+    decide,
+)
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+FACTS_DEADLINE_S = 0.5
+RECORD_DEADLINE_S = 2.0
+
+log = structlog.get_logger()
+
+
+class ListLookup(Protocol):
+    """The read side of the local DNCM index."""
+
+    def snapshot(self) -> SnapshotInfo | None:
+        """The snapshot lookups are answered from, or None when no list was imported."""
+
+    def listing_date(self, key: int) -> date | None:
+        """The registration date of a number, or None when it is not listed."""
+
+
+class ActLookup(Protocol):
+    """The consent and objection records of one advertiser."""
+
+    async def acts_for(self, advertiser: str, e164: str) -> tuple[tuple[Act, ...], tuple[Act, ...]]:
+        """The (objections, consents) in force for this advertiser and number."""
+
+
+class DecisionRecorder(Protocol):
+    """The decision log's write side."""
+
+    async def record(self, entry: DecisionEntry) -> str:
+        """Commit one decision; returns its id once durable."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """A question: may this dialled string be called for this campaign."""
+
+    dialled: str
+    campaign: str
+    source: str
+    channel: str = ""
+    uniqueid: str = ""
+    linkedid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """A decision as answered, with what it was based on and its record id."""
+
+    at: datetime
+    request: CallRequest
+    campaign: Campaign | None
+    number: Normalised
+    decision: Decision
+    snapshot: SnapshotInfo | None
+    decision_id: str | None
+
+    @property
+    def e164(self) -> str | None:
+        """The canonical number, when the dialled string had one."""
+        if isinstance(self.number, BelgianNumber | ForeignNumber):
+            return self.number.e164
+        return None
+
+
+class Checker:
+    """Decides and records calls against the settings in force."""
+
+    def __init__(
+        self,
+        settings: Callable[[], Settings],
+        index: ListLookup,
+        acts: ActLookup,
+        recorder: DecisionRecorder,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(BRUSSELS),
+    ) -> None:
+        self._settings = settings
+        self._index = index
+        self._acts = acts
+        self._recorder = recorder
+        self._clock = clock
+        self._host = socket.gethostname()
+
+    async def check(self, request: CallRequest) -> CheckResult:
+        """Decide one call and record it; the result is safe to answer."""
+        settings = self._settings()
+        now = self._clock()
+        campaign = settings.campaigns.get(request.campaign)
+        number = normalise(request.dialled, strip_prefix=campaign.strip_prefix if campaign else "")
+        snapshot: SnapshotInfo | None = None
+        try:
+            facts = await asyncio.wait_for(
+                self._facts(settings, request, campaign, number, now.date()), FACTS_DEADLINE_S
+            )
+            snapshot = facts.snapshot
+            decision = decide(facts)
+        except (GatekeeperError, TimeoutError, OSError) as err:
+            log.error("facts_unavailable", error=str(err), campaign=request.campaign)
+            decision = Decision(Reason.INTERNAL_ERROR, f"facts unavailable: {err}")
+        result = CheckResult(now, request, campaign, number, decision, snapshot, None)
+        return await self._record(result)
+
+    async def _facts(
+        self,
+        settings: Settings,
+        request: CallRequest,
+        campaign: Campaign | None,
+        number: Normalised,
+        today: date,
+    ) -> Facts:
+        base = Facts(
+            campaign_name=request.campaign,
+            campaign=campaign,
+            number=number,
+            today=today,
+            licence_valid_until=settings.licensee.licence_valid_until,
+            max_age_days=settings.dncm.max_age_days,
+            snapshot=None,
+        )
+        if campaign is None or campaign.purpose is Purpose.INFORMATIONAL:
+            return base
+        snapshot = self._index.snapshot()
+        if not isinstance(number, BelgianNumber) or snapshot is None:
+            return replace(base, snapshot=snapshot)
+        listed_on = self._index.listing_date(number.key)
+        objections, consents = await self._acts.acts_for(campaign.advertiser, number.e164)
+        return replace(
+            base,
+            snapshot=snapshot,
+            listing=Act(ActKind.LISTING, listed_on) if listed_on else None,
+            objections=objections,
+            consents=consents,
+        )
+
+    async def _record(self, result: CheckResult) -> CheckResult:
+        entry = _entry_of(result, self._host)
+        try:
+            decision_id = await asyncio.wait_for(self._recorder.record(entry), RECORD_DEADLINE_S)
+        except (GatekeeperError, TimeoutError, OSError) as err:
+            log.error("decision_log_unavailable", error=str(err), campaign=result.request.campaign)
+            if result.decision.verdict is Verdict.ALLOW:
+                blocked = Decision(Reason.INTERNAL_ERROR, f"decision log unavailable: {err}")
+                return replace(result, decision=blocked)
+            return result
+        return replace(result, decision_id=decision_id)
+
+
+def _entry_of(result: CheckResult, host: str) -> DecisionEntry:
+    request = result.request
+    return DecisionEntry(
+        at=result.at,
+        source=request.source,
+        campaign=request.campaign,
+        purpose=result.campaign.purpose.value if result.campaign else None,
+        advertiser=result.campaign.advertiser if result.campaign else None,
+        dialled=request.dialled,
+        e164=result.e164,
+        verdict=result.decision.verdict.value,
+        reason=result.decision.reason.value,
+        rule=result.decision.rule,
+        snapshot=result.snapshot,
+        evidence=result.decision.weighed,
+        channel=request.channel,
+        uniqueid=request.uniqueid,
+        linkedid=request.linkedid,
+        host=host,
+    )

@@ -1,0 +1,66 @@
+"""The `gatekeeper` command: one parser, command groups registered from their own modules."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+import structlog
+
+from gatekeeper import __version__
+from gatekeeper.cli_support import ExitCode
+from gatekeeper.errors import ConfigError, GatekeeperError
+from gatekeeper.logs import configure_logging
+
+COMMAND_MODULES: tuple[str, ...] = ("gatekeeper.core_cli",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, with every registered command group."""
+    parser = argparse.ArgumentParser(
+        prog="gatekeeper",
+        description="Decide, for every dialled number, whether a campaign call may be placed.",
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        metavar="PATH",
+        help="configuration file (default: $GATEKEEPER_CONFIG or /etc/gatekeeper/gatekeeper.yaml)",
+    )
+    parser.add_argument("--version", action="version", version=f"gatekeeper {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    if args.command != "serve":
+        configure_logging(stream=sys.stderr)
+    try:
+        code: int = args.handler(args)
+    except ConfigError as err:
+        print(f"gatekeeper: configuration error: {err}", file=sys.stderr)
+        return ExitCode.USAGE
+    except GatekeeperError as err:
+        print(f"gatekeeper: {err}", file=sys.stderr)
+        return ExitCode.FAILURE
+    except KeyboardInterrupt:
+        return ExitCode.FAILURE
+    except Exception:  # noqa: BLE001 - last resort: log the trace, exit 1, never a raw traceback
+        structlog.get_logger().exception("unexpected_error", command=args.command)
+        return ExitCode.FAILURE
+    return code
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
