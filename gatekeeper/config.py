@@ -27,6 +27,7 @@ CONFIG_ENV_VAR = "GATEKEEPER_CONFIG"
 DEFAULT_AGI_PORT = 4573
 DEFAULT_AMI_PORT = 5038
 DEFAULT_MAX_AGE_DAYS = 5
+DEFAULT_RETENTION_DAYS = 1095
 
 E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
@@ -91,6 +92,13 @@ class DncmSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """How long the decision log keeps its records."""
+
+    retention_days: int = DEFAULT_RETENTION_DAYS
+
+
+@dataclass(frozen=True, slots=True)
 class Advertiser:
     """A company on whose behalf calls are made; consents and objections belong to it."""
 
@@ -110,6 +118,7 @@ class Settings:
     dncm: DncmSettings
     advertisers: Mapping[str, Advertiser] = field(default_factory=lambda: MappingProxyType({}))
     campaigns: Mapping[str, Campaign] = field(default_factory=lambda: MappingProxyType({}))
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
 
 def config_path(explicit: str | None) -> Path:
@@ -237,7 +246,7 @@ class _Reader:
     def settings(self, root: _Node) -> Settings:
         top = self.mapping(
             root,
-            {"licensee", "data_dir", "agi", "ami", "dncm", "advertisers", "campaigns"},
+            {"licensee", "data_dir", "agi", "ami", "dncm", "advertisers", "campaigns", "audit"},
             {"licensee", "data_dir"},
         )
         no_advertisers: dict[str, Advertiser] = {}
@@ -255,6 +264,18 @@ class _Reader:
             dncm=self.optional(top, "dncm", self.dncm, DncmSettings()),
             advertisers=MappingProxyType(advertisers),
             campaigns=MappingProxyType(campaigns),
+            audit=self.optional(top, "audit", self.audit, AuditSettings()),
+        )
+
+    def audit(self, node: _Node) -> AuditSettings:
+        found = self.mapping(node, {"retention_days"}, set())
+        return AuditSettings(
+            retention_days=self.optional(
+                found,
+                "retention_days",
+                lambda n: self.integer(n, 1, 36500),
+                DEFAULT_RETENTION_DAYS,
+            )
         )
 
     def optional(

@@ -16,19 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self, TypeVar
 
-from gatekeeper.audit.chain import record_hash
-from gatekeeper.audit.ids import record_id
+from gatekeeper.audit.append import NewRecord, append
 from gatekeeper.audit.records import (
     DecisionEntry,
     RecordType,
@@ -37,40 +33,14 @@ from gatekeeper.audit.records import (
     details_body,
     utc_text,
 )
-from gatekeeper.audit.schema import Synchronous, connect_writer, read_head
+from gatekeeper.audit.schema import Synchronous, connect_writer
 from gatekeeper.errors import AuditError
 
 MAX_BATCH = 512
 DEFAULT_BUSY_TIMEOUT_S = 2.0
 MAX_EVENT_KIND = 64
 
-_INSERT = (
-    "INSERT INTO chain (seq, id, type, at, kind, campaign, e164, verdict, reason, uniqueid,"
-    " body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_MOVE_HEAD = "UPDATE head SET seq = ?, hash = ?, millis = ? WHERE one = 1"
-_DECISION_OF_UNIQUEID = (
-    "SELECT id FROM chain WHERE type = 'decision' AND uniqueid = ? ORDER BY seq DESC LIMIT 1"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    """A record waiting for its place in the chain."""
-
-    type: RecordType
-    at: str
-    kind: str
-    campaign: str | None
-    e164: str | None
-    verdict: str | None
-    reason: str | None
-    uniqueid: str | None
-    body: str
-    outcome_of: str | None = None
-
-
-_Waiter = tuple[_Pending, asyncio.Future[str]]
+_Waiter = tuple[NewRecord, asyncio.Future[str]]
 _STOP = None
 T = TypeVar("T")
 
@@ -112,7 +82,7 @@ class DecisionLog:
     async def record(self, entry: DecisionEntry) -> str:
         """Append a decision; returns its id once committed, else raises AuditError."""
         body = canonical_json(decision_body(entry))
-        pending = _Pending(
+        pending = NewRecord(
             type=RecordType.DECISION,
             at=utc_text(entry.at),
             kind=entry.source,
@@ -130,32 +100,22 @@ class DecisionLog:
         if not kind or len(kind) > MAX_EVENT_KIND:
             raise AuditError(f"event kind {kind!r} must be 1..{MAX_EVENT_KIND} characters")
         body = canonical_json({"kind": kind, "details": details_body(details)})
-        pending = _Pending(
+        pending = NewRecord(
             type=RecordType.EVENT,
             at=utc_text(datetime.now(UTC)),
             kind=kind,
-            campaign=None,
-            e164=None,
-            verdict=None,
-            reason=None,
-            uniqueid=None,
             body=body,
         )
         return await self._submit(pending)
 
     async def record_outcome(self, uniqueid: str, outcome: Mapping[str, object]) -> None:
         """Append what happened to a call, linked to the latest decision for its uniqueid."""
-        pending = _Pending(
+        pending = NewRecord(
             type=RecordType.OUTCOME,
             at=utc_text(datetime.now(UTC)),
             kind="outcome",
-            campaign=None,
-            e164=None,
-            verdict=None,
-            reason=None,
             uniqueid=uniqueid,
             body=canonical_json(details_body(outcome)),
-            outcome_of=uniqueid,
         )
         await self._submit(pending)
 
@@ -168,7 +128,7 @@ class DecisionLog:
         self._queue.put(_STOP)
         await asyncio.shield(self._stopped)
 
-    async def _submit(self, pending: _Pending) -> str:
+    async def _submit(self, pending: NewRecord) -> str:
         if self._closing:
             raise AuditError(f"{self.path}: the decision log is closed")
         if not self._thread.is_alive():
@@ -231,7 +191,9 @@ class DecisionLog:
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Waiter]) -> None:
         try:
-            ids = self._append(conn, [pending for pending, _ in batch])
+            conn.execute("BEGIN IMMEDIATE")
+            ids = append(conn, [pending for pending, _ in batch])
+            conn.execute("COMMIT")
         except (sqlite3.Error, OSError) as err:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
@@ -239,59 +201,6 @@ class DecisionLog:
             self._notify(_fail_all, [f for _, f in batch], error)
             return
         self._notify(_resolve_all, [f for _, f in batch], ids)
-
-    def _append(self, conn: sqlite3.Connection, records: list[_Pending]) -> list[str]:
-        conn.execute("BEGIN IMMEDIATE")
-        head, last_millis = read_head(conn)
-        seq, prev_hash = head.seq, head.hash
-        millis = max(last_millis, time.time_ns() // 1_000_000)
-        ids: list[str] = []
-        rows: list[tuple[object, ...]] = []
-        for pending in records:
-            seq += 1
-            rid = record_id(millis, seq)
-            body = pending.body
-            if pending.outcome_of is not None:
-                body = self._outcome_body(conn, pending.outcome_of, body, rows)
-            content = (
-                seq,
-                rid,
-                pending.type.value,
-                pending.at,
-                pending.kind,
-                pending.campaign,
-                pending.e164,
-                pending.verdict,
-                pending.reason,
-                pending.uniqueid,
-                body,
-                prev_hash,
-            )
-            digest = record_hash(content)
-            rows.append((*content, digest))
-            ids.append(rid)
-            prev_hash = digest
-        conn.executemany(_INSERT, rows)
-        conn.execute(_MOVE_HEAD, (seq, prev_hash, millis))
-        conn.execute("COMMIT")
-        return ids
-
-    @staticmethod
-    def _outcome_body(
-        conn: sqlite3.Connection, uniqueid: str, outcome: str, batch_rows: list[tuple[object, ...]]
-    ) -> str:
-        decision_id: str | None = None
-        for row in reversed(batch_rows):
-            if row[2] == RecordType.DECISION.value and row[9] == uniqueid:
-                decision_id = str(row[1])
-                break
-        if decision_id is None:
-            found = conn.execute(_DECISION_OF_UNIQUEID, (uniqueid,)).fetchone()
-            decision_id = str(found[0]) if found is not None else None
-        details = json.loads(outcome)
-        return canonical_json(
-            {"decision_id": decision_id, "outcome": details, "uniqueid": uniqueid}
-        )
 
 
 def _resolve_none(future: asyncio.Future[None]) -> None:
