@@ -95,14 +95,19 @@ class DecisionLog:
         )
         return await self._submit(pending)
 
-    async def record_event(self, kind: str, details: Mapping[str, object]) -> str:
-        """Append an event (list sync, config reload, bypass...) to the same chain."""
+    async def record_event(
+        self, kind: str, details: Mapping[str, object], *, at: datetime | None = None
+    ) -> str:
+        """Append an event (list sync, config reload, bypass...) to the same chain.
+
+        `at` is when it happened (default: now); the chain order is the order of recording.
+        """
         if not kind or len(kind) > MAX_EVENT_KIND:
             raise AuditError(f"event kind {kind!r} must be 1..{MAX_EVENT_KIND} characters")
         body = canonical_json({"kind": kind, "details": details_body(details)})
         pending = NewRecord(
             type=RecordType.EVENT,
-            at=utc_text(datetime.now(UTC)),
+            at=utc_text(at if at is not None else datetime.now(UTC)),
             kind=kind,
             body=body,
         )

@@ -39,6 +39,8 @@ LABELS: dict[str, tuple[str, str, str]] = {
     "day": ("Dag", "Jour", "Day"),
     "lists_used": ("Gebruikte lijst(en)", "Liste(s) utilisée(s)", "List(s) used"),
     "age": ("Ouderdom (dagen)", "Âge (jours)", "Age (days)"),
+    "age_in_force": ("Ouderdom laatste lijst", "Âge dernière liste", "Newest list age"),
+    "max_age": ("Maximale ouderdom", "Âge maximal", "Maximum age"),
     "in_force": (
         "Laatste gesynchroniseerde lijst",
         "Dernière liste synchronisée",
@@ -251,9 +253,9 @@ def _freshness_section(data: ReportData, max_age_days: int) -> str:
                 _td("—" if in_force_age is None else in_force_age, "n"),
             )
         )
-    note = f"<p>Max. {max_age_days} {label('age')}</p>"
+    note = f"<p>{label('max_age')}: <b>{max_age_days}</b> {label('age')}</p>"
     return f"<h2>{label('freshness')}</h2>{note}" + _table(
-        ("day", "decisions", "lists_used", "age", "in_force", "age"), rows
+        ("day", "decisions", "lists_used", "age", "in_force", "age_in_force"), rows
     )
 
 
@@ -269,8 +271,8 @@ def _sync_row(event: EventRow) -> tuple[str, ...]:
     return (
         _td(local_text(event.at)),
         _td(status, "" if sync_succeeded(event) else "stale"),
-        _td(details.get("list_date", "—")),
-        _td(details.get("rows", "—"), "n"),
+        _td(details.get("list_date") or "—"),
+        _td(details.get("rows") or "—", "n"),
         f"<td><code>{escape(digest)}</code></td>",
         _td(json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else ""),
     )
