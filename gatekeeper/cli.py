@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gatekeeper.config_cli",
     "gatekeeper.consent_cli",
     "gatekeeper.dncm.cli",
+    "gatekeeper.audit.cli",
 )
 
 

@@ -47,6 +47,7 @@ LEGAL_TIMEZONE = ZoneInfo("Europe/Brussels")
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _YAML_NULL_TAG = "tag:yaml.org,2002:null"
 DEFAULT_MAX_SHRINK_PERCENT = 5
+DEFAULT_RETENTION_DAYS = 1095
 
 E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
@@ -115,6 +116,13 @@ class DncmSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """How long the decision log keeps its records."""
+
+    retention_days: int = DEFAULT_RETENTION_DAYS
+
+
+@dataclass(frozen=True, slots=True)
 class Advertiser:
     """A company on whose behalf calls are made; consents and objections belong to it."""
 
@@ -134,6 +142,7 @@ class Settings:
     dncm: DncmSettings
     advertisers: Mapping[str, Advertiser] = field(default_factory=lambda: MappingProxyType({}))
     campaigns: Mapping[str, Campaign] = field(default_factory=lambda: MappingProxyType({}))
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
 
 def config_path(explicit: str | None) -> Path:
@@ -281,7 +290,7 @@ class _Reader:
     def settings(self, root: _Node) -> Settings:
         top = self.mapping(
             root,
-            {"licensee", "data_dir", "agi", "ami", "dncm", "advertisers", "campaigns"},
+            {"licensee", "data_dir", "agi", "ami", "dncm", "advertisers", "campaigns", "audit"},
             {"licensee", "data_dir"},
         )
         no_advertisers: dict[str, Advertiser] = {}
@@ -299,6 +308,18 @@ class _Reader:
             dncm=self.optional(top, "dncm", self.dncm, DncmSettings()),
             advertisers=MappingProxyType(advertisers),
             campaigns=MappingProxyType(campaigns),
+            audit=self.optional(top, "audit", self.audit, AuditSettings()),
+        )
+
+    def audit(self, node: _Node) -> AuditSettings:
+        found = self.mapping(node, {"retention_days"}, set())
+        return AuditSettings(
+            retention_days=self.optional(
+                found,
+                "retention_days",
+                lambda n: self.integer(n, 1, 36500),
+                DEFAULT_RETENTION_DAYS,
+            )
         )
 
     def optional(
