@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 import structlog
 
 from gatekeeper.audit.records import DecisionEntry
+from gatekeeper.clock import now
 from gatekeeper.config import Settings
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.numbers import BelgianNumber, ForeignNumber, Normalised, normalise
@@ -38,7 +38,6 @@ from gatekeeper.policy import (
     decide,
 )
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 FACTS_DEADLINE_S = 0.5
 RECORD_DEADLINE_S = 2.0
 
@@ -111,7 +110,7 @@ class Checker:
         acts: ActLookup,
         recorder: DecisionRecorder,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(BRUSSELS),
+        clock: Callable[[], datetime] = now,
     ) -> None:
         self._settings = settings
         self._index = index

@@ -1,0 +1,25 @@
+"""Shared fixtures: the repository on sys.path (for tools/), and the real Asterisk sandbox."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tools.asterisk_sandbox import DEFAULT_ROOT, READY_MARK  # noqa: E402
+from tools.gatekeeper_run import GatekeeperRun  # noqa: E402
+
+
+@pytest.fixture
+def gatekeeper_run(tmp_path: Path) -> Iterator[GatekeeperRun]:
+    """`gatekeeper serve` on the example config, the sample list imported, a real Asterisk."""
+    if not (DEFAULT_ROOT / READY_MARK).exists():
+        pytest.fail("the Asterisk sandbox is not installed: run `make asterisk` (make test does)")
+    with GatekeeperRun(tmp_path / "run") as run:
+        yield run
