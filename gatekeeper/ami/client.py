@@ -281,6 +281,10 @@ class AmiClient:
         self._subscribers.append(subscription)
         return subscription
 
+    def subscription(self, limit: int = SUBSCRIPTION_LIMIT) -> Subscription:
+        """The same as `subscribe()`, read as `async with client.subscription() as events:`."""
+        return self.subscribe(limit)
+
     def _unsubscribe(self, subscription: Subscription) -> None:
         with contextlib.suppress(ValueError):
             self._subscribers.remove(subscription)
@@ -289,7 +293,7 @@ class AmiClient:
         for subscriber in tuple(self._subscribers):
             subscriber._deliver(event)  # noqa: SLF001 - the subscription's feed
 
-    async def originate(
+    async def originate(  # noqa: PLR0913 - keyword-only Originate fields
         self,
         channel: str,
         *,
@@ -297,8 +301,14 @@ class AmiClient:
         data: str = "",
         variables: Mapping[str, str] | None = None,
         timeout: float = 10.0,  # noqa: ASYNC109 - Asterisk's ring timeout, not an await deadline
+        channel_id: str = "",
+        other_channel_id: str = "",
     ) -> str:
-        """Queue an asynchronous Originate; returns its ActionID (OriginateResponse carries it)."""
+        """Queue an asynchronous Originate; returns its ActionID (OriginateResponse carries it).
+
+        `channel_id` and `other_channel_id` choose the uniqueids of the new channel (and of a
+        Local channel's second half), so a caller can follow the call's events by them.
+        """
         fields: dict[str, str | list[str]] = {
             "Action": "Originate",
             "Channel": channel,
@@ -307,6 +317,10 @@ class AmiClient:
             "Async": "true",
             "Timeout": str(int(timeout * 1000)),
         }
+        if channel_id:
+            fields["ChannelId"] = channel_id
+        if other_channel_id:
+            fields["OtherChannelId"] = other_channel_id
         if variables:
             fields["Variable"] = [f"{key}={value}" for key, value in variables.items()]
         reply = await self._action(fields)
