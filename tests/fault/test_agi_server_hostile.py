@@ -107,6 +107,44 @@ async def test_stalled_peers_do_not_delay_an_honest_call() -> None:
     assert all(still_open)
 
 
+async def hostile_peer(port: int, sent: bytes, *, close_after: bool) -> bytes:
+    """Send `sent` (then EOF if asked); return what the server sent before closing."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(sent)
+        if close_after:
+            writer.write_eof()
+        return await read_until_closed(reader)
+    finally:
+        writer.close()
+
+
+@pytest.mark.asyncio
+async def test_crowd_of_hostile_peers_at_once_with_honest_calls() -> None:
+    """Broken, stalled and Latin-1 peers all at once: the honest calls are answered meanwhile."""
+    latin1 = recorded_environment().replace(b"Fran\xe7oise", b"\xc9lodie \xc0 c\xf4t\xe9")
+    async with running(allow) as server:
+        stalled = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(5)]
+        for _, writer in stalled:
+            writer.write(HALF_HEADER)
+        broken = [
+            asyncio.create_task(hostile_peer(server.port, HALF_HEADER, close_after=True)),
+            asyncio.create_task(hostile_peer(server.port, OVERSIZE_HEADER, close_after=False)),
+            asyncio.create_task(hostile_peer(server.port, GARBAGE, close_after=False)),
+        ]
+        honest = await asyncio.gather(
+            place_call(server.port, recorded_environment()),
+            place_call(server.port, latin1),
+        )
+        stalled_open = [not reader.at_eof() for reader, _ in stalled]
+        broken_sent = await asyncio.gather(*broken)
+        for _, writer in stalled:
+            writer.close()
+    assert [len(commands) for commands in honest] == [len(ALLOW), len(ALLOW)]
+    assert all(stalled_open)
+    assert broken_sent == [b"", b"", b""]
+
+
 @pytest.mark.asyncio
 async def test_peer_silent_after_connect_does_not_delay_an_honest_call() -> None:
     """A peer that connects and sends nothing does not hold up the next call."""

@@ -28,7 +28,7 @@ from gatekeeper.agi.protocol import (
     encode_set_variable,
 )
 from gatekeeper.errors import AgiProtocolError
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 SESSIONS = Path(__file__).resolve().parent.parent / "agi_sessions"
@@ -122,6 +122,7 @@ def test_session_with_trailing_partial_line(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", SESSION_NAMES)
+@settings(deadline=None)
 @given(cuts=st.lists(st.integers(min_value=0, max_value=4000), max_size=30))
 def test_session_fed_in_any_chunks(name: str, cuts: list[int]) -> None:
     """However a recorded session is split into chunks, the events are the same."""
@@ -345,6 +346,7 @@ def test_broken_connection_stays_broken() -> None:
         connection.next_event()
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_raise_only_protocol_errors(data: bytes) -> None:
     """Whatever a peer sends, the parser yields events or raises AgiProtocolError."""
@@ -417,6 +419,7 @@ def asterisk_parse_args(line: str) -> list[str]:
     return arguments
 
 
+@settings(deadline=None)
 @given(
     st.lists(
         st.text(alphabet=st.characters(blacklist_characters="\n\r\x00", codec="utf-8")),
