@@ -98,6 +98,7 @@ def connect_writer(
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous.value}")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
         conn.executescript(_DDL)
         _check_version(conn, path)
     except sqlite3.Error as err:
