@@ -12,9 +12,9 @@ meets the same key. It works in three steps:
    is present, never guessed (a stray `0` in front of `025…` would make Brussels Ethiopian).
    Then `+` or `00` means international, `0` national, and `32` without `+` is the country code
    only when the digits are longer than any Belgian national number (10 or more). Shorter digit
-   strings are a national number written without its trunk `0` (`31234567` is Antwerp), so the
-   two readings can never collide. After the country code 32, one trunk `0` is dropped, which
-   reads `+32 (0)470 …`.
+   strings are a national number written without its trunk `0` (`32345678` is Antwerp
+   03 234 56 78, not +32 345678), so the two readings can never collide. After the country
+   code 32, one trunk `0` is dropped, which reads `+32 (0)470 …`.
 3. Judge the national significant number (NSN) against libphonenumber's Belgian metadata. The
    regular expressions of that metadata are expanded once, at import, into exact tables of valid
    ranges keyed by the NSN's length and first digits, so valid numbers are judged by a dictionary
