@@ -12,9 +12,9 @@ meets the same key. It works in three steps:
    is present, never guessed (a stray `0` in front of `025…` would make Brussels Ethiopian).
    Then `+` or `00` means international, `0` national, and `32` without `+` is the country code
    only when the digits are longer than any Belgian national number (10 or more). Shorter digit
-   strings are a national number written without its trunk `0` (`31234567` is Antwerp), so the
-   two readings can never collide. After the country code 32, one trunk `0` is dropped, which
-   reads `+32 (0)470 …`.
+   strings are a national number written without its trunk `0` (`32345678` is Antwerp
+   03 234 56 78, not +32 345678), so the two readings can never collide. After the country
+   code 32, one trunk `0` is dropped, which reads `+32 (0)470 …`.
 3. Judge the national significant number (NSN) against libphonenumber's Belgian metadata. The
    regular expressions of that metadata are expanded once, at import, into exact tables of valid
    ranges keyed by the NSN's length and first digits, so valid numbers are judged by a dictionary
@@ -147,6 +147,9 @@ def _scan(raw: str) -> str | InvalidNumber:
     unwrapped = _unwrap_uri(raw.strip())
     if isinstance(unwrapped, InvalidNumber):
         return unwrapped
+    quick = _without_common_separators(unwrapped)
+    if _is_compact(quick):
+        return quick
     compact: list[str] = []
     for position, char in enumerate(unwrapped):
         if char in _PLUS_SIGNS:
@@ -160,6 +163,23 @@ def _scan(raw: str) -> str | InvalidNumber:
     if not compact:
         return InvalidNumber(Refusal.NOT_A_NUMBER, "no digits")
     return "".join(compact)
+
+
+def _without_common_separators(text: str) -> str:
+    return (
+        text.replace(" ", "")
+        .replace("-", "")
+        .replace(".", "")
+        .replace("/", "")
+        .replace("(", "")
+        .replace(")", "")
+    )
+
+
+def _is_compact(text: str) -> bool:
+    """Whether the text is ASCII digits after at most one leading `+`."""
+    digits = text[1:] if text[:1] == "+" else text
+    return digits.isdigit() and digits.isascii()
 
 
 def _is_separator(char: str) -> bool:
@@ -493,6 +513,7 @@ def _judge_by_tables(nsn: str) -> BelgianNumber | InvalidNumber:
 _KEY_DIGITS = 0 if _TABLES is None else _TABLES.key_digits
 _VALID_BY_LENGTH: dict[int, dict[str, NumberClass]] = {} if _TABLES is None else _TABLES.by_length
 _JUDGE = _judge_by_phonenumbers if _TABLES is None else _judge_by_tables
+_NO_RANGES: dict[str, NumberClass] = {}
 
 
 # --- The public functions ------------------------------------------------------------------------
@@ -516,14 +537,7 @@ def normalise(raw: str, *, strip_prefix: str = "") -> Normalised:
     """
     if strip_prefix:
         strip_prefix = _ascii_prefix(strip_prefix)
-    compact = (
-        raw.replace(" ", "")
-        .replace("-", "")
-        .replace(".", "")
-        .replace("/", "")
-        .replace("(", "")
-        .replace(")", "")
-    )
+    compact = _without_common_separators(raw)
     digits = compact[1:] if compact[:1] == "+" else compact
     if not (digits.isdigit() and digits.isascii()) or len(raw) > _MAX_INPUT:
         scanned = _scan(raw)
@@ -533,6 +547,9 @@ def normalise(raw: str, *, strip_prefix: str = "") -> Normalised:
     nsn = _read_form(compact, strip_prefix)
     if not isinstance(nsn, str):
         return nsn
+    number_class = _VALID_BY_LENGTH.get(len(nsn), _NO_RANGES).get(nsn[:_KEY_DIGITS])
+    if number_class is not None:
+        return BelgianNumber("+32" + nsn, number_class)
     return _JUDGE(nsn)
 
 

@@ -197,6 +197,7 @@ REFUSALS = [
     ("0470 12 34 567", Refusal.TOO_LONG),
     ("02 512 34 567", Refusal.TOO_LONG),
     ("321234567", Refusal.TOO_LONG),
+    ("3200470123456", Refusal.TOO_LONG),
     ("+32 470 12 34 56 78 90 12", Refusal.TOO_LONG),
     ("0" * 300, Refusal.TOO_LONG),
     ("+33 6 12 34 56 78 90 12 34 56", Refusal.TOO_LONG),

@@ -140,6 +140,34 @@ def test_phonenumbers_reads_the_common_forms_alike(nsn: str, form: str) -> None:
     assert number.e164 == expected
 
 
+@settings(deadline=None, max_examples=300)
+@given(
+    st.sampled_from(["+32", "+320", "0032", "0", "32", "320", ""]),
+    st.sampled_from(["", *"1234789"]),
+    st.text(DIGITS, min_size=5, max_size=10),
+)
+def test_phonenumbers_agrees_on_which_digit_strings_are_belgian(
+    lead: str, head: str, body: str
+) -> None:
+    """Valid or not, common digit forms are Belgian exactly when phonenumbers' parser says so.
+
+    The one reading left out on purpose: after `32` without `+`, phonenumbers drops two zeros
+    (`3200…`); a single trunk zero is all the gatekeeper drops.
+    """
+    raw = lead + head + body
+    assume(not raw.startswith("3200"))
+    number = normalise(raw)
+    try:
+        parsed = phonenumbers.parse(raw, "BE")
+    except phonenumbers.NumberParseException:
+        expected = None
+    else:
+        belgian = parsed.country_code == 32 and phonenumbers.is_valid_number(parsed)
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        expected = e164 if belgian else None
+    assert (number.e164 if isinstance(number, BelgianNumber) else None) == expected
+
+
 @settings(deadline=None)
 @given(st.one_of(digit_strings(), dialled(valid_nsns()).map(lambda case: case[:2])))
 def test_normalisation_is_idempotent(case: tuple[str, str]) -> None:
