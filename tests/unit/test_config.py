@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+import structlog
+import structlog.testing
 from gatekeeper.config import (
     LEGAL_TIMEZONE,
     LicenseeRole,
@@ -349,15 +351,16 @@ def test_reload_of_unchanged_file_reports_no_change(tmp_path: Path) -> None:
     assert live.current() is before
 
 
-def test_reload_refuses_a_broken_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_reload_refuses_a_broken_file(tmp_path: Path) -> None:
     """A broken file is refused, logged, and the running settings stay."""
     path = write(tmp_path, version_text(1))
     live = LiveSettings(path)
     before = live.current()
     write(tmp_path, version_text(2).replace("service_provider", "reseller"))
-    assert live.reload() is False
+    with structlog.testing.capture_logs() as logs:
+        assert live.reload() is False
     assert live.current() is before
-    assert "config_reload_refused" in capsys.readouterr().out
+    assert [e["event"] for e in logs] == ["config_reload_refused"]
 
 
 def test_live_settings_refuse_a_broken_file_at_start(tmp_path: Path) -> None:
@@ -414,16 +417,18 @@ def test_concurrent_readers_never_see_a_half_state(tmp_path: Path) -> None:
     assert seen <= set(range(41))
 
 
-def test_licence_state_is_logged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_licence_state_is_logged(tmp_path: Path) -> None:
     """log_licence_state logs the warning when one is due and returns it."""
     settings = load_settings(write(tmp_path, VALID))
-    warning = log_licence_state(settings, date(2027, 6, 20))
+    with structlog.testing.capture_logs() as logs:
+        warning = log_licence_state(settings, date(2027, 6, 20))
     assert warning is not None
-    assert "licence_warning" in capsys.readouterr().out
+    assert [e["event"] for e in logs] == ["licence_warning"]
 
 
-def test_licence_state_quiet_when_far(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_licence_state_quiet_when_far(tmp_path: Path) -> None:
     """log_licence_state logs nothing while the licence's end is more than 30 days away."""
     settings = load_settings(write(tmp_path, VALID))
-    assert log_licence_state(settings, date(2026, 1, 1)) is None
-    assert capsys.readouterr().out == ""
+    with structlog.testing.capture_logs() as logs:
+        assert log_licence_state(settings, date(2026, 1, 1)) is None
+    assert logs == []
