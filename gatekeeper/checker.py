@@ -128,9 +128,8 @@ class Checker:
         number = normalise(request.dialled, strip_prefix=campaign.strip_prefix if campaign else "")
         snapshot: SnapshotInfo | None = None
         try:
-            facts = await asyncio.wait_for(
-                self._facts(settings, request, campaign, number, now.date()), FACTS_DEADLINE_S
-            )
+            async with asyncio.timeout(FACTS_DEADLINE_S):
+                facts = await self._facts(settings, request, campaign, number, now.date())
             snapshot = facts.snapshot
             decision = decide(facts)
         except (GatekeeperError, TimeoutError, OSError) as err:
@@ -174,7 +173,8 @@ class Checker:
     async def _record(self, result: CheckResult) -> CheckResult:
         entry = _entry_of(result, self._host)
         try:
-            decision_id = await asyncio.wait_for(self._recorder.record(entry), RECORD_DEADLINE_S)
+            async with asyncio.timeout(RECORD_DEADLINE_S):
+                decision_id = await self._recorder.record(entry)
         except (GatekeeperError, TimeoutError, OSError) as err:
             log.error("decision_log_unavailable", error=str(err), campaign=result.request.campaign)
             if result.decision.verdict is Verdict.ALLOW:
