@@ -1,9 +1,9 @@
 """Benchmark: the whole decision path, as the AGI server calls it.
 
-Normalise, index, consent store, policy, decision log. Measures the latency of `Checker.check` at a steady offered rate (open loop: calls
-start on schedule whether or not earlier ones finished) and the maximum throughput, with the
-decision log on and with it replaced by a recorder that does nothing, so that the log's own
-share of the latency shows.
+Normalise, index, consent store, policy, decision log: measures the latency of `Checker.check`
+at a steady offered rate (open loop: calls start on schedule whether or not earlier ones
+finished) and the maximum throughput, with the decision log on and with it replaced by a
+recorder that does nothing, so that the log's own share of the latency shows.
 
 Usage: .venv/bin/python bench/check_path.py [--rows 2000000] [--rate 500] [--seconds 10]
 """
