@@ -22,7 +22,7 @@ from gatekeeper.dncm.storage import create_private, fsync_file
 from gatekeeper.errors import IndexUnavailableError, SyncError
 from gatekeeper.policy import SnapshotInfo
 
-BUILD_CACHE_KIB = 65536
+BUILD_CACHE_KIB = 16384
 
 _SCHEMA = """
 CREATE TABLE listing (number INTEGER PRIMARY KEY, registered INTEGER NOT NULL);
