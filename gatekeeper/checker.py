@@ -20,6 +20,7 @@ from typing import Protocol
 
 import structlog
 
+from gatekeeper.audit.oplog import log_decision
 from gatekeeper.audit.records import DecisionEntry
 from gatekeeper.clock import now
 from gatekeeper.config import Settings
@@ -127,9 +128,8 @@ class Checker:
         number = normalise(request.dialled, strip_prefix=campaign.strip_prefix if campaign else "")
         snapshot: SnapshotInfo | None = None
         try:
-            facts = await asyncio.wait_for(
-                self._facts(settings, request, campaign, number, now.date()), FACTS_DEADLINE_S
-            )
+            async with asyncio.timeout(FACTS_DEADLINE_S):
+                facts = await self._facts(settings, request, campaign, number, now.date())
             snapshot = facts.snapshot
             decision = decide(facts)
         except (GatekeeperError, TimeoutError, OSError) as err:
@@ -173,13 +173,15 @@ class Checker:
     async def _record(self, result: CheckResult) -> CheckResult:
         entry = _entry_of(result, self._host)
         try:
-            decision_id = await asyncio.wait_for(self._recorder.record(entry), RECORD_DEADLINE_S)
+            async with asyncio.timeout(RECORD_DEADLINE_S):
+                decision_id = await self._recorder.record(entry)
         except (GatekeeperError, TimeoutError, OSError) as err:
             log.error("decision_log_unavailable", error=str(err), campaign=result.request.campaign)
             if result.decision.verdict is Verdict.ALLOW:
                 blocked = Decision(Reason.INTERNAL_ERROR, f"decision log unavailable: {err}")
                 return replace(result, decision=blocked)
             return result
+        log_decision(entry, decision_id)
         return replace(result, decision_id=decision_id)
 
 

@@ -1,0 +1,1 @@
+"""Asterisk manager interface: the only place that talks AMI (through panoramisk)."""
