@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from gatekeeper.cli import main
 from gatekeeper.clock import today
 from legal_scenarios import Scenario, load_scenarios

@@ -30,7 +30,7 @@ def groups(scenarios: Iterable[Scenario]) -> dict[GroupKey, list[Scenario]]:
     return dict(grouped)
 
 
-def customiser(table: ScenarioTable, licence_end: int, day: date) -> Any:  # noqa: ANN401
+def customiser(table: ScenarioTable, licence_end: int, day: date) -> Any:
     """A config customisation giving the table's advertisers, campaigns and licence end."""
 
     def customise(config: dict[str, Any]) -> None:
