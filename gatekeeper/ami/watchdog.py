@@ -1,0 +1,158 @@
+"""The AMI watchdog: hangs up calls that reach a gated context unchecked, and learns outcomes.
+
+Theory of operation: the watchdog subscribes to the client's events when it is built (so nothing
+between construction and `run()` is missed) and feeds each event, in order, to two pure state
+machines: `BypassDetector` (is a gated channel dialling out without an ALLOW?) and
+`OutcomeTracker` (what became of each decided call?). Their findings become work: hanging a
+bypass up over AMI (or only alerting, per `ami.on_bypass`), recording it as a `bypass` event,
+recording outcomes. Each piece of work is a task in the watchdog's own TaskGroup, guarded so a
+failing recorder or a refused hangup is logged and counted, never fatal, and never blocks the
+event loop that reads the next event. The checker calls `allowed()` / `blocked()` before it
+answers Asterisk, so a grant always exists before the Dial it permits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from typing import Any, Protocol
+
+import structlog
+
+from gatekeeper.ami.bypass import Bypass, BypassDetector
+from gatekeeper.ami.client import LINK_DOWN, AmiClient, AmiEvent, Subscription
+from gatekeeper.ami.outcomes import Outcome, OutcomeTracker
+from gatekeeper.config import BypassAction
+from gatekeeper.errors import AmiError
+
+BYPASS_EVENT_KIND = "bypass"
+BYPASS_HANGUP_CAUSE = 21
+EXPIRY_INTERVAL_S = 1.0
+
+log = structlog.get_logger("gatekeeper.ami.watchdog")
+
+
+class BypassRecorder(Protocol):
+    """Where bypasses are recorded (the decision log implements it)."""
+
+    async def record_event(self, kind: str, details: Mapping[str, object]) -> str:
+        """Record one event; returns its id once durable."""
+
+
+class OutcomeRecorder(Protocol):
+    """Where call outcomes are recorded (the decision log implements it)."""
+
+    async def record_outcome(self, uniqueid: str, outcome: Mapping[str, object]) -> None:
+        """Attach what happened to the call to the decision taken for `uniqueid`."""
+
+
+class BypassCounter(Protocol):
+    """The metric the watchdog bumps for each bypass."""
+
+    def count_bypass(self) -> None:
+        """One more call found past the gatekeeper."""
+
+
+class Watchdog:
+    """Guards the gated contexts and reports outcomes; run it with `await watchdog.run()`."""
+
+    def __init__(  # noqa: PLR0913 - the collaborators it wires together, all keyword-only
+        self,
+        client: AmiClient,
+        *,
+        gated_contexts: Iterable[str],
+        on_bypass: BypassAction,
+        bypass_recorder: BypassRecorder,
+        outcome_recorder: OutcomeRecorder,
+        metrics: BypassCounter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._events: Subscription = client.subscribe()
+        self._detector = BypassDetector(gated_contexts, clock)
+        self._tracker = OutcomeTracker(clock)
+        self._on_bypass = on_bypass
+        self._bypass_recorder = bypass_recorder
+        self._outcome_recorder = outcome_recorder
+        self._metrics = metrics
+        self.failures = 0
+        if not self._detector.gated_contexts:
+            log.warning("ami_watchdog_guards_nothing", hint="set ami.gated_contexts")
+
+    def allowed(self, uniqueid: str, linkedid: str) -> None:
+        """The checker allowed the call on `uniqueid`: it may dial gated contexts."""
+        self._detector.allow(uniqueid, linkedid)
+        self._tracker.watch(uniqueid, linkedid, "allow")
+
+    def blocked(self, uniqueid: str, linkedid: str) -> None:
+        """The checker blocked the call on `uniqueid`: follow it to show it never went out."""
+        self._tracker.watch(uniqueid, linkedid, "block")
+
+    async def run(self) -> None:
+        """Read events until cancelled (or until the client closes)."""
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                expiry = tasks.create_task(self._expire_forever(tasks), name="outcome-expiry")
+                try:
+                    async for event in self._events:
+                        self._handle(event, tasks)
+                finally:
+                    expiry.cancel()
+        finally:
+            self._events.close()
+
+    def _handle(self, event: AmiEvent, tasks: asyncio.TaskGroup) -> None:
+        if event.name == LINK_DOWN:
+            self._tracker.link_lost()
+        bypass = self._detector.feed(event)
+        if bypass is not None:
+            self._spawn(tasks, self._act_on(bypass))
+        for outcome in self._tracker.feed(event):
+            self._spawn(tasks, self._record_outcome(outcome))
+
+    def _spawn(self, tasks: asyncio.TaskGroup, work: Coroutine[Any, Any, None]) -> None:
+        tasks.create_task(self._guarded(work))
+
+    async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception:
+            self.failures += 1
+            log.exception("ami_watchdog_task_failed")
+
+    async def _expire_forever(self, tasks: asyncio.TaskGroup) -> None:
+        while True:
+            await asyncio.sleep(EXPIRY_INTERVAL_S)
+            for outcome in self._tracker.expire():
+                self._spawn(tasks, self._record_outcome(outcome))
+
+    async def _act_on(self, bypass: Bypass) -> None:
+        action = "alert"
+        error = ""
+        if self._on_bypass is BypassAction.HANGUP:
+            action = "hangup"
+            try:
+                await self._client.hangup(bypass.channel, cause=BYPASS_HANGUP_CAUSE)
+            except AmiError as err:
+                error = str(err)
+        if self._metrics is not None:
+            self._metrics.count_bypass()
+        details: dict[str, object] = {
+            "channel": bypass.channel,
+            "uniqueid": bypass.uniqueid,
+            "linkedid": bypass.linkedid,
+            "context": bypass.context,
+            "exten": bypass.exten,
+            "trigger": bypass.trigger,
+            "dialled_by": bypass.dialled_by,
+            "action": action,
+            "hung_up": action == "hangup" and not error,
+        }
+        if error:
+            details["error"] = error
+        log.warning("ami_bypass", **details)
+        await self._bypass_recorder.record_event(BYPASS_EVENT_KIND, details)
+
+    async def _record_outcome(self, outcome: Outcome) -> None:
+        await self._outcome_recorder.record_outcome(outcome.uniqueid, outcome.fields)
