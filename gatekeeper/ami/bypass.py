@@ -13,10 +13,11 @@ The decision for a gated channel is made at the first event that shows it dialli
 `DialBegin` with it as destination (which names the dialling channel, if any: an Originate
 straight into the trunk names none), or `Newexten` running dialplan in the gated context (a
 redirect or transfer into it; the `AppDial`/`AppDial2` placeholders Asterisk shows on a channel
-being dialled, before its DialBegin, are not dialplan). `Newchannel` comes first of all but cannot yet say who dials;
-it decides only when the channel's own grant already covers it. Both halves of a Local channel
-share one verdict, so a bypass is reported once. State is dropped at `Hangup`; grants and
-channels that never see one (events lost during an AMI outage) expire after `STATE_TTL_S`.
+being dialled, before its DialBegin, are not dialplan). `Newchannel` comes first of all but
+cannot yet say who dials; it decides only when the channel's own grant already covers it. Both
+halves of a Local channel share one verdict, so a bypass is reported once. State is dropped at
+`Hangup`; grants and channels that never see one (events lost during an AMI outage) expire
+after `STATE_TTL_S`.
 """
 
 from __future__ import annotations

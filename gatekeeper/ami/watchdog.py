@@ -1,8 +1,9 @@
 """The AMI watchdog: hangs up calls that reach a gated context unchecked, and learns outcomes.
 
-Theory of operation: the watchdog subscribes to the client's events when it is built (so nothing
-between construction and `run()` is missed) and feeds each event, in order, to two pure state
-machines: `BypassDetector` (is a gated channel dialling out without an ALLOW?) and
+Theory of operation: the watchdog holds its state from birth, so the checker can report
+decisions before AMI is up; `attach(client)` subscribes to the client's events at once (so
+nothing between attaching and `run()` is missed), and `run()` feeds each event, in order, to two
+pure state machines: `BypassDetector` (is a gated channel dialling out without an ALLOW?) and
 `OutcomeTracker` (what became of each decided call?). Their findings become work: hanging a
 bypass up over AMI (or only alerting, per `ami.on_bypass`), recording it as a `bypass` event,
 recording outcomes. Each piece of work is a task in the watchdog's own TaskGroup, guarded so a
@@ -59,7 +60,6 @@ class Watchdog:
 
     def __init__(  # noqa: PLR0913 - the collaborators it wires together, all keyword-only
         self,
-        client: AmiClient,
         *,
         gated_contexts: Iterable[str],
         on_bypass: BypassAction,
@@ -68,8 +68,8 @@ class Watchdog:
         metrics: BypassCounter | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client = client
-        self._events: Subscription = client.subscribe()
+        self._client: AmiClient | None = None
+        self._events: Subscription | None = None
         self._detector = BypassDetector(gated_contexts, clock)
         self._tracker = OutcomeTracker(clock)
         self._on_bypass = on_bypass
@@ -89,18 +89,28 @@ class Watchdog:
         """The checker blocked the call on `uniqueid`: follow it to show it never went out."""
         self._tracker.watch(uniqueid, linkedid, "block")
 
+    def attach(self, client: AmiClient) -> None:
+        """Watch this client's events from now on (the subscription outlives reconnects)."""
+        if self._events is not None:
+            self._events.close()
+        self._client = client
+        self._events = client.subscribe()
+
     async def run(self) -> None:
-        """Read events until cancelled (or until the client closes)."""
+        """Read events until cancelled (or until the client closes); `attach()` first."""
+        events = self._events
+        if events is None:
+            raise AmiError("the watchdog has no AMI client: attach() one before run()")
         try:
             async with asyncio.TaskGroup() as tasks:
                 expiry = tasks.create_task(self._expire_forever(tasks), name="outcome-expiry")
                 try:
-                    async for event in self._events:
+                    async for event in events:
                         self._handle(event, tasks)
                 finally:
                     expiry.cancel()
         finally:
-            self._events.close()
+            events.close()
 
     def _handle(self, event: AmiEvent, tasks: asyncio.TaskGroup) -> None:
         if event.name == LINK_DOWN:
@@ -130,7 +140,7 @@ class Watchdog:
     async def _act_on(self, bypass: Bypass) -> None:
         action = "alert"
         error = ""
-        if self._on_bypass is BypassAction.HANGUP:
+        if self._on_bypass is BypassAction.HANGUP and self._client is not None:
             action = "hangup"
             try:
                 await self._client.hangup(bypass.channel, cause=BYPASS_HANGUP_CAUSE)

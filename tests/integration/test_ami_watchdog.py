@@ -49,12 +49,12 @@ async def _guarded(sandbox: AsteriskSandbox, on_bypass: BypassAction) -> AsyncIt
     )
     memory = MemoryLog()
     watchdog = Watchdog(
-        client,
         gated_contexts=[TRUNK],
         on_bypass=on_bypass,
         bypass_recorder=memory,
         outcome_recorder=memory,
     )
+    watchdog.attach(client)
     running = asyncio.create_task(watchdog.run())
     try:
         async with client.subscription() as events:
