@@ -56,6 +56,7 @@ class AmiService:
         self._metrics = metrics
         self._client: AmiClient | None = None
         self.last_error = "not connected yet"
+        self._changed = asyncio.Event()
         metrics.set_ami_connected(False)
 
     def __repr__(self) -> str:
@@ -65,6 +66,7 @@ class AmiService:
         """Log in (retrying forever), then run the watchdog until cancelled."""
         client = await self._login()
         self._client = client
+        self._notify()
         try:
             self._watchdog.attach(client)
             await self._watchdog.run()
@@ -83,12 +85,25 @@ class AmiService:
                     settings.port,
                     settings.username,
                     self._secret,
-                    on_link_change=self._metrics.set_ami_connected,
+                    on_link_change=self._link_changed,
                 )
             except AmiError as err:
                 self.last_error = str(err)
                 log.error("ami_login_failed", error=self.last_error)
+                self._notify()
             await asyncio.sleep(next(delays))
+
+    def _link_changed(self, up: bool) -> None:
+        self._metrics.set_ami_connected(up)
+        self._notify()
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def changed(self) -> None:
+        """Wait for the next login attempt's result or link change (health may differ after)."""
+        await self._changed.wait()
 
     def health(self) -> tuple[bool, str]:
         """(connected, detail) for the health endpoint."""
