@@ -15,9 +15,12 @@ straight into the trunk names none), or `Newexten` running dialplan in the gated
 redirect or transfer into it; the `AppDial`/`AppDial2` placeholders Asterisk shows on a channel
 being dialled, before its DialBegin, are not dialplan). `Newchannel` comes first of all but
 cannot yet say who dials; it decides only when the channel's own grant already covers it. Both
-halves of a Local channel share one verdict, so a bypass is reported once. State is dropped at
-`Hangup`; grants and channels that never see one (events lost during an AMI outage) expire
-after `STATE_TTL_S`.
+halves of a Local channel share one verdict, so a bypass is reported once. Asterisk publishes
+the events of different channels from different threads, so the second half of a Local channel
+may run its first dialplan step just before the DialBegin of its first half arrives: such a
+half waits up to `PENDING_GRACE_S` for its partner's verdict, and is a bypass if none comes.
+State is dropped at `Hangup`; grants and channels that never see one (events lost during an
+AMI outage) expire after `STATE_TTL_S`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import ClassVar
 from gatekeeper.ami.client import AmiEvent
 
 STATE_TTL_S = 6 * 3600.0
+PENDING_GRACE_S = 0.5
 PRUNE_EVERY_EVENTS = 5_000
 DIALLED_PSEUDO_APPS = frozenset({"AppDial", "AppDial2"})
 """What Newexten shows on a channel being dialled (by Dial, by Originate): not dialplan."""
@@ -80,6 +84,7 @@ class BypassDetector:
         self._partner: dict[str, str] = {}
         self._local_halves: dict[str, str] = {}
         self._verdicts: dict[str, bool] = {}
+        self._pending: dict[str, tuple[float, Bypass]] = {}
         self._events = 0
 
     def allow(self, uniqueid: str, linkedid: str = "") -> None:
@@ -90,18 +95,28 @@ class BypassDetector:
         elif linkedid:
             self._linked_grants[linkedid] = now
 
-    def feed(self, event: AmiEvent) -> Bypass | None:
-        """Update the state; return a Bypass when this event shows one."""
+    def feed(self, event: AmiEvent) -> list[Bypass]:
+        """Update the state; return the bypasses this event shows (or lets expire)."""
         self._events += 1
         if self._events % PRUNE_EVERY_EVENTS == 0:
             self._prune()
         handler = self._handlers.get(event.name)
-        return handler(self, event) if handler is not None else None
+        found = handler(self, event) if handler is not None else None
+        expired = self.expire() if self._pending else []
+        return [found, *expired] if found is not None else expired
+
+    def expire(self) -> list[Bypass]:
+        """Bypasses whose grace for a late DialBegin ran out (call this now and then)."""
+        horizon = self._clock() - PENDING_GRACE_S
+        late = [(u, found) for u, (at, found) in self._pending.items() if at <= horizon]
+        for uniqueid, _ in late:
+            self._settle(uniqueid, permitted=False)
+        return [found for _, found in late]
 
     @property
     def tracked(self) -> int:
         """How many channels, grants and verdicts are held (for tests and metrics)."""
-        return len(self._channels) + len(self._grants) + len(self._verdicts)
+        return len(self._channels) + len(self._grants) + len(self._verdicts) + len(self._pending)
 
     def _on_newchannel(self, event: AmiEvent) -> None:
         uniqueid = event.get("Uniqueid")
@@ -161,11 +176,10 @@ class BypassDetector:
         if partner is not None and partner in self._verdicts:
             self._verdicts[uniqueid] = self._verdicts[partner]
             return None
-        permitted = self._granted(uniqueid)
-        self._settle(uniqueid, permitted=permitted)
-        if permitted:
+        if self._granted(uniqueid):
+            self._settle(uniqueid, permitted=True)
             return None
-        return self._bypass(
+        found = self._bypass(
             uniqueid,
             channel=event.get("Channel"),
             context=context,
@@ -174,6 +188,11 @@ class BypassDetector:
             trigger="Newexten",
             dialled_by="",
         )
+        if partner is not None and found.channel.endswith(";2"):
+            self._pending.setdefault(uniqueid, (self._clock(), found))
+            return None
+        self._settle(uniqueid, permitted=False)
+        return found
 
     def _on_hangup(self, event: AmiEvent) -> None:
         uniqueid = event.get("Uniqueid")
@@ -212,9 +231,11 @@ class BypassDetector:
 
     def _settle(self, uniqueid: str, *, permitted: bool) -> None:
         self._verdicts[uniqueid] = permitted
+        self._pending.pop(uniqueid, None)
         partner = self._partner.get(uniqueid)
         if partner is not None:
             self._verdicts[partner] = permitted
+            self._pending.pop(partner, None)
 
     def _bypass(  # noqa: PLR0913 - one field per Bypass attribute
         self,

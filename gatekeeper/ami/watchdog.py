@@ -29,7 +29,7 @@ from gatekeeper.errors import AmiError
 
 BYPASS_EVENT_KIND = "bypass"
 BYPASS_HANGUP_CAUSE = 21
-EXPIRY_INTERVAL_S = 1.0
+EXPIRY_INTERVAL_S = 0.25
 
 log = structlog.get_logger("gatekeeper.ami.watchdog")
 
@@ -115,8 +115,7 @@ class Watchdog:
     def _handle(self, event: AmiEvent, tasks: asyncio.TaskGroup) -> None:
         if event.name == LINK_DOWN:
             self._tracker.link_lost()
-        bypass = self._detector.feed(event)
-        if bypass is not None:
+        for bypass in self._detector.feed(event):
             self._spawn(tasks, self._act_on(bypass))
         for outcome in self._tracker.feed(event):
             self._spawn(tasks, self._record_outcome(outcome))
@@ -134,6 +133,8 @@ class Watchdog:
     async def _expire_forever(self, tasks: asyncio.TaskGroup) -> None:
         while True:
             await asyncio.sleep(EXPIRY_INTERVAL_S)
+            for bypass in self._detector.expire():
+                self._spawn(tasks, self._act_on(bypass))
             for outcome in self._tracker.expire():
                 self._spawn(tasks, self._record_outcome(outcome))
 

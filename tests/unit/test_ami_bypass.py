@@ -5,7 +5,13 @@ from __future__ import annotations
 from types import MappingProxyType
 
 import pytest
-from gatekeeper.ami.bypass import PRUNE_EVERY_EVENTS, STATE_TTL_S, Bypass, BypassDetector
+from gatekeeper.ami.bypass import (
+    PENDING_GRACE_S,
+    PRUNE_EVERY_EVENTS,
+    STATE_TTL_S,
+    Bypass,
+    BypassDetector,
+)
 from gatekeeper.ami.client import AmiEvent
 
 TRUNK = "trunk"
@@ -74,7 +80,7 @@ def _runs(uniqueid: str, context: str, linkedid: str, app: str = "Answer") -> Am
 
 
 def _feed(detector: BypassDetector, events: list[AmiEvent]) -> list[Bypass]:
-    return [found for event in events if (found := detector.feed(event)) is not None]
+    return [found for event in events for found in detector.feed(event)]
 
 
 def _allowed_route_call(detector: BypassDetector) -> list[Bypass]:
@@ -213,3 +219,56 @@ def test_grants_without_events_expire() -> None:
     now[0] = STATE_TTL_S + 1
     _feed(detector, [_event("VarSet")] * PRUNE_EVERY_EVENTS)
     assert detector.tracked == 0
+
+
+def _second_half_runs_first(detector: BypassDetector, caller: str) -> list[Bypass]:
+    """The trunk's second half runs dialplan before the DialBegin of its first half arrives."""
+    events = [
+        *_local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "A"),
+        _event(
+            "Newexten",
+            Channel=f"Local/0470@{TRUNK}-1;2",
+            Context=TRUNK,
+            Exten="0470",
+            Uniqueid="T2",
+            Linkedid="A",
+            Application="Answer",
+        ),
+        _dial(caller, "T1", TRUNK, "A"),
+    ]
+    return _feed(detector, events)
+
+
+def test_second_half_running_before_an_allowed_dial_begin_is_no_bypass() -> None:
+    """Events of two channels may arrive out of order: the late DialBegin still permits."""
+    detector = BypassDetector([TRUNK])
+    detector.allow("A2", "A")
+    assert (_second_half_runs_first(detector, "A2"), detector.expire()) == ([], [])
+
+
+def test_second_half_running_before_an_unchecked_dial_begin_is_one_bypass() -> None:
+    """Out of order, an unchecked dial is still reported, once, by its DialBegin."""
+    detector = BypassDetector([TRUNK])
+    found = _second_half_runs_first(detector, "")
+    assert ([b.trigger for b in found], detector.expire()) == (["DialBegin"], [])
+
+
+def test_second_half_whose_dial_begin_never_comes_is_a_bypass_after_grace() -> None:
+    """If the partner's DialBegin never arrives, the waiting half is reported after the grace."""
+    now = [0.0]
+    detector = BypassDetector([TRUNK], clock=lambda: now[0])
+    events = [
+        *_local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "A"),
+        _event(
+            "Newexten",
+            Channel=f"Local/0470@{TRUNK}-1;2",
+            Context=TRUNK,
+            Exten="0470",
+            Uniqueid="T2",
+            Linkedid="A",
+            Application="Answer",
+        ),
+    ]
+    early = _feed(detector, events)
+    now[0] = PENDING_GRACE_S
+    assert (early, [b.uniqueid for b in detector.expire()]) == ([], ["T2"])
