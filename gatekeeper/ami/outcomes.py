@@ -6,8 +6,8 @@ is remembered), its `DialEnd` gives each attempt's DialStatus (ANSWER, BUSY, NOA
 CONGESTION, CHANUNAVAIL, CANCEL...), and the destination's `Hangup` gives the Q.850 cause and
 the end of the talk time. The call is finished once the asking channel has hung up and every
 destination too; an attempt whose destination never reports (events lost) is closed by
-`expire()` after `SETTLE_S`. Times are arrival times on a monotonic clock, so the figures are
-as exact as the AMI link's latency (milliseconds on loopback).
+`expire()` after `SETTLE_S`. Times are the events' arrival times on the monotonic clock (not
+when they were processed), so the figures are as exact as the AMI link's latency.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ class OutcomeTracker:
         self._clock = clock
         self._calls: dict[str, _Call] = {}
         self._by_dest: dict[str, _Call] = {}
+        self._now = clock()
 
     def watch(self, uniqueid: str, linkedid: str, verdict: str) -> None:
         """Follow the call running on `uniqueid`, decided with `verdict` (allow or block)."""
@@ -100,6 +101,7 @@ class OutcomeTracker:
 
     def feed(self, event: AmiEvent) -> list[Outcome]:
         """Update the state; return the outcomes this event completes."""
+        self._now = event.received_at or self._clock()
         name = event.name
         if name == "DialBegin":
             self._dial_begin(event)
@@ -126,7 +128,7 @@ class OutcomeTracker:
         call = self._calls.get(event.get("Uniqueid"))
         if call is None:
             return
-        attempt = _Attempt(event.get("DestUniqueid"), event.get("DestChannel"), self._clock())
+        attempt = _Attempt(event.get("DestUniqueid"), event.get("DestChannel"), self._now)
         call.attempts.append(attempt)
         self._by_dest[attempt.dest_uniqueid] = call
 
@@ -137,19 +139,19 @@ class OutcomeTracker:
             return
         attempt.status = event.get("DialStatus")
         if attempt.status == "ANSWER":
-            attempt.answered_at = self._clock()
+            attempt.answered_at = self._now
 
     def _hangup(self, event: AmiEvent) -> list[Outcome]:
         uniqueid = event.get("Uniqueid")
         dest_call = self._by_dest.pop(uniqueid, None)
         attempt = self._attempt(dest_call, uniqueid)
         if attempt is not None:
-            attempt.ended_at = self._clock()
+            attempt.ended_at = self._now
             attempt.cause = _cause(event)
             attempt.cause_text = event.get("Cause-txt")
         call = self._calls.get(uniqueid)
         if call is not None:
-            call.hung_up_at = self._clock()
+            call.hung_up_at = self._now
             call.cause = _cause(event)
             call.cause_text = event.get("Cause-txt")
         finished = call or dest_call

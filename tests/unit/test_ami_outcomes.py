@@ -190,3 +190,21 @@ def test_calls_nobody_decided_are_ignored() -> None:
         _hangup("Z2"),
     ]
     assert [tracker.feed(e) for e in events] == [[], [], [], []]
+
+
+def test_times_come_from_arrival_not_from_processing() -> None:
+    """Talk time is measured between the events' arrivals, however late they are processed."""
+    tracker = OutcomeTracker(Clock())
+    tracker.watch("A2", "A", "allow")
+    stamped = [
+        AmiEvent("DialBegin", MappingProxyType({"Uniqueid": "A2", "DestUniqueid": "T1"}), 10.0),
+        AmiEvent(
+            "DialEnd",
+            MappingProxyType({"Uniqueid": "A2", "DestUniqueid": "T1", "DialStatus": "ANSWER"}),
+            12.0,
+        ),
+        AmiEvent("Hangup", MappingProxyType({"Uniqueid": "T1", "Cause": "16"}), 20.25),
+        AmiEvent("Hangup", MappingProxyType({"Uniqueid": "A2", "Cause": "16"}), 20.5),
+    ]
+    [outcome] = [o for event in stamped for o in tracker.feed(event)]
+    assert (outcome.fields["ring_seconds"], outcome.fields["talk_seconds"]) == (2.0, 8.25)
