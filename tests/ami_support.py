@@ -38,6 +38,21 @@ class MemoryLog:
             await self.changed.wait_for(lambda: uniqueid in self.outcomes)
             return self.outcomes[uniqueid]
 
+    async def event_of(self, kind: str, **details: object) -> Mapping[str, object]:
+        """Wait for an event of this kind whose details include these values."""
+
+        def found() -> Mapping[str, object] | None:
+            for seen, fields in self.events:
+                if seen == kind and all(fields.get(k) == v for k, v in details.items()):
+                    return fields
+            return None
+
+        async with asyncio.timeout(EVENT_WAIT_S), self.changed:
+            await self.changed.wait_for(lambda: found() is not None)
+            fields = found()
+            assert fields is not None
+            return fields
+
     async def bypass_for(self, uniqueid: str) -> Mapping[str, object]:
         """Wait for the bypass record that names a channel's uniqueid."""
 

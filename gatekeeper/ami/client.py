@@ -389,7 +389,10 @@ class AmiClient:
         while not self._closing.is_set():
             link = self._link
             assert link is not None
-            await self._watch(link)
+            try:
+                await self._watch(link)
+            except Exception:
+                log.exception("ami_supervisor_failed")
             link.close()
             if self._closing.is_set():
                 return

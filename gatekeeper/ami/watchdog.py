@@ -6,7 +6,9 @@ nothing between attaching and `run()` is missed), and `run()` feeds each event, 
 pure state machines: `BypassDetector` (is a gated channel dialling out without an ALLOW?) and
 `OutcomeTracker` (what became of each decided call?). Their findings become work: hanging a
 bypass up over AMI (or only alerting, per `ami.on_bypass`), recording it as a `bypass` event,
-recording outcomes. Each piece of work is a task in the watchdog's own TaskGroup, guarded so a
+recording outcomes, and recording each time it was blind (link down, or fallen behind the
+event stream) as an `ami_watch_gap` event, so the log shows when nothing was watched. Each
+piece of work is a task in the watchdog's own TaskGroup, guarded so a
 failing recorder or a refused hangup is logged and counted, never fatal, and never blocks the
 event loop that reads the next event. The checker calls `allowed()` / `blocked()` before it
 answers Asterisk, so a grant always exists before the Dial it permits.
@@ -22,12 +24,20 @@ from typing import Any, Protocol
 import structlog
 
 from gatekeeper.ami.bypass import Bypass, BypassDetector
-from gatekeeper.ami.client import LINK_DOWN, AmiClient, AmiEvent, Subscription
+from gatekeeper.ami.client import (
+    LINK_DOWN,
+    LINK_UP,
+    SUBSCRIPTION_LIMIT,
+    AmiClient,
+    AmiEvent,
+    Subscription,
+)
 from gatekeeper.ami.outcomes import Outcome, OutcomeTracker
 from gatekeeper.config import BypassAction
 from gatekeeper.errors import AmiError
 
 BYPASS_EVENT_KIND = "bypass"
+WATCH_GAP_EVENT_KIND = "ami_watch_gap"
 BYPASS_HANGUP_CAUSE = 21
 EXPIRY_INTERVAL_S = 0.25
 
@@ -67,6 +77,7 @@ class Watchdog:
         outcome_recorder: OutcomeRecorder,
         metrics: BypassCounter | None = None,
         clock: Callable[[], float] = time.monotonic,
+        subscription_limit: int = SUBSCRIPTION_LIMIT,
     ) -> None:
         self._client: AmiClient | None = None
         self._events: Subscription | None = None
@@ -76,7 +87,9 @@ class Watchdog:
         self._bypass_recorder = bypass_recorder
         self._outcome_recorder = outcome_recorder
         self._metrics = metrics
+        self._subscription_limit = subscription_limit
         self.failures = 0
+        self.lags = 0
         if not self._detector.gated_contexts:
             log.warning("ami_watchdog_guards_nothing", hint="set ami.gated_contexts")
 
@@ -94,27 +107,43 @@ class Watchdog:
         if self._events is not None:
             self._events.close()
         self._client = client
-        self._events = client.subscribe()
+        self._events = client.subscribe(self._subscription_limit)
 
     async def run(self) -> None:
         """Read events until cancelled (or until the client closes); `attach()` first."""
-        events = self._events
-        if events is None:
+        if self._events is None or self._client is None:
             raise AmiError("the watchdog has no AMI client: attach() one before run()")
         try:
             async with asyncio.TaskGroup() as tasks:
                 expiry = tasks.create_task(self._expire_forever(tasks), name="outcome-expiry")
                 try:
-                    async for event in events:
-                        self._handle(event, tasks)
+                    await self._consume(tasks)
                 finally:
                     expiry.cancel()
         finally:
-            events.close()
+            if self._events is not None:
+                self._events.close()
+
+    async def _consume(self, tasks: asyncio.TaskGroup) -> None:
+        while self._events is not None and self._client is not None:
+            try:
+                async for event in self._events:
+                    self._handle(event, tasks)
+            except AmiError as err:
+                log.error("ami_watchdog_lagged", error=str(err))
+                self.lags += 1
+                self._tracker.link_lost()
+                self._events = self._client.subscribe(self._subscription_limit)
+                self._spawn(tasks, self._record_gap("watchdog fell behind", str(err)))
+            else:
+                return
 
     def _handle(self, event: AmiEvent, tasks: asyncio.TaskGroup) -> None:
         if event.name == LINK_DOWN:
             self._tracker.link_lost()
+            self._spawn(tasks, self._record_gap("AMI link down", "events are lost until it is up"))
+        elif event.name == LINK_UP:
+            self._spawn(tasks, self._record_gap("AMI link up", "watching again"))
         for bypass in self._detector.feed(event):
             self._spawn(tasks, self._act_on(bypass))
         for outcome in self._tracker.feed(event):
@@ -164,6 +193,11 @@ class Watchdog:
             details["error"] = error
         log.warning("ami_bypass", **details)
         await self._bypass_recorder.record_event(BYPASS_EVENT_KIND, details)
+
+    async def _record_gap(self, state: str, detail: str) -> None:
+        await self._bypass_recorder.record_event(
+            WATCH_GAP_EVENT_KIND, {"state": state, "detail": detail}
+        )
 
     async def _record_outcome(self, outcome: Outcome) -> None:
         await self._outcome_recorder.record_outcome(outcome.uniqueid, outcome.fields)
