@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import os
 import signal
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -21,14 +23,16 @@ from gatekeeper.agi.server import AgiHandler, AgiRequest, AgiServer
 from gatekeeper.answers import agi_variables
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.checker import CallRequest, Checker
-from gatekeeper.config import LiveSettings
+from gatekeeper.config import LiveSettings, Settings, legal_today
 from gatekeeper.consent import open_act_store
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.sync import sync_forever
+from gatekeeper.licence import log_licence_state
 
 log = structlog.get_logger()
 
 CHECK_SCRIPT = "check"
+LICENCE_CHECK_INTERVAL_S = 6 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +65,14 @@ async def open_services(live: LiveSettings) -> AsyncIterator[Services]:
 
 
 def agi_handler(checker: Checker) -> AgiHandler:
-    """The FastAGI handler: `agi://host/check,NUMBER,CAMPAIGN` → the contract's variables."""
+    """The FastAGI handler: `agi://host/check,NUMBER,CAMPAIGN[,LINKEDID]` → the variables.
+
+    Asterisk does not send the linked id in the AGI environment; the subroutine passes it as a
+    third argument so the decision can be tied to every channel of the call.
+    """
 
     async def handle(request: AgiRequest) -> Mapping[str, str]:
-        dialled = request.arguments[0] if request.arguments else ""
-        campaign = request.arguments[1] if len(request.arguments) > 1 else ""
+        dialled, campaign, linkedid = (*request.arguments, "", "", "")[:3]
         if request.script != CHECK_SCRIPT:
             log.warning("unknown_agi_script", script=request.script)
         result = await checker.check(
@@ -75,7 +82,7 @@ def agi_handler(checker: Checker) -> AgiHandler:
                 source="agi",
                 channel=request.channel,
                 uniqueid=request.uniqueid,
-                linkedid=request.linkedid,
+                linkedid=linkedid or request.linkedid,
             )
         )
         return agi_variables(result)
@@ -83,25 +90,76 @@ def agi_handler(checker: Checker) -> AgiHandler:
     return handle
 
 
-async def serve(live: LiveSettings, stop: asyncio.Event) -> None:
-    """Run the gatekeeper until `stop` is set."""
+async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) -> None:
+    """Run the gatekeeper until `stop` is set; `reload` set means re-read the configuration."""
     settings = live.current()
     async with open_services(live) as services:
         server = AgiServer(agi_handler(services.checker), settings.agi.host, settings.agi.port)
         await server.start()
         log.info("serving", agi=f"{settings.agi.host}:{server.port}")
+        await services.decision_log.record_event("service_start", rules_in_force(settings))
+        log_licence_state(settings, legal_today())
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(sync_forever(live, services.index, stop))
+                tasks.create_task(_reload_on_request(live, reload, services.decision_log, stop))
+                tasks.create_task(_licence_watch(live, stop))
                 await stop.wait()
         finally:
             await server.close()
+            await services.decision_log.record_event("service_stop", {"pid": os.getpid()})
     log.info("stopped")
 
 
-def install_signal_handlers(live: LiveSettings, stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT stop the service; SIGHUP reloads the configuration."""
+def rules_in_force(settings: Settings) -> dict[str, object]:
+    """What the decision log keeps of a configuration: enough to show which rules applied."""
+    return {
+        "config": str(settings.path),
+        "config_sha256": hashlib.sha256(settings.path.read_bytes()).hexdigest(),
+        "licensee": settings.licensee.name,
+        "licence_valid_until": settings.licensee.licence_valid_until.isoformat(),
+        "max_age_days": settings.dncm.max_age_days,
+        "campaigns": {
+            name: {"purpose": c.purpose.value, "advertiser": c.advertiser}
+            for name, c in sorted(settings.campaigns.items())
+        },
+    }
+
+
+async def _reload_on_request(
+    live: LiveSettings, reload: asyncio.Event, decision_log: DecisionLog, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        await _first_of(reload, stop)
+        if stop.is_set():
+            return
+        reload.clear()
+        changed = await asyncio.to_thread(live.reload)
+        details: dict[str, object] = {"changed": changed, **rules_in_force(live.current())}
+        await decision_log.record_event("config_reload", details)
+        log.info("config_reloaded" if changed else "config_unchanged", path=str(live.path))
+
+
+async def _licence_watch(live: LiveSettings, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), LICENCE_CHECK_INTERVAL_S)
+        if not stop.is_set():
+            log_licence_state(live.current(), legal_today())
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+def install_signal_handlers(stop: asyncio.Event, reload: asyncio.Event) -> None:
+    """SIGTERM and SIGINT stop the service; SIGHUP asks for a configuration reload."""
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, live.reload)
+    loop.add_signal_handler(signal.SIGHUP, reload.set)

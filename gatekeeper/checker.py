@@ -20,6 +20,7 @@ from typing import Protocol
 
 import structlog
 
+from gatekeeper.audit.oplog import log_decision
 from gatekeeper.audit.records import DecisionEntry
 from gatekeeper.clock import now
 from gatekeeper.config import Settings
@@ -180,6 +181,7 @@ class Checker:
                 blocked = Decision(Reason.INTERNAL_ERROR, f"decision log unavailable: {err}")
                 return replace(result, decision=blocked)
             return result
+        log_decision(entry, decision_id)
         return replace(result, decision_id=decision_id)
 
 

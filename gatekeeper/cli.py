@@ -14,7 +14,13 @@ from gatekeeper.cli_support import ExitCode
 from gatekeeper.errors import ConfigError, GatekeeperError
 from gatekeeper.logs import configure_logging
 
-COMMAND_MODULES: tuple[str, ...] = ("gatekeeper.core_cli",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "gatekeeper.core_cli",
+    "gatekeeper.config_cli",
+    "gatekeeper.consent_cli",
+    "gatekeeper.dncm.cli",
+    "gatekeeper.audit.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,21 +4,35 @@ Theory of operation: the file is composed into YAML nodes (which keep their line
 walked by small typed readers. Each reader knows the dotted path of what it reads, so an unknown
 key, a wrong type or a bad value is reported as `file:line: key.path: problem`. Relative paths
 are resolved against the config file's folder, so a config and its data can travel together.
+
+`LiveSettings` holds the settings a running service uses. A reload builds a complete new
+`Settings` and swaps one reference, so a reader sees the old or the new object, never a mix; a
+call takes `current()` once and keeps that object to its end. A file that fails validation is
+refused and the running settings stay.
+
+Dates and times in the gatekeeper are Belgian civil time (`LEGAL_TIMEZONE`), as the contract
+fixes; the zone data comes from the `tzdata` package where the system has none.
 """
 
 from __future__ import annotations
 
 import enum
 import os
+import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
+import structlog
 import yaml
 
+from gatekeeper.dncm.dates import DateFormat
+from gatekeeper.dncm.layout import Encoding, FieldOrder, LayoutPin, Separator
 from gatekeeper.errors import ConfigError
 from gatekeeper.policy import Campaign, ForeignPolicy, Purpose
 
@@ -28,6 +42,13 @@ DEFAULT_AGI_PORT = 4573
 DEFAULT_AMI_PORT = 5038
 DEFAULT_MAX_AGE_DAYS = 5
 DEFAULT_HEALTH_PORT = 9573
+MAX_AGE_DAYS_LIMIT = 5
+"""DNCM asks licensees to fetch the list at least every 5 days: an older copy is not compliant."""
+LEGAL_TIMEZONE = ZoneInfo("Europe/Brussels")
+_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_YAML_NULL_TAG = "tag:yaml.org,2002:null"
+DEFAULT_MAX_SHRINK_PERCENT = 5
+DEFAULT_RETENTION_DAYS = 1095
 
 E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
@@ -101,6 +122,17 @@ class DncmSettings:
     source_file: Path | None = None
     sftp: SftpSource | None = None
     max_age_days: int = DEFAULT_MAX_AGE_DAYS
+    drop_folder: Path | None = None
+    layout: LayoutPin = field(default_factory=LayoutPin)
+    max_rejected_lines: int = 0
+    max_shrink_percent: int = DEFAULT_MAX_SHRINK_PERCENT
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """How long the decision log keeps its records."""
+
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +155,7 @@ class Settings:
     dncm: DncmSettings
     advertisers: Mapping[str, Advertiser] = field(default_factory=lambda: MappingProxyType({}))
     campaigns: Mapping[str, Campaign] = field(default_factory=lambda: MappingProxyType({}))
+    audit: AuditSettings = field(default_factory=AuditSettings)
     health: Endpoint = field(default_factory=lambda: DEFAULT_HEALTH_LISTEN)
 
 
@@ -180,7 +213,7 @@ class _Reader:
             raise self.fail(node, "expected a mapping")
         found: dict[str, _Node] = {}
         for key_node, value_node in node.node.value:
-            key = str(key_node.value)
+            key = self.key(node, key_node)
             child = _Node(value_node, f"{node.dotted}.{key}" if node.dotted else key)
             if key not in allowed:
                 known = ", ".join(sorted(allowed))
@@ -194,14 +227,34 @@ class _Reader:
             raise self.fail(node, f"missing key {prefix}{missing[0]}")
         return found
 
+    def key(self, parent: _Node, key_node: yaml.Node) -> str:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise self.fail(_Node(key_node, parent.dotted), "a key must be a plain name")
+        return str(key_node.value)
+
     def entries(self, node: _Node) -> list[tuple[str, _Node]]:
+        """The named entries of a mapping (advertisers, campaigns); names are identifiers."""
         if not isinstance(node.node, yaml.MappingNode):
             raise self.fail(node, "expected a mapping")
-        return [(str(k.value), _Node(v, f"{node.dotted}.{k.value}")) for k, v in node.node.value]
+        result: list[tuple[str, _Node]] = []
+        for key_node, value_node in node.node.value:
+            name = self.key(node, key_node)
+            child = _Node(value_node, f"{node.dotted}.{name}")
+            if any(name == seen for seen, _ in result):
+                raise self.fail(child, "name given twice")
+            if not _NAME_PATTERN.fullmatch(name):
+                raise self.fail(
+                    child,
+                    "a name is 1 to 64 letters, digits, '_', '.' or '-', not starting with a sign",
+                )
+            result.append((name, child))
+        return result
 
     def scalar(self, node: _Node) -> str:
         if not isinstance(node.node, yaml.ScalarNode):
             raise self.fail(node, "expected a single value")
+        if node.node.tag == _YAML_NULL_TAG:
+            raise self.fail(node, "must have a value")
         return str(node.node.value)
 
     def text(self, node: _Node) -> str:
@@ -251,7 +304,17 @@ class _Reader:
     def settings(self, root: _Node) -> Settings:
         top = self.mapping(
             root,
-            {"licensee", "data_dir", "agi", "ami", "dncm", "advertisers", "campaigns", "health"},
+            {
+                "licensee",
+                "data_dir",
+                "agi",
+                "ami",
+                "dncm",
+                "advertisers",
+                "campaigns",
+                "audit",
+                "health",
+            },
             {"licensee", "data_dir"},
         )
         no_advertisers: dict[str, Advertiser] = {}
@@ -269,14 +332,26 @@ class _Reader:
             dncm=self.optional(top, "dncm", self.dncm, DncmSettings()),
             advertisers=MappingProxyType(advertisers),
             campaigns=MappingProxyType(campaigns),
+            audit=self.optional(top, "audit", self.audit, AuditSettings()),
             health=self.optional(top, "health", self.health, DEFAULT_HEALTH_LISTEN),
+        )
+
+    def audit(self, node: _Node) -> AuditSettings:
+        found = self.mapping(node, {"retention_days"}, set())
+        return AuditSettings(
+            retention_days=self.optional(
+                found,
+                "retention_days",
+                lambda n: self.integer(n, 1, 36500),
+                DEFAULT_RETENTION_DAYS,
+            )
         )
 
     def optional(
         self, section: dict[str, _Node], key: str, read: Callable[[_Node], T], default: T
     ) -> T:
         node = section.get(key)
-        if node is None or (isinstance(node.node, yaml.ScalarNode) and node.node.value == ""):
+        if node is None or node.node.tag == _YAML_NULL_TAG:
             return default
         return read(node)
 
@@ -321,22 +396,64 @@ class _Reader:
         return tuple(self.text(_Node(item, node.dotted)) for item in node.node.value)
 
     def dncm(self, node: _Node) -> DncmSettings:
-        found = self.mapping(node, {"source", "max_age_days"}, set())
+        found = self.mapping(
+            node,
+            {"source", "max_age_days", "layout", "max_rejected_lines", "max_shrink_percent"},
+            set(),
+        )
         source_file: Path | None = None
         sftp: SftpSource | None = None
+        drop_folder: Path | None = None
         if "source" in found:
-            source = self.mapping(found["source"], {"file", "sftp"}, set())
+            source = self.mapping(found["source"], {"file", "sftp", "drop_folder"}, set())
             if len(source) != 1:
-                raise self.fail(found["source"], "give exactly one of file or sftp")
+                raise self.fail(found["source"], "give exactly one of file, drop_folder or sftp")
             source_file = self.optional(source, "file", self.local_path, None)
             sftp = self.optional(source, "sftp", self.sftp, None)
+            drop_folder = self.optional(source, "drop_folder", self.local_path, None)
         return DncmSettings(
             source_file=source_file,
             sftp=sftp,
             max_age_days=self.optional(
-                found, "max_age_days", lambda n: self.integer(n, 1, 31), DEFAULT_MAX_AGE_DAYS
+                found,
+                "max_age_days",
+                lambda n: self.integer(n, 1, MAX_AGE_DAYS_LIMIT),
+                DEFAULT_MAX_AGE_DAYS,
+            ),
+            drop_folder=drop_folder,
+            layout=self.optional(found, "layout", self.layout_pin, LayoutPin()),
+            max_rejected_lines=self.optional(
+                found, "max_rejected_lines", lambda n: self.integer(n, 0, 10**9), 0
+            ),
+            max_shrink_percent=self.optional(
+                found,
+                "max_shrink_percent",
+                lambda n: self.integer(n, 0, 100),
+                DEFAULT_MAX_SHRINK_PERCENT,
             ),
         )
+
+    def layout_pin(self, node: _Node) -> LayoutPin:
+        found = self.mapping(
+            node, {"separator", "columns", "date_format", "header", "encoding"}, set()
+        )
+        return LayoutPin(
+            separator=self.optional(found, "separator", lambda n: self.choice(n, Separator), None),
+            order=self.optional(found, "columns", lambda n: self.choice(n, FieldOrder), None),
+            date_format=self.optional(
+                found, "date_format", lambda n: self.choice(n, DateFormat), None
+            ),
+            header=self.optional(found, "header", self.boolean, None),
+            encoding=self.optional(found, "encoding", lambda n: self.choice(n, Encoding), None),
+        )
+
+    def boolean(self, node: _Node) -> bool:
+        raw = self.scalar(node).lower()
+        if raw in {"true", "yes", "on"}:
+            return True
+        if raw in {"false", "no", "off"}:
+            return False
+        raise self.fail(node, f"expected true or false, got {raw!r}")
 
     def sftp(self, node: _Node) -> SftpSource:
         found = self.mapping(
@@ -387,3 +504,59 @@ class _Reader:
                 strip_prefix=strip_prefix,
             )
         return result
+
+
+class LiveSettings:
+    """The settings of a running service, replaced whole on reload (SIGHUP)."""
+
+    def __init__(self, path: Path, settings: Settings | None = None) -> None:
+        """Hold `settings`, or load them from `path` now (raising ConfigError if broken)."""
+        self._path = path
+        self._settings = settings if settings is not None else load_settings(path)
+        self._reload_lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        """The file that `reload` reads."""
+        return self._path
+
+    def current(self) -> Settings:
+        """The settings in force; take them once per call and keep them for its whole length."""
+        return self._settings
+
+    def reload(self) -> bool:
+        """Re-read the file; keep the running settings if it is broken. True if they changed."""
+        log = structlog.get_logger("gatekeeper.config")
+        with self._reload_lock:
+            fresh = _load_or_error(self._path)
+            if isinstance(fresh, ConfigError):
+                log.error("config_reload_refused", path=str(self._path), error=str(fresh))
+                return False
+            if fresh == self._settings:
+                log.info("config_reload_unchanged", path=str(self._path))
+                return False
+            self._settings = fresh
+        log.info(
+            "config_reloaded",
+            path=str(self._path),
+            campaigns=len(fresh.campaigns),
+            advertisers=len(fresh.advertisers),
+        )
+        return True
+
+
+def _load_or_error(path: Path) -> Settings | ConfigError:
+    try:
+        return load_settings(path)
+    except ConfigError as err:
+        return err
+
+
+def legal_now(clock: datetime | None = None) -> datetime:
+    """The current time (or `clock`) in Belgian civil time."""
+    return (clock if clock is not None else datetime.now(UTC)).astimezone(LEGAL_TIMEZONE)
+
+
+def legal_today(clock: datetime | None = None) -> date:
+    """Today's date in Belgium: the day every list, licence and consent date is compared to."""
+    return legal_now(clock).date()

@@ -31,9 +31,9 @@ def run_serve(args: argparse.Namespace) -> int:
     live = LiveSettings(settings_path_from(args))
 
     async def main() -> None:
-        stop = asyncio.Event()
-        install_signal_handlers(live, stop)
-        await serve(live, stop)
+        stop, reload = asyncio.Event(), asyncio.Event()
+        install_signal_handlers(stop, reload)
+        await serve(live, stop, reload)
 
     asyncio.run(main())
     return ExitCode.OK

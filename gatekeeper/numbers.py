@@ -2,17 +2,44 @@
 
 Theory of operation: one pure function, `normalise`, serves every path that meets a number (the
 list import, consent and objection records, live checks and scrubs), so the same subscriber always
-meets the same key. A route's outside-line prefix is stripped only when the caller passes it:
-it is never guessed, because a stray `0` in front of a national number turns it international.
+meets the same key. It works in three steps:
+
+1. Scan: the raw text becomes a compact string, an optional leading `+` and ASCII digits. A quick
+   scan handles the common forms (ASCII digits, `+`, spaces, `-`, `.`, `/`, parentheses); anything
+   else takes the full scan: `tel:` and `sip:` URIs (with `phone-context`), Unicode decimal digits,
+   Unicode spaces, dashes and invisible format characters. Any other character refuses the text.
+2. Read the form: the route's outside-line prefix is removed only when the caller passes it and it
+   is present, never guessed (a stray `0` in front of `025…` would make Brussels Ethiopian).
+   Then `+` or `00` means international, `0` national, and `32` without `+` is the country code
+   only when the digits are longer than any Belgian national number (10 or more). Shorter digit
+   strings are a national number written without its trunk `0` (`32345678` is Antwerp
+   03 234 56 78, not +32 345678), so the two readings can never collide. After the country
+   code 32, one trunk `0` is dropped, which reads `+32 (0)470 …`.
+3. Judge the national significant number (NSN) against libphonenumber's Belgian metadata. The
+   regular expressions of that metadata are expanded once, at import, into exact tables of valid
+   ranges keyed by the NSN's length and first digits, so valid numbers are judged by a dictionary
+   look-up. `phonenumbers` itself judges foreign numbers, and Belgian numbers when the metadata
+   uses a pattern the expansion does not understand (then the tables are not built at all).
+   The reference path `normalise_reference` always asks `phonenumbers`; tests hold both to the
+   same answers.
+
+A Belgian number that is not valid is refused as too short when a longer valid number starts with
+it, too long when a valid number is a prefix of it, and unallocated otherwise. libphonenumber
+classes most of `078` as UAN and only `07879` as shared cost: both are shared cost here, as the
+Belgian regulator names them.
 """
 
 from __future__ import annotations
 
 import enum
+import itertools
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import phonenumbers
-from phonenumbers import PhoneNumberType
+from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberDesc, PhoneNumberType
 
 BELGIUM_COUNTRY_CODE = 32
 
@@ -49,6 +76,11 @@ class BelgianNumber:
         """The integer form of the E.164 digits, used as the index key."""
         return int(self.e164[1:])
 
+    @property
+    def nsn(self) -> str:
+        """The national significant number: the digits after `+32`."""
+        return self.e164[3:]
+
 
 @dataclass(frozen=True, slots=True)
 class ForeignNumber:
@@ -75,65 +107,463 @@ _CLASS_OF_TYPE = {
     PhoneNumberType.TOLL_FREE: NumberClass.FREEPHONE,
     PhoneNumberType.PREMIUM_RATE: NumberClass.PREMIUM,
     PhoneNumberType.SHARED_COST: NumberClass.SHARED_COST,
+    PhoneNumberType.UAN: NumberClass.SHARED_COST,
 }
 
-_URI_SCHEMES = ("tel:", "sip:", "sips:")
-_MAX_INPUT = 64
+_MAX_INPUT = 256
+_PLUS_SIGNS = frozenset("+\uff0b\ufe62")
+_PUNCTUATION_SEPARATORS = frozenset(".()/\uff0e\uff08\uff09\uff0f")
+_SEPARATOR_CATEGORIES = frozenset({"Pd", "Cf", "Zs"})
+_DIGITS = "0123456789"
 
 
-def _strip_uri(text: str) -> str:
-    lowered = text.lower()
-    for scheme in _URI_SCHEMES:
-        if lowered.startswith(scheme):
-            text = text[len(scheme) :]
-            text = text.split("@", 1)[0].split(";", 1)[0]
-            break
-    return text
+def _belgian_metadata() -> PhoneMetadata:
+    metadata = PhoneMetadata.metadata_for_region("BE")
+    assert metadata is not None
+    return metadata
+
+
+def _possible_lengths(metadata: PhoneMetadata) -> frozenset[int]:
+    general = metadata.general_desc
+    assert general is not None
+    return frozenset(general.possible_length)
+
+
+_BE = _belgian_metadata()
+_NSN_LENGTHS = _possible_lengths(_BE)
+_MIN_NSN = min(_NSN_LENGTHS)
+_MAX_NSN = max(_NSN_LENGTHS)
+_COUNTRY_CODE_DIGITS = str(BELGIUM_COUNTRY_CODE)
+_CC_FORM_MIN_DIGITS = _MAX_NSN + 1
+
+
+# --- Step 1: scan --------------------------------------------------------------------------------
+
+
+def _scan(raw: str) -> str | InvalidNumber:
+    """The compact form (`+` and ASCII digits) of any supported text, or why there is none."""
+    if len(raw) > _MAX_INPUT:
+        return InvalidNumber(Refusal.TOO_LONG, f"longer than {_MAX_INPUT} characters")
+    unwrapped = _unwrap_uri(raw.strip())
+    if isinstance(unwrapped, InvalidNumber):
+        return unwrapped
+    quick = _without_common_separators(unwrapped)
+    if _is_compact(quick):
+        return quick
+    compact: list[str] = []
+    for position, char in enumerate(unwrapped):
+        if char in _PLUS_SIGNS:
+            if compact:
+                return InvalidNumber(Refusal.NOT_A_NUMBER, f"'+' after digits at {position}")
+            compact.append("+")
+        elif char.isdecimal():
+            compact.append(_DIGITS[unicodedata.decimal(char)])
+        elif not _is_separator(char):
+            return InvalidNumber(Refusal.NOT_A_NUMBER, f"unexpected {char!r} at {position}")
+    if not compact:
+        return InvalidNumber(Refusal.NOT_A_NUMBER, "no digits")
+    return "".join(compact)
+
+
+def _without_common_separators(text: str) -> str:
+    return (
+        text.replace(" ", "")
+        .replace("-", "")
+        .replace(".", "")
+        .replace("/", "")
+        .replace("(", "")
+        .replace(")", "")
+    )
+
+
+def _is_compact(text: str) -> bool:
+    """Whether the text is ASCII digits after at most one leading `+`."""
+    digits = text[1:] if text[:1] == "+" else text
+    return digits.isdigit() and digits.isascii()
+
+
+def _is_separator(char: str) -> bool:
+    return (
+        char.isspace()
+        or char in _PUNCTUATION_SEPARATORS
+        or unicodedata.category(char) in _SEPARATOR_CATEGORIES
+    )
+
+
+def _unwrap_uri(text: str) -> str | InvalidNumber:
+    """The dialled part of a `tel:`, `sip:` or `sips:` URI; other text unchanged."""
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].strip()
+    scheme, colon, rest = text.partition(":")
+    if not colon:
+        return text
+    scheme = scheme.strip().lower()
+    if scheme in {"sip", "sips"}:
+        user, at, _host = rest.partition("@")
+        if not at:
+            return InvalidNumber(Refusal.NOT_A_NUMBER, "SIP URI without a user part")
+        rest = unquote(user).partition(":")[0]
+    elif scheme != "tel":
+        return InvalidNumber(Refusal.NOT_A_NUMBER, f"unsupported URI scheme {scheme!r}")
+    number, *parameters = rest.split(";")
+    context = _phone_context(parameters)
+    if context.startswith("+") and not number.strip().startswith("+"):
+        return context + number
+    return number
+
+
+def _phone_context(parameters: Iterable[str]) -> str:
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "phone-context":
+            return value.strip()
+    return ""
+
+
+# --- Step 2: read the form -----------------------------------------------------------------------
+
+
+def _read_form(compact: str, strip_prefix: str) -> str | ForeignNumber | InvalidNumber:
+    """The Belgian NSN a compact string names, or its foreign or refused reading."""
+    if compact[0] == "+":
+        return _international(compact[1:])
+    digits = compact
+    if strip_prefix and digits.startswith(strip_prefix):
+        digits = digits[len(strip_prefix) :]
+        if not digits:
+            return InvalidNumber(Refusal.TOO_SHORT, "nothing after the outside-line prefix")
+    if digits[0] == "0":
+        if digits[1:2] == "0":
+            return _international(digits[2:])
+        return digits[1:]
+    if len(digits) >= _CC_FORM_MIN_DIGITS and digits.startswith(_COUNTRY_CODE_DIGITS):
+        return _after_country_code(digits[2:])
+    return digits
+
+
+def _international(digits: str) -> str | ForeignNumber | InvalidNumber:
+    if digits.startswith(_COUNTRY_CODE_DIGITS):
+        return _after_country_code(digits[2:])
+    return _foreign(digits)
+
+
+def _after_country_code(digits: str) -> str:
+    return digits[1:] if digits[:1] == "0" else digits
+
+
+def _foreign(digits: str) -> ForeignNumber | InvalidNumber:
+    if not digits:
+        return InvalidNumber(Refusal.TOO_SHORT, "no digits after the international prefix")
+    try:
+        parsed = phonenumbers.parse("+" + digits)
+    except phonenumbers.NumberParseException as err:
+        return _refusal_of_parse_error(err, digits)
+    country_code = parsed.country_code or 0
+    possible = phonenumbers.is_possible_number_with_reason(parsed)
+    if possible == phonenumbers.ValidationResult.IS_POSSIBLE:
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return ForeignNumber(e164, country_code)
+    if possible in {
+        phonenumbers.ValidationResult.TOO_SHORT,
+        phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    }:
+        return InvalidNumber(Refusal.TOO_SHORT, f"too short for a +{country_code} number")
+    if possible == phonenumbers.ValidationResult.TOO_LONG:
+        return InvalidNumber(Refusal.TOO_LONG, f"too long for a +{country_code} number")
+    return InvalidNumber(Refusal.UNALLOCATED, f"no +{country_code} number has this length")
+
+
+def _refusal_of_parse_error(err: phonenumbers.NumberParseException, digits: str) -> InvalidNumber:
+    if err.error_type == phonenumbers.NumberParseException.TOO_LONG:
+        return InvalidNumber(Refusal.TOO_LONG, "longer than any international number")
+    if err.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+        return InvalidNumber(Refusal.UNALLOCATED, f"no country calling code starts +{digits[:3]}")
+    return InvalidNumber(Refusal.TOO_SHORT, "too short for an international number")
+
+
+# --- Step 3: judge the Belgian NSN ---------------------------------------------------------------
+
+
+def _refuse_belgian(nsn: str, is_valid: Callable[[str], bool]) -> InvalidNumber:
+    """Why an NSN that is not a valid Belgian number is refused, as precisely as it can be said."""
+    length = len(nsn)
+    shown = f"0{nsn}"
+    if length < _MIN_NSN:
+        return InvalidNumber(Refusal.TOO_SHORT, f"{shown}: too short for a Belgian number")
+    if length > _MAX_NSN:
+        return InvalidNumber(Refusal.TOO_LONG, f"{shown}: too long for a Belgian number")
+    if length + 1 in _NSN_LENGTHS and any(is_valid(nsn + digit) for digit in _DIGITS):
+        return InvalidNumber(Refusal.TOO_SHORT, f"{shown}: a digit short of a Belgian number")
+    if length - 1 in _NSN_LENGTHS and is_valid(nsn[:-1]):
+        return InvalidNumber(Refusal.TOO_LONG, f"{shown}: a digit more than a Belgian number")
+    return InvalidNumber(Refusal.UNALLOCATED, f"{shown}: not an allocated Belgian range")
+
+
+def _phonenumber_of(nsn: str) -> PhoneNumber:
+    national_number = int(nsn)
+    leading_zeros = len(nsn) - len(str(national_number))
+    return PhoneNumber(
+        country_code=BELGIUM_COUNTRY_CODE,
+        national_number=national_number,
+        italian_leading_zero=leading_zeros > 0 or None,
+        number_of_leading_zeros=leading_zeros or None,
+    )
+
+
+def _is_valid_by_phonenumbers(nsn: str) -> bool:
+    return bool(nsn) and phonenumbers.is_valid_number(_phonenumber_of(nsn))
+
+
+def _judge_by_phonenumbers(nsn: str) -> BelgianNumber | InvalidNumber:
+    if not _is_valid_by_phonenumbers(nsn):
+        return _refuse_belgian(nsn, _is_valid_by_phonenumbers)
+    number = _phonenumber_of(nsn)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    number_class = _CLASS_OF_TYPE.get(phonenumbers.number_type(number), NumberClass.OTHER)
+    return BelgianNumber(e164, number_class)
+
+
+# --- The range tables ----------------------------------------------------------------------------
+
+# A "cube" is a fixed-length set of digit strings: one set of allowed digits per position. Every
+# pattern in the metadata is a finite union of cubes.
+_Cube = tuple[frozenset[str], ...]
+_ANY_DIGIT = frozenset(_DIGITS)
+
+
+class _UnsupportedPatternError(Exception):
+    """The metadata uses a regular-expression construct the expansion does not know."""
+
+
+class _PatternExpander:
+    """Expands the regular-expression subset of libphonenumber's metadata into cubes."""
+
+    def __init__(self, pattern: str) -> None:
+        self._pattern = pattern
+        self._at = 0
+
+    def expand(self) -> list[_Cube]:
+        cubes = self._alternation()
+        if self._at != len(self._pattern):
+            raise _UnsupportedPatternError(self._pattern)
+        return cubes
+
+    def _peek(self) -> str:
+        return self._pattern[self._at : self._at + 1]
+
+    def _take(self, expected: str) -> None:
+        if not self._pattern.startswith(expected, self._at):
+            raise _UnsupportedPatternError(self._pattern)
+        self._at += len(expected)
+
+    def _alternation(self) -> list[_Cube]:
+        cubes = self._sequence()
+        while self._peek() == "|":
+            self._take("|")
+            cubes += self._sequence()
+        return cubes
+
+    def _sequence(self) -> list[_Cube]:
+        cubes: list[_Cube] = [()]
+        while self._peek() not in {"", "|", ")"}:
+            atom = self._quantified(self._atom())
+            cubes = [left + right for left in cubes for right in atom]
+        return cubes
+
+    def _atom(self) -> list[_Cube]:
+        char = self._peek()
+        if char.isdigit():
+            self._take(char)
+            return [(frozenset(char),)]
+        if char == "\\":
+            self._take("\\d")
+            return [(_ANY_DIGIT,)]
+        if char == "[":
+            return [(self._digit_class(),)]
+        self._take("(?:")
+        cubes = self._alternation()
+        self._take(")")
+        return cubes
+
+    def _digit_class(self) -> frozenset[str]:
+        self._take("[")
+        digits: set[str] = set()
+        while self._peek() != "]":
+            low = self._peek()
+            if not low.isdigit():
+                raise _UnsupportedPatternError(self._pattern)
+            self._take(low)
+            high = low
+            if self._peek() == "-":
+                self._take("-")
+                high = self._peek()
+                self._take(high)
+            digits.update(_DIGITS[int(low) : int(high) + 1])
+        self._take("]")
+        return frozenset(digits)
+
+    def _quantified(self, atom: list[_Cube]) -> list[_Cube]:
+        if self._peek() == "?":
+            self._take("?")
+            return [(), *atom]
+        if self._peek() != "{":
+            return atom
+        end = self._pattern.index("}", self._at)
+        low, _, high = self._pattern[self._at + 1 : end].partition(",")
+        self._at = end + 1
+        counts = range(int(low), int(high or low) + 1)
+        return [cube for count in counts for cube in _repeat(atom, count)]
+
+
+def _repeat(atom: list[_Cube], count: int) -> Iterator[_Cube]:
+    for parts in itertools.product(atom, repeat=count):
+        yield tuple(itertools.chain.from_iterable(parts))
+
+
+def _cubes_of(desc: PhoneNumberDesc | None) -> list[_Cube]:
+    if desc is None or not desc.national_number_pattern:
+        return []
+    lengths = set(desc.possible_length)
+    cubes = _PatternExpander(desc.national_number_pattern).expand()
+    return [cube for cube in cubes if not lengths or len(cube) in lengths]
+
+
+def _type_descs(metadata: PhoneMetadata) -> list[tuple[int, PhoneNumberDesc | None]]:
+    """The number types in the order libphonenumber's `number_type` tries them."""
+    return [
+        (PhoneNumberType.PREMIUM_RATE, metadata.premium_rate),
+        (PhoneNumberType.TOLL_FREE, metadata.toll_free),
+        (PhoneNumberType.SHARED_COST, metadata.shared_cost),
+        (PhoneNumberType.VOIP, metadata.voip),
+        (PhoneNumberType.PERSONAL_NUMBER, metadata.personal_number),
+        (PhoneNumberType.PAGER, metadata.pager),
+        (PhoneNumberType.UAN, metadata.uan),
+        (PhoneNumberType.VOICEMAIL, metadata.voicemail),
+        (PhoneNumberType.FIXED_LINE, metadata.fixed_line),
+        (PhoneNumberType.MOBILE, metadata.mobile),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _RangeTables:
+    """Valid Belgian ranges: for each NSN length, the class of each valid leading-digits key."""
+
+    key_digits: int
+    by_length: dict[int, dict[str, NumberClass]]
+
+    def is_valid(self, nsn: str) -> bool:
+        table = self.by_length.get(len(nsn))
+        return table is not None and nsn[: self.key_digits] in table
+
+
+def _prefixes(cubes: Iterable[_Cube], length: int, key_digits: int) -> set[str]:
+    return {
+        "".join(digits)
+        for cube in cubes
+        if len(cube) == length
+        for digits in itertools.product(*(sorted(position) for position in cube[:key_digits]))
+    }
+
+
+def _build_tables(metadata: PhoneMetadata) -> _RangeTables | None:
+    """Exact range tables for the metadata, or None when its patterns cannot be expanded."""
+    try:
+        general = _cubes_of(metadata.general_desc)
+        typed = [(kind, _cubes_of(desc)) for kind, desc in _type_descs(metadata)]
+    except (_UnsupportedPatternError, ValueError):
+        return None
+    every_cube = general + [cube for _, cubes in typed for cube in cubes]
+    key_digits = max(
+        (i + 1 for cube in every_cube for i, digits in enumerate(cube) if digits != _ANY_DIGIT),
+        default=1,
+    )
+    lengths = _possible_lengths(metadata)
+    if key_digits > min(lengths):
+        return None
+    by_length: dict[int, dict[str, NumberClass]] = {}
+    for length in sorted(lengths):
+        valid = _prefixes(general, length, key_digits)
+        kinds = [(kind, _prefixes(cubes, length, key_digits)) for kind, cubes in typed]
+        mobile = kinds[-1][1]
+        table: dict[str, NumberClass] = {}
+        for kind, prefixes in kinds:
+            for prefix in sorted((prefixes & valid) - table.keys()):
+                if kind == PhoneNumberType.FIXED_LINE and prefix in mobile:
+                    kind_here = PhoneNumberType.FIXED_LINE_OR_MOBILE
+                else:
+                    kind_here = kind
+                table[prefix] = _CLASS_OF_TYPE.get(kind_here, NumberClass.OTHER)
+        by_length[length] = table
+    return _RangeTables(key_digits, by_length)
+
+
+_TABLES = _build_tables(_BE)
+
+
+def _judge_by_tables(nsn: str) -> BelgianNumber | InvalidNumber:
+    table = _VALID_BY_LENGTH.get(len(nsn))
+    if table is not None:
+        number_class = table.get(nsn[:_KEY_DIGITS])
+        if number_class is not None:
+            return BelgianNumber("+32" + nsn, number_class)
+    assert _TABLES is not None
+    return _refuse_belgian(nsn, _TABLES.is_valid)
+
+
+_KEY_DIGITS = 0 if _TABLES is None else _TABLES.key_digits
+_VALID_BY_LENGTH: dict[int, dict[str, NumberClass]] = {} if _TABLES is None else _TABLES.by_length
+_JUDGE = _judge_by_phonenumbers if _TABLES is None else _judge_by_tables
+_NO_RANGES: dict[str, NumberClass] = {}
+
+
+# --- The public functions ------------------------------------------------------------------------
+
+
+def _ascii_prefix(prefix: str) -> str:
+    """The outside-line prefix in ASCII digits; a prefix that is not digits is a caller's bug."""
+    if prefix.isascii() and prefix.isdigit():
+        return prefix
+    try:
+        return "".join(_DIGITS[unicodedata.digit(char)] for char in prefix)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"outside-line prefix must be digits, not {prefix!r}") from err
 
 
 def normalise(raw: str, *, strip_prefix: str = "") -> Normalised:
     """Return the canonical form of a dialled string, or why it has none.
 
     `strip_prefix` is the route's outside-line prefix (e.g. "9"); it is removed only when present.
+    Raises ValueError when `strip_prefix` is not digits.
     """
-    text = _strip_uri(raw.strip())
-    if len(text) > _MAX_INPUT:
-        return InvalidNumber(Refusal.TOO_LONG, "longer than any phone number")
-    if strip_prefix and text.startswith(strip_prefix):
-        text = text[len(strip_prefix) :]
-    text = text.replace("(0)", "")
-    if not any(ch.isdigit() for ch in text):
-        return InvalidNumber(Refusal.NOT_A_NUMBER, "no digits")
-    try:
-        parsed = phonenumbers.parse(text, "BE")
-    except phonenumbers.NumberParseException as err:
-        return _refusal_of_parse_error(err)
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    country_code = parsed.country_code or 0
-    if country_code != BELGIUM_COUNTRY_CODE:
-        if phonenumbers.is_possible_number(parsed):
-            return ForeignNumber(e164, country_code)
-        return InvalidNumber(Refusal.UNALLOCATED, f"not a possible number for +{country_code}")
-    length = phonenumbers.is_possible_number_with_reason(parsed)
-    if length == phonenumbers.ValidationResult.TOO_SHORT:
-        return InvalidNumber(Refusal.TOO_SHORT, "too short for a Belgian number")
-    if length in (
-        phonenumbers.ValidationResult.TOO_LONG,
-        phonenumbers.ValidationResult.INVALID_LENGTH,
-    ):
-        return InvalidNumber(Refusal.TOO_LONG, "too long for a Belgian number")
-    if not phonenumbers.is_valid_number(parsed):
-        return InvalidNumber(Refusal.UNALLOCATED, "not an allocated Belgian range")
-    number_type = phonenumbers.number_type(parsed)
-    return BelgianNumber(e164, _CLASS_OF_TYPE.get(number_type, NumberClass.OTHER))
+    if strip_prefix:
+        strip_prefix = _ascii_prefix(strip_prefix)
+    compact = _without_common_separators(raw)
+    digits = compact[1:] if compact[:1] == "+" else compact
+    if not (digits.isdigit() and digits.isascii()) or len(raw) > _MAX_INPUT:
+        scanned = _scan(raw)
+        if isinstance(scanned, InvalidNumber):
+            return scanned
+        compact = scanned
+    nsn = _read_form(compact, strip_prefix)
+    if not isinstance(nsn, str):
+        return nsn
+    number_class = _VALID_BY_LENGTH.get(len(nsn), _NO_RANGES).get(nsn[:_KEY_DIGITS])
+    if number_class is not None:
+        return BelgianNumber("+32" + nsn, number_class)
+    return _JUDGE(nsn)
 
 
-def _refusal_of_parse_error(err: phonenumbers.NumberParseException) -> InvalidNumber:
-    if err.error_type in (
-        phonenumbers.NumberParseException.TOO_SHORT_NSN,
-        phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD,
-    ):
-        return InvalidNumber(Refusal.TOO_SHORT, str(err))
-    if err.error_type == phonenumbers.NumberParseException.TOO_LONG:
-        return InvalidNumber(Refusal.TOO_LONG, str(err))
-    return InvalidNumber(Refusal.NOT_A_NUMBER, str(err))
+def normalise_reference(raw: str, *, strip_prefix: str = "") -> Normalised:
+    """`normalise` without its shortcuts: full scan, and `phonenumbers` judges every number.
+
+    Slow; it exists so that tests and benchmarks can hold the fast path to the same answers.
+    """
+    if strip_prefix:
+        strip_prefix = _ascii_prefix(strip_prefix)
+    scanned = _scan(raw)
+    if isinstance(scanned, InvalidNumber):
+        return scanned
+    nsn = _read_form(scanned, strip_prefix)
+    if not isinstance(nsn, str):
+        return nsn
+    return _judge_by_phonenumbers(nsn)

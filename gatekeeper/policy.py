@@ -5,6 +5,15 @@ unknown campaign, informational campaign, licence, invalid number, foreign numbe
 or stale, then the subscriber's latest act for this advertiser among listing, objection and
 consent. The list gives a registration as a date without a time, so acts are compared by day,
 and by time only when both carry one; a tie always goes against consent.
+
+The last step in detail. The best consent is the latest one (on its day, a timed consent beats
+an untimed one, since it beats strictly more). It allows the call only if it is known to come
+after every act against the call. Otherwise the acts it does not beat are the ones that block,
+and the latest of those names the reason; on a same-day tie between the listing and an
+objection the objection names it, because it is the advertiser's own record. A consent dated
+after the decision day has not been given yet: it is weighed but never allows a call. A list
+snapshot dated more than a day after the decision day means a wrong clock or a wrong file, and
+blocks like a stale list.
 """
 
 from __future__ import annotations
@@ -138,11 +147,12 @@ class Facts:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """A verdict, its reason code, the rule applied and the acts it weighed."""
+    """A verdict, its reason code, the rule applied, the acts weighed and the one that decided."""
 
     reason: Reason
     rule: str
     weighed: tuple[Act, ...] = field(default=())
+    decisive: Act | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -176,15 +186,25 @@ def decide(facts: Facts) -> Decision:
     return _latest_act(facts, number)
 
 
+LIST_DATE_TOLERANCE_DAYS = 1
+"""How far a snapshot's list date may lie after the decision day (a file made just before
+midnight may carry the next day's date); beyond that the clock or the file is wrong."""
+
+
 def _freshness(facts: Facts) -> Decision | None:
     if facts.snapshot is None:
         return Decision(Reason.LIST_MISSING, "no DNCM list snapshot has been imported")
+    list_date = facts.snapshot.list_date.isoformat()
     age = (facts.today - facts.snapshot.list_date).days
     if age > facts.max_age_days:
         return Decision(
             Reason.LIST_STALE,
-            f"list of {facts.snapshot.list_date.isoformat()} is {age} days old "
-            f"(max {facts.max_age_days})",
+            f"list of {list_date} is {age} days old (max {facts.max_age_days})",
+        )
+    if -age > LIST_DATE_TOLERANCE_DAYS:
+        return Decision(
+            Reason.LIST_STALE,
+            f"list of {list_date} is dated after {facts.today.isoformat()}: wrong clock or file",
         )
     return None
 
@@ -196,43 +216,47 @@ def _latest_act(facts: Facts, number: BelgianNumber) -> Decision:
         return Decision(
             Reason.NOT_LISTED, f"{number.e164} is not listed and has no objection", weighed
         )
-    winning_consent = next(
-        (c for c in facts.consents if all(c.is_later_than(a) for a in against)), None
+    given = tuple(c for c in facts.consents if c.day <= facts.today)
+    not_yet = (
+        "" if len(given) == len(facts.consents) else "; a consent dated later is not given yet"
     )
-    if winning_consent is not None:
-        if facts.listing is not None:
-            return Decision(
-                Reason.CONSENT_AFTER_LISTING,
-                f"consent of {winning_consent.day.isoformat()} is later than the listing",
-                weighed,
-            )
-        return Decision(
-            Reason.CONSENT_AFTER_OBJECTION,
-            f"consent of {winning_consent.day.isoformat()} is later than the objection",
-            weighed,
+    best = _best_consent(given)
+    if best is not None and all(best.is_later_than(act) for act in against):
+        reason = (
+            Reason.CONSENT_AFTER_LISTING
+            if facts.listing is not None
+            else Reason.CONSENT_AFTER_OBJECTION
         )
-    latest_objection = _latest(facts.objections)
-    if latest_objection is not None and (
-        facts.listing is None or not facts.listing.is_later_than(latest_objection)
-    ):
-        return Decision(
-            Reason.OBJECTION,
-            f"objection of {latest_objection.day.isoformat()} is the latest act",
-            weighed,
-        )
-    assert facts.listing is not None
-    if facts.consents:
-        return Decision(
-            Reason.LISTING_AFTER_CONSENT,
-            f"listing of {facts.listing.day.isoformat()} is not earlier than any consent",
-            weighed,
-        )
-    return Decision(Reason.LISTED, f"listed since {facts.listing.day.isoformat()}", weighed)
+        rule = f"{describe(best)} is later than {_describe_all(against)}"
+        return Decision(reason, rule, weighed, best)
+    unbeaten = tuple(act for act in against if best is None or not best.is_later_than(act))
+    blocking = max(unbeaten, key=_blocking_order)
+    if best is not None:
+        rule = f"{describe(blocking)} is not earlier than {describe(best)}{not_yet}"
+    else:
+        rule = f"{describe(blocking)} is the latest act, no consent{not_yet}"
+    if blocking.kind is ActKind.OBJECTION:
+        return Decision(Reason.OBJECTION, rule, weighed, blocking)
+    if best is not None:
+        return Decision(Reason.LISTING_AFTER_CONSENT, rule, weighed, blocking)
+    return Decision(Reason.LISTED, rule, weighed, blocking)
 
 
-def _latest(acts: tuple[Act, ...]) -> Act | None:
-    latest: Act | None = None
-    for act in acts:
-        if latest is None or act.is_later_than(latest):
-            latest = act
-    return latest
+def _best_consent(consents: tuple[Act, ...]) -> Act | None:
+    """The consent that beats every act any other consent beats, if there is a consent."""
+    return max(consents, key=lambda c: (c.day, c.at is not None, c.at or time.min), default=None)
+
+
+def _blocking_order(act: Act) -> tuple[date, bool, bool, time]:
+    return (act.day, act.kind is ActKind.OBJECTION, act.at is not None, act.at or time.min)
+
+
+def describe(act: Act) -> str:
+    """An act as evidence reads it: kind, record id if any, date and time if known."""
+    record = f" #{act.record_id}" if act.record_id else ""
+    when = act.day.isoformat() + (f" {act.at.isoformat()}" if act.at else "")
+    return f"{act.kind.value}{record} of {when}"
+
+
+def _describe_all(acts: tuple[Act, ...]) -> str:
+    return ", ".join(describe(act) for act in acts)

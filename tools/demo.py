@@ -16,8 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gatekeeper.ami.client import AmiClient
 
+from tools.asterisk_sandbox import REPO
 from tools.calls import CallSpec, PlacedCall, place_calls
-from tools.gatekeeper_run import REPO, GatekeeperRun, gatekeeper
+from tools.gatekeeper_run import GatekeeperRun, gatekeeper
 
 DEMO_CALLS = [
     CallSpec("0470 12 34 56", "spring-promo"),

@@ -6,6 +6,7 @@ command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
 command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$missing python3-venv"
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"  # renders the audit report in tests
 if [ -n "$missing" ]; then
     echo "installing Debian packages:$missing" >&2
     DEBIAN_FRONTEND=noninteractive apt-get update -q >&2

@@ -1,1 +1,1 @@
-"""The decision log: append-only, hash-chained, the compliance record."""
+"""The compliance record: every decision and event in one hash-chained, append-only log."""

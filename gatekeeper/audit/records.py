@@ -1,16 +1,43 @@
-"""What one decision record holds."""
+"""What goes into the decision log, and its canonical serialisation (pure, no IO)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import enum
+import json
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import PurePath
 
+from gatekeeper.errors import AuditError
 from gatekeeper.policy import Act, SnapshotInfo
+
+
+class RecordType(enum.StrEnum):
+    """The kinds of record in the chain."""
+
+    DECISION = "decision"
+    EVENT = "event"
+    OUTCOME = "outcome"
+    CHECKPOINT = "checkpoint"
+
+
+class EventKind(enum.StrEnum):
+    """Well-known event kinds; `record_event` accepts any short name."""
+
+    LIST_SYNC = "list_sync"
+    CONFIG_RELOAD = "config_reload"
+    BYPASS = "bypass"
+
+
+def _default_host() -> str:
+    return socket.gethostname()
 
 
 @dataclass(frozen=True, slots=True)
 class DecisionEntry:
-    """One decision with everything it was based on."""
+    """One decision as the caller made it, before it gets its id and place in the chain."""
 
     at: datetime
     source: str
@@ -27,4 +54,85 @@ class DecisionEntry:
     channel: str = ""
     uniqueid: str = ""
     linkedid: str = ""
-    host: str = ""
+    host: str = field(default_factory=_default_host)
+
+
+def utc_text(moment: datetime) -> str:
+    """A timezone-aware moment as fixed-width UTC ISO text, so text order is time order."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise AuditError(f"time {moment.isoformat()} has no timezone; the log needs aware times")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def snapshot_body(snapshot: SnapshotInfo | None) -> dict[str, object] | None:
+    """The list snapshot as a plain mapping."""
+    if snapshot is None:
+        return None
+    return {
+        "snapshot_id": snapshot.snapshot_id,
+        "list_date": snapshot.list_date.isoformat(),
+        "sha256": snapshot.sha256,
+        "rows": snapshot.rows,
+    }
+
+
+def act_body(act: Act) -> dict[str, object]:
+    """One weighed act as a plain mapping."""
+    return {
+        "kind": str(act.kind),
+        "day": act.day.isoformat(),
+        "at": act.at.isoformat() if act.at is not None else None,
+        "record_id": act.record_id,
+    }
+
+
+def decision_body(entry: DecisionEntry) -> dict[str, object]:
+    """Everything a decision carries besides its place in the chain."""
+    return {
+        "source": entry.source,
+        "campaign": entry.campaign,
+        "purpose": entry.purpose,
+        "advertiser": entry.advertiser,
+        "dialled": entry.dialled,
+        "e164": entry.e164,
+        "verdict": entry.verdict,
+        "reason": entry.reason,
+        "rule": entry.rule,
+        "snapshot": snapshot_body(entry.snapshot),
+        "evidence": [act_body(act) for act in entry.evidence],
+        "channel": entry.channel,
+        "uniqueid": entry.uniqueid,
+        "linkedid": entry.linkedid,
+        "host": entry.host,
+    }
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        return utc_text(value) if value.tzinfo is not None else value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(str(v) for v in value)
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"cannot record a value of type {type(value).__name__}")
+
+
+def canonical_json(value: object) -> str:
+    """Sorted keys, no spaces, UTF-8 text: the same data always gives the same bytes."""
+    try:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
+        )
+    except (TypeError, ValueError) as err:
+        raise AuditError(f"record cannot be serialised: {err}") from err
+
+
+def details_body(details: Mapping[str, object]) -> dict[str, object]:
+    """An event's details as a plain dict with string keys."""
+    return {str(key): value for key, value in details.items()}

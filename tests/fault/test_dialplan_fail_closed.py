@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
@@ -25,7 +26,13 @@ def sandbox() -> Iterator[AsteriskSandbox]:
 
 
 async def _call_through(sandbox: AsteriskSandbox, peer: Peer) -> PlacedCall:
-    server = await asyncio.start_server(peer, "127.0.0.1", sandbox.agi_port)
+    writers: list[asyncio.StreamWriter] = []
+
+    async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await peer(reader, writer)
+
+    server = await asyncio.start_server(tracked, "127.0.0.1", sandbox.agi_port)
     try:
         client = await AmiClient.connect(
             "127.0.0.1", sandbox.ami_port, sandbox.ami_username, sandbox.ami_secret
@@ -36,6 +43,10 @@ async def _call_through(sandbox: AsteriskSandbox, peer: Peer) -> PlacedCall:
             await client.close()
     finally:
         server.close()
+        for writer in writers:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
         await server.wait_closed()
     return call
 

@@ -1,0 +1,1 @@
+"""FastAGI: the sans-IO protocol (`protocol`) and the asyncio server around it (`server`)."""

@@ -1,0 +1,253 @@
+"""The decision log's writer: every record committed, in order, before its caller hears back.
+
+Theory of operation: one dedicated thread owns a plain sqlite3 connection. Callers on the event
+loop put a pending record (its columns, already serialised) and a future on a queue and await the
+future. The thread takes every pending record at once, opens an IMMEDIATE transaction, reads the
+chain's head from the file (so other processes appending, such as `gatekeeper check` or a purge,
+are chained correctly), gives each record its sequence number, id and hash, inserts them, moves
+the head, and commits: a group commit. Only then does it resolve the callers' futures, with one
+`call_soon_threadsafe` per batch. If anything fails, the transaction is rolled back and every
+caller in the batch gets an AuditError: nothing is silently dropped, and the caller blocks its
+call. The writer never checkpoints the WAL itself (that would put an fsync on the hot path): a
+second thread runs a PASSIVE checkpoint every few seconds, which never blocks the writer. In WAL
+mode with synchronous=NORMAL a commit has reached the operating system when it returns, so it
+survives the process being killed; see docs/audit.md for power loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Self, TypeVar
+
+from gatekeeper.audit.append import NewRecord, append
+from gatekeeper.audit.records import (
+    DecisionEntry,
+    RecordType,
+    canonical_json,
+    decision_body,
+    details_body,
+    utc_text,
+)
+from gatekeeper.audit.schema import Synchronous, connect_writer
+from gatekeeper.errors import AuditError
+
+MAX_BATCH = 512
+DEFAULT_BUSY_TIMEOUT_S = 2.0
+CHECKPOINT_INTERVAL_S = 5.0
+MAX_EVENT_KIND = 64
+
+_Waiter = tuple[NewRecord, asyncio.Future[str]]
+_STOP = None
+T = TypeVar("T")
+
+
+class DecisionLog:
+    """The append-only, hash-chained decision log (one writer thread per open log)."""
+
+    def __init__(
+        self,
+        path: Path,
+        loop: asyncio.AbstractEventLoop,
+        synchronous: Synchronous,
+        busy_timeout_s: float,
+    ) -> None:
+        self.path = path
+        self._loop = loop
+        self._synchronous = synchronous
+        self._busy_timeout_s = busy_timeout_s
+        self._queue: queue.SimpleQueue[_Waiter | None] = queue.SimpleQueue()
+        self._ready: asyncio.Future[None] = loop.create_future()
+        self._stopped: asyncio.Future[None] = loop.create_future()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._checkpointer_stop = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="audit-checkpoint", daemon=True
+        )
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path,
+        *,
+        synchronous: Synchronous = Synchronous.NORMAL,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    ) -> Self:
+        """Open (creating if needed) the log at `path` and start its writer thread."""
+        log = cls(path, asyncio.get_running_loop(), synchronous, busy_timeout_s)
+        log._thread.start()
+        await log._ready
+        log._checkpointer.start()
+        return log
+
+    async def record(self, entry: DecisionEntry) -> str:
+        """Append a decision; returns its id once committed, else raises AuditError."""
+        body = canonical_json(decision_body(entry))
+        pending = NewRecord(
+            type=RecordType.DECISION,
+            at=utc_text(entry.at),
+            kind=entry.source,
+            campaign=entry.campaign,
+            e164=entry.e164,
+            verdict=entry.verdict,
+            reason=entry.reason,
+            uniqueid=entry.uniqueid or None,
+            body=body,
+        )
+        return await self._submit(pending)
+
+    async def record_event(
+        self, kind: str, details: Mapping[str, object], *, at: datetime | None = None
+    ) -> str:
+        """Append an event (list sync, config reload, bypass...) to the same chain.
+
+        `at` is when it happened (default: now); the chain order is the order of recording.
+        """
+        if not kind or len(kind) > MAX_EVENT_KIND:
+            raise AuditError(f"event kind {kind!r} must be 1..{MAX_EVENT_KIND} characters")
+        body = canonical_json({"kind": kind, "details": details_body(details)})
+        pending = NewRecord(
+            type=RecordType.EVENT,
+            at=utc_text(at if at is not None else datetime.now(UTC)),
+            kind=kind,
+            body=body,
+        )
+        return await self._submit(pending)
+
+    async def record_outcome(self, uniqueid: str, outcome: Mapping[str, object]) -> None:
+        """Append what happened to a call, linked to the latest decision for its uniqueid."""
+        pending = NewRecord(
+            type=RecordType.OUTCOME,
+            at=utc_text(datetime.now(UTC)),
+            kind="outcome",
+            uniqueid=uniqueid,
+            body=canonical_json(details_body(outcome)),
+        )
+        await self._submit(pending)
+
+    async def close(self) -> None:
+        """Commit what is pending, then stop the writer thread."""
+        if self._closing:
+            await asyncio.shield(self._stopped)
+            return
+        self._closing = True
+        self._checkpointer_stop.set()
+        self._queue.put(_STOP)
+        await asyncio.shield(self._stopped)
+        if self._checkpointer.is_alive():
+            await asyncio.to_thread(self._checkpointer.join)
+
+    async def _submit(self, pending: NewRecord) -> str:
+        if self._closing:
+            raise AuditError(f"{self.path}: the decision log is closed")
+        if not self._thread.is_alive():
+            raise AuditError(f"{self.path}: the decision log writer has stopped")
+        future: asyncio.Future[str] = self._loop.create_future()
+        self._queue.put((pending, future))
+        return await future
+
+    # --- the writer thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            conn = connect_writer(
+                self.path, synchronous=self._synchronous, busy_timeout_s=self._busy_timeout_s
+            )
+        except AuditError as err:
+            self._notify(_fail_future, self._ready, err)
+            self._notify(_resolve_none, self._stopped)
+            return
+        self._notify(_resolve_none, self._ready)
+        try:
+            self._serve(conn)
+        finally:
+            conn.close()
+            self._notify(_resolve_none, self._stopped)
+
+    def _checkpoint_loop(self) -> None:
+        """Copy the WAL into the database off the hot path (the writer never checkpoints)."""
+        try:
+            conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
+        except sqlite3.Error:
+            return
+        try:
+            while not self._checkpointer_stop.wait(CHECKPOINT_INTERVAL_S):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+
+    def _notify(self, callback: Callable[..., None], *args: object) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    def _serve(self, conn: sqlite3.Connection) -> None:
+        stopping = False
+        while not stopping:
+            batch: list[_Waiter] = []
+            item = self._queue.get()
+            while True:
+                if item is _STOP:
+                    stopping = True
+                else:
+                    batch.append(item)
+                if len(batch) >= MAX_BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._commit(conn, batch)
+        self._fail_leftovers()
+
+    def _fail_leftovers(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP:
+                error = AuditError(f"{self.path}: the decision log is closed")
+                self._notify(_fail_future, item[1], error)
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Waiter]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            ids = append(conn, [pending for pending, _ in batch])
+            conn.execute("COMMIT")
+        except (sqlite3.Error, OSError) as err:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            error = AuditError(f"{self.path}: cannot write the decision log: {err}")
+            self._notify(_fail_all, [f for _, f in batch], error)
+            return
+        self._notify(_resolve_all, [f for _, f in batch], ids)
+
+
+def _resolve_none(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _fail_future(future: asyncio.Future[T], error: AuditError) -> None:
+    if not future.done():
+        future.set_exception(AuditError(str(error)))
+
+
+def _resolve_all(futures: list[asyncio.Future[str]], ids: list[str]) -> None:
+    for future, rid in zip(futures, ids, strict=True):
+        if not future.done():
+            future.set_result(rid)
+
+
+def _fail_all(futures: list[asyncio.Future[str]], error: AuditError) -> None:
+    for future in futures:
+        _fail_future(future, error)

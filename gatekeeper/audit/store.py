@@ -1,0 +1,201 @@
+"""Reading the decision log: filtered selections, decoded decisions, and verification.
+
+Readers open the file read-only; in WAL mode they see a consistent snapshot while the service
+keeps appending.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from gatekeeper.audit.chain import ChainVerifier, Checkpoint, StoredRecord, VerifyResult
+from gatekeeper.audit.records import RecordType, utc_text
+from gatekeeper.audit.schema import (
+    SELECT_RECORDS,
+    connect_reader,
+    read_head,
+    to_record,
+)
+from gatekeeper.errors import AuditError
+
+_FETCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Which decisions to select; every given filter must match."""
+
+    e164: str | None = None
+    dialled: str | None = None
+    campaign: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    verdict: str | None = None
+    reason: str | None = None
+
+    def where(self) -> tuple[str, list[object]]:
+        """The SQL condition and its parameters (column names are fixed, values bound)."""
+        clauses = ["type = ?"]
+        params: list[object] = [RecordType.DECISION.value]
+        for column, value in (
+            ("e164", self.e164),
+            ("campaign", self.campaign),
+            ("verdict", self.verdict),
+            ("reason", self.reason),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if self.dialled is not None:
+            clauses.append("json_extract(body, '$.dialled') = ?")
+            params.append(self.dialled)
+        if self.since is not None:
+            clauses.append("at >= ?")
+            params.append(utc_text(self.since))
+        if self.until is not None:
+            clauses.append("at < ?")
+            params.append(utc_text(self.until))
+        return " AND ".join(clauses), params
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRow:
+    """A stored decision decoded for reading, with the outcome of its call if known."""
+
+    seq: int
+    id: str
+    at: str
+    body: dict[str, Any]
+    hash: str
+    outcome: dict[str, Any] | None = None
+
+    def get(self, key: str) -> Any:  # noqa: ANN401 - JSON values are of any JSON type
+        """One field of the decision's body."""
+        return self.body.get(key)
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection inside one read transaction (a consistent snapshot)."""
+    conn = connect_reader(path)
+    try:
+        conn.execute("BEGIN")
+        yield conn
+    except sqlite3.Error as err:
+        raise AuditError(f"{path}: cannot read the decision log: {err}") from err
+    finally:
+        conn.close()
+
+
+def iter_records(
+    conn: sqlite3.Connection, where: str = "1", params: list[object] | None = None
+) -> Iterator[StoredRecord]:
+    """Stored records in chain order."""
+    cursor = conn.execute(f"{SELECT_RECORDS} WHERE {where} ORDER BY seq", params or [])
+    while rows := cursor.fetchmany(_FETCH):
+        for row in rows:
+            yield to_record(row)
+
+
+def iter_decisions(
+    conn: sqlite3.Connection, filters: Filters, *, with_outcomes: bool = True
+) -> Iterator[DecisionRow]:
+    """The decisions that match, oldest first, each with its call's outcome when recorded."""
+    where, params = filters.where()
+    for record in iter_records(conn, where, params):
+        outcome = (
+            outcome_of(conn, record.id, record.uniqueid)
+            if with_outcomes and record.uniqueid
+            else None
+        )
+        yield DecisionRow(
+            seq=record.seq,
+            id=record.id,
+            at=record.at,
+            body=json.loads(record.body),
+            hash=record.hash,
+            outcome=outcome,
+        )
+
+
+def outcome_of(conn: sqlite3.Connection, decision_id: str, uniqueid: str) -> dict[str, Any] | None:
+    """The latest outcome recorded for a decision (found through its call's uniqueid), if any."""
+    rows = conn.execute(
+        "SELECT body FROM chain WHERE uniqueid = ? AND type = 'outcome' ORDER BY seq DESC",
+        (uniqueid,),
+    )
+    for (text,) in rows:
+        body = json.loads(text)
+        if body.get("decision_id") == decision_id:
+            outcome: dict[str, Any] = body.get("outcome") or {}
+            return outcome
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """A stored event (list sync, config reload, bypass, purge checkpoint)."""
+
+    seq: int
+    id: str
+    at: str
+    type: str
+    kind: str
+    details: dict[str, Any]
+
+
+def iter_events(
+    conn: sqlite3.Connection,
+    kinds: tuple[str, ...] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Iterator[EventRow]:
+    """Events and checkpoints in chain order, optionally of some kinds and within a period."""
+    clauses = ["type IN ('event', 'checkpoint')"]
+    params: list[object] = []
+    if kinds is not None:
+        clauses.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+        params.extend(kinds)
+    if since is not None:
+        clauses.append("at >= ?")
+        params.append(utc_text(since))
+    if until is not None:
+        clauses.append("at < ?")
+        params.append(utc_text(until))
+    for record in iter_records(conn, " AND ".join(clauses), params):
+        body = json.loads(record.body)
+        details = body.get("details", body) if record.type == RecordType.EVENT else body
+        yield EventRow(record.seq, record.id, record.at, record.type, record.kind, details)
+
+
+def verify_log(path: Path) -> VerifyResult:
+    """Walk the whole chain and report the first bad record, if any."""
+    with reading(path) as conn:
+        checkpoints = [
+            Checkpoint(int(body["purged_through_seq"]), str(body["purged_last_hash"]))
+            for body in _checkpoint_bodies(conn)
+        ]
+        verifier = ChainVerifier(checkpoints)
+        for record in iter_records(conn):
+            if not verifier.feed(record):
+                break
+        return verifier.finish(read_head(conn)[0])
+
+
+def _checkpoint_bodies(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    for (body,) in conn.execute("SELECT body FROM chain WHERE type = 'checkpoint'"):
+        try:
+            decoded = json.loads(body)
+            yield {
+                "purged_through_seq": int(decoded["purged_through_seq"]),
+                "purged_last_hash": str(decoded["purged_last_hash"]),
+            }
+        except (ValueError, KeyError, TypeError):
+            continue

@@ -1,0 +1,177 @@
+"""Streaming read of a list file: (key, day) rows out, every other line accounted for.
+
+Theory of operation: the file is read in 1 MiB chunks that also feed its SHA-256, so memory does
+not grow with the file and the fingerprint is of exactly the bytes that were read. Each
+non-empty line is split by the detected layout; the number goes through the fast path (or
+`normalise` when unusual) and the date through a small cache (a list has a few thousand distinct
+dates). A line that does not read is held back one line: if it turns out to be the last
+non-empty line and carries a count, it is the trailer; otherwise it is rejected with its line
+number and why. The caller decides what the tally means (tolerance, trailer, day-first proof).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from gatekeeper.dncm.dates import ANY_DATE, DateFieldError, day_of, read_date, shows_day_first
+from gatekeeper.dncm.fastpath import fast_key
+from gatekeeper.dncm.layout import UTF8_BOM, Layout, number_key, split_fields
+from gatekeeper.errors import SyncError
+from gatekeeper.numbers import BelgianNumber, normalise
+
+CHUNK_BYTES = 1 << 20
+MAX_REPORTED_REJECTS = 1000
+VERIFY_EVERY = 4099
+_DATE_CACHE_LIMIT = 100_000
+_DIGITS = re.compile(rb"\d+")
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedLine:
+    """A data line that was not imported, and why."""
+
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass(slots=True)
+class ParseTally:
+    """What a pass over the file found besides its rows."""
+
+    data_lines: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    rejects: list[RejectedLine] = field(default_factory=list)
+    header_line: int | None = None
+    trailer_line: int | None = None
+    trailer_count: int | None = None
+    day_first_proven: bool = False
+    sha256: str = ""
+    size: int = 0
+
+
+class _Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+
+def _lines(stream: BinaryIO, hasher: _Hasher, tally: ParseTally) -> Iterator[bytes]:
+    tail = b""
+    while chunk := stream.read(CHUNK_BYTES):
+        hasher.update(chunk)
+        tally.size += len(chunk)
+        parts = (tail + chunk).split(b"\n")
+        tail = parts.pop()
+        yield from parts
+    yield tail
+
+
+class ListParser:
+    """Reads one file with one layout; `rows()` streams, then `tally` holds the accounting."""
+
+    def __init__(self, file: Path, layout: Layout, *, latest_day: int) -> None:
+        self.file = file
+        self.layout = layout
+        self.latest_day = latest_day
+        self.tally = ParseTally()
+
+    def _reject(self, line: int, reason: str) -> None:
+        tally = self.tally
+        tally.rejected += 1
+        if len(tally.rejects) < MAX_REPORTED_REJECTS:
+            tally.rejects.append(RejectedLine(line, reason))
+
+    def rows(self) -> Iterator[tuple[int, int]]:  # noqa: C901, PLR0912, PLR0915 - the hot loop, inlined
+        """Yield (key, day number) for every accepted line, in file order."""
+        tally = self.tally
+        layout = self.layout
+        separator = layout.separator.byte
+        order = layout.order
+        form = layout.date_format
+        check_day_first = form.day_first and not tally.day_first_proven
+        latest = self.latest_day
+        dates: dict[bytes, int] = {}
+        hasher = hashlib.sha256()
+        pending: tuple[int, bytes, str] | None = None
+        expect_header = layout.header
+        lineno = 0
+        with self.file.open("rb") as stream:
+            for raw in _lines(stream, hasher, tally):
+                lineno += 1
+                line = raw.strip()
+                if lineno == 1:
+                    line = line.removeprefix(UTF8_BOM).strip()
+                if not line:
+                    continue
+                if expect_header:
+                    expect_header = False
+                    tally.header_line = lineno
+                    continue
+                if pending is not None:
+                    self._reject(pending[0], pending[2])
+                    pending = None
+                tally.data_lines += 1
+                try:
+                    number, day_text = split_fields(line, separator, order)
+                except ValueError:
+                    pending = (lineno, line, "expected a number and a date")
+                    continue
+                key = fast_key(number)
+                if key is None:
+                    found = normalise(number.decode("latin-1"))
+                    if not isinstance(found, BelgianNumber):
+                        refusal = getattr(found, "refusal", "foreign")
+                        pending = (lineno, line, f"not a Belgian number ({refusal})")
+                        continue
+                    key = found.key
+                elif tally.accepted % VERIFY_EVERY == 0:
+                    _verify(number, key, lineno)
+                day = dates.get(day_text)
+                if day is None:
+                    try:
+                        day = read_date(day_text, form)
+                    except DateFieldError as err:
+                        pending = (lineno, line, str(err))
+                        continue
+                    if len(dates) < _DATE_CACHE_LIMIT:
+                        dates[day_text] = day
+                    if check_day_first and shows_day_first(day_text, form):
+                        tally.day_first_proven = True
+                        check_day_first = False
+                if day > latest:
+                    self._reject(lineno, f"registration date {day_of(day)} is after the list date")
+                    continue
+                tally.accepted += 1
+                yield key, day
+        if pending is not None:
+            count = _trailer_count(pending[1])
+            if count is None:
+                self._reject(pending[0], pending[2])
+            else:
+                tally.data_lines -= 1
+                tally.trailer_line = pending[0]
+                tally.trailer_count = count
+        tally.sha256 = hasher.hexdigest()
+
+
+def _trailer_count(line: bytes) -> int | None:
+    counts = _DIGITS.findall(ANY_DATE.sub(b" ", line))
+    if len(counts) != 1 or number_key(counts[0]) is not None:
+        return None
+    return int(counts[0])
+
+
+def _verify(number: bytes, key: int, lineno: int) -> None:
+    found = normalise(number.decode("ascii"))
+    if not isinstance(found, BelgianNumber) or found.key != key:
+        raise SyncError(
+            f"line {lineno}: the fast number reader disagrees with normalise ({found}); "
+            "this is a bug: nothing was imported"
+        )

@@ -1,0 +1,143 @@
+"""Where the index lives on disk, and the few file operations that make a swap crash-safe.
+
+Layout of the index directory (`data_dir / "dncm"`, mode 0700, every file 0600):
+
+    CURRENT                 the id of the live snapshot, replaced atomically (os.replace)
+    snapshots/<id>.sqlite   complete, fsynced snapshots; only CURRENT and its predecessor are kept
+    snapshots/<id>.partial  a build in progress (or left by a crash; removed by the next import)
+    history.sqlite          one row per imported snapshot
+    inbox/                  files fetched over sFTP
+    sync.lock               held (flock) by the one import allowed at a time
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from gatekeeper.errors import SyncError
+
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+SNAPSHOT_SUFFIX = ".sqlite"
+PARTIAL_SUFFIX = ".partial"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexPaths:
+    """The files of one index directory."""
+
+    directory: Path
+
+    @property
+    def current(self) -> Path:
+        """The pointer naming the live snapshot."""
+        return self.directory / "CURRENT"
+
+    @property
+    def snapshots(self) -> Path:
+        """The folder of snapshot files."""
+        return self.directory / "snapshots"
+
+    @property
+    def history(self) -> Path:
+        """The sync history database."""
+        return self.directory / "history.sqlite"
+
+    @property
+    def inbox(self) -> Path:
+        """Where fetched list files land."""
+        return self.directory / "inbox"
+
+    @property
+    def lock(self) -> Path:
+        """The import lock file."""
+        return self.directory / "sync.lock"
+
+    def snapshot(self, snapshot_id: int) -> Path:
+        """The file of a complete snapshot."""
+        return self.snapshots / f"{snapshot_id}{SNAPSHOT_SUFFIX}"
+
+    def partial(self, snapshot_id: int) -> Path:
+        """The file a snapshot is built in before it is complete."""
+        return self.snapshots / f"{snapshot_id}{PARTIAL_SUFFIX}"
+
+    def create(self) -> None:
+        """Create the directory tree, private to the service user."""
+        for folder in (self.directory, self.snapshots, self.inbox):
+            folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+
+    def read_current(self) -> int | None:
+        """The live snapshot id, or None when no snapshot was ever swapped in."""
+        try:
+            text = self.current.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return None
+        if not text.isdigit():
+            raise SyncError(f"{self.current}: not a snapshot id: {text[:20]!r}")
+        return int(text)
+
+    def write_current(self, snapshot_id: int) -> None:
+        """Point CURRENT at a snapshot: write a temporary file, fsync, rename over, fsync dir."""
+        temporary = self.directory / "CURRENT.tmp"
+        write_private(temporary, f"{snapshot_id}\n".encode("ascii"))
+        temporary.replace(self.current)
+        fsync_directory(self.directory)
+
+    def snapshot_ids(self, suffix: str) -> list[int]:
+        """Ids of the snapshot files with this suffix, ascending."""
+        found = []
+        for entry in self.snapshots.glob(f"*{suffix}"):
+            stem = entry.name.removesuffix(suffix)
+            if stem.isdigit():
+                found.append(int(stem))
+        return sorted(found)
+
+
+def create_private(path: Path) -> None:
+    """Create an empty file readable only by its owner; fails if it exists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    os.close(fd)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a whole file, mode 0600, and fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a file's data to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_directory(path: Path) -> None:
+    """Flush a directory's entries (a rename or a new file) to disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def import_lock(paths: IndexPaths) -> Iterator[None]:
+    """Hold the directory's import lock: imports (timer, `serve`, by hand) run one at a time."""
+    fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

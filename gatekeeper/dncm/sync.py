@@ -1,0 +1,440 @@
+"""Importing a list file into a new snapshot and swapping it in; the scheduled sync of `serve`.
+
+Theory of operation: an import holds the directory's lock, removes what crashed imports left,
+detects the layout from the file's head, streams the file into a new snapshot beside the live
+one, and validates before anything is replaced: rejected lines within tolerance, the trailer's
+count, day-first dates proven, no suspicious shrink. Only a sealed, fsynced snapshot is renamed
+into place and named by CURRENT (os.replace, then the directory fsynced); the history row and
+the clean-up of old snapshots come after, and both are repaired by the next import if a crash
+cuts them short. Readers never wait: they keep answering from the snapshot they have open until
+CURRENT changes.
+
+`serve` runs its scheduled imports in a child process (`python -m gatekeeper.dncm sync`), not a
+thread: the parse loop would otherwise hold the GIL for whole switch intervals (5 ms) and stall
+the lookups of live calls. A failed sync keeps the last good snapshot, logs an error and counts
+the failure in `SYNC_STATUS`; policy blocks calls once the kept list is too old.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+import structlog
+
+from gatekeeper.clock import BRUSSELS, now
+from gatekeeper.config import Settings
+from gatekeeper.dncm.dates import number_of
+from gatekeeper.dncm.history import record_sync, recorded_ids
+from gatekeeper.dncm.index import ListIndex
+from gatekeeper.dncm.layout import SAMPLE_BYTES, Layout, LayoutPin, detect_layout
+from gatekeeper.dncm.parser import ListParser, ParseTally, RejectedLine
+from gatekeeper.dncm.snapshot import SnapshotBuilder, SyncRecord, open_snapshot, read_record
+from gatekeeper.dncm.sources import FetchedFile, fetch, mtime_date
+from gatekeeper.dncm.storage import (
+    PARTIAL_SUFFIX,
+    SNAPSHOT_SUFFIX,
+    IndexPaths,
+    fsync_directory,
+    import_lock,
+)
+from gatekeeper.errors import GatekeeperError, ListFormatError, ListRefusedError, SyncError
+
+log = structlog.get_logger()
+
+SHOWN_REJECTS = 20
+KEPT_SNAPSHOTS = 2
+DAILY_AT = (0, 30)
+RETRY_FIRST_S = 60.0
+RETRY_MAX_S = 3600.0
+CHILD_DEADLINE_S = 1800.0
+CHILD_GRACE_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What an import did."""
+
+    record: SyncRecord
+    layout: Layout
+    data_lines: int
+    trailer_count: int | None
+    rejects: tuple[RejectedLine, ...]
+
+    def summary(self) -> str:
+        """One line for people: rows, changes, fingerprint, list date."""
+        record = self.record
+        return (
+            f"snapshot {record.snapshot_id}: {record.rows} rows, +{record.added} added, "
+            f"-{record.removed} removed, {record.duplicates} duplicates, "
+            f"{record.rejected} rejected, list date {record.list_date.isoformat()}, "
+            f"sha256 {record.sha256}"
+        )
+
+    def as_json(self) -> dict[str, object]:
+        """The report as a JSON object (no list content, only counts and the fingerprint)."""
+        record = self.record
+        return {
+            "snapshot_id": record.snapshot_id,
+            "rows": record.rows,
+            "added": record.added,
+            "removed": record.removed,
+            "duplicates": record.duplicates,
+            "rejected": record.rejected,
+            "sha256": record.sha256,
+            "list_date": record.list_date.isoformat(),
+            "source": record.source,
+            "layout": record.layout,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ImportLimits:
+    """When an import is refused (from `dncm.max_rejected_lines`, `dncm.max_shrink_percent`)."""
+
+    max_rejected_lines: int = 0
+    max_shrink_percent: int = 5
+
+
+def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
+    directory: Path,
+    file: Path,
+    *,
+    source: str,
+    list_date: date | None = None,
+    force: bool = False,
+    layout: LayoutPin | None = None,
+    limits: ImportLimits | None = None,
+) -> ImportReport:
+    """Parse, validate, build a new snapshot beside the live one and swap it in (blocking).
+
+    Raises ListFormatError when the file cannot be read unambiguously and ListRefusedError when
+    it fails validation; either way the live snapshot is untouched.
+    """
+    pin = layout or LayoutPin()
+    limits = limits or ImportLimits()
+    paths = IndexPaths(directory)
+    paths.create()
+    try:
+        stat = file.stat()
+    except OSError as err:
+        raise SyncError(f"{file}: cannot read the list file: {err.strerror}") from err
+    day = list_date or mtime_date(stat.st_mtime)
+    with import_lock(paths):
+        _remove_partials(paths)
+        previous = _current_record(paths)
+        if previous is not None and previous.snapshot_id not in recorded_ids(paths):
+            record_sync(paths, previous)
+        detected = _detect(file, pin)
+        snapshot_id = _next_id(paths, previous)
+        builder = SnapshotBuilder(paths.partial(snapshot_id))
+        try:
+            parser = ListParser(file, detected, latest_day=number_of(day))
+            builder.load(parser.rows())
+            _validate(
+                file,
+                tally=parser.tally,
+                rows=builder.rows,
+                previous=previous,
+                layout=detected,
+                pin=pin,
+                limits=limits,
+                force=force,
+            )
+            added, removed = builder.compare(
+                paths.snapshot(previous.snapshot_id) if previous else None
+            )
+            record = SyncRecord(
+                snapshot_id=snapshot_id,
+                imported_at=now(),
+                source=source,
+                sha256=parser.tally.sha256,
+                list_date=day,
+                rows=builder.rows,
+                added=added,
+                removed=removed,
+                duplicates=parser.tally.accepted - builder.rows,
+                rejected=parser.tally.rejected,
+                layout=detected.describe(),
+            )
+            builder.seal(record)
+        except BaseException:
+            builder.discard()
+            raise
+        paths.partial(snapshot_id).replace(paths.snapshot(snapshot_id))
+        fsync_directory(paths.snapshots)
+        paths.write_current(snapshot_id)
+        record_sync(paths, record)
+        _remove_old(paths, snapshot_id)
+    tally = parser.tally
+    return ImportReport(
+        record, detected, tally.data_lines, tally.trailer_count, tuple(tally.rejects)
+    )
+
+
+def _detect(file: Path, pin: LayoutPin) -> Layout:
+    with file.open("rb") as stream:
+        head = stream.read(SAMPLE_BYTES)
+        at_eof = not stream.read(1)
+    return detect_layout(head, at_eof=at_eof, pin=pin, where=str(file))
+
+
+def _validate(  # noqa: PLR0913 - every refusal needs its own fact
+    file: Path,
+    *,
+    tally: ParseTally,
+    rows: int,
+    previous: SyncRecord | None,
+    layout: Layout,
+    pin: LayoutPin,
+    limits: ImportLimits,
+    force: bool,
+) -> None:
+    if tally.rejected > limits.max_rejected_lines:
+        shown = "; ".join(str(r) for r in tally.rejects[:SHOWN_REJECTS])
+        more = tally.rejected - min(tally.rejected, SHOWN_REJECTS)
+        raise ListRefusedError(
+            f"{file}: {tally.rejected} rejected lines exceed the tolerance of "
+            f"{limits.max_rejected_lines} (dncm.max_rejected_lines): {shown}"
+            + (f"; and {more} more" if more else "")
+        )
+    if tally.trailer_count is not None and tally.trailer_count != tally.data_lines:
+        raise ListRefusedError(
+            f"{file}:{tally.trailer_line}: the trailer counts {tally.trailer_count} records "
+            f"but the file holds {tally.data_lines}: probably truncated or corrupt"
+        )
+    unproven = layout.date_format.day_first and not tally.day_first_proven
+    if unproven and pin.date_format is None and tally.accepted:
+        raise ListFormatError(
+            f"{file}: dates like 03/04/2021 cannot tell day from month and no date in the file "
+            "has a day above 12; pin dncm.layout.date_format (DD/MM/YYYY or MM/DD/YYYY)"
+        )
+    if force:
+        return
+    if rows == 0:
+        raise ListRefusedError(f"{file}: the file lists no number; refusing an empty list")
+    if previous is not None and previous.rows:
+        floor = previous.rows * (100 - limits.max_shrink_percent) / 100
+        if rows < floor:
+            shrink = 100 * (previous.rows - rows) / previous.rows
+            raise ListRefusedError(
+                f"{file}: {rows} numbers is {shrink:.1f}% fewer than the current snapshot's "
+                f"{previous.rows} (more than dncm.max_shrink_percent="
+                f"{limits.max_shrink_percent}%): probably truncated; use --force if it is right"
+            )
+
+
+def _current_record(paths: IndexPaths) -> SyncRecord | None:
+    snapshot_id = paths.read_current()
+    if snapshot_id is None:
+        return None
+    path = paths.snapshot(snapshot_id)
+    connection = open_snapshot(path)
+    try:
+        return read_record(connection, path)
+    finally:
+        connection.close()
+
+
+def _next_id(paths: IndexPaths, previous: SyncRecord | None) -> int:
+    known = paths.snapshot_ids(SNAPSHOT_SUFFIX) + paths.snapshot_ids(PARTIAL_SUFFIX)
+    known.extend(recorded_ids(paths))
+    if previous is not None:
+        known.append(previous.snapshot_id)
+    return max(known, default=0) + 1
+
+
+def _remove_partials(paths: IndexPaths) -> None:
+    for snapshot_id in paths.snapshot_ids(PARTIAL_SUFFIX):
+        paths.partial(snapshot_id).unlink(missing_ok=True)
+        log.warning("dncm_partial_removed", snapshot_id=snapshot_id)
+
+
+def _remove_old(paths: IndexPaths, current: int) -> None:
+    kept = [i for i in paths.snapshot_ids(SNAPSHOT_SUFFIX) if i <= current][-KEPT_SNAPSHOTS:]
+    for snapshot_id in paths.snapshot_ids(SNAPSHOT_SUFFIX):
+        if snapshot_id not in kept:
+            paths.snapshot(snapshot_id).unlink(missing_ok=True)
+
+
+def sync_now(
+    settings: Settings,
+    *,
+    file: Path | None = None,
+    list_date: date | None = None,
+    force: bool = False,
+) -> ImportReport:
+    """Fetch the list from the configured source (or `file`) and import it (blocking)."""
+    directory = settings.data_dir / "dncm"
+    IndexPaths(directory).create()
+    if file is not None:
+        fetched = FetchedFile(file, list_date or mtime_date(_mtime(file)), f"file:{file}")
+    else:
+        fetched = fetch(settings.dncm, IndexPaths(directory).inbox)
+    dncm = settings.dncm
+    report = import_list_file(
+        directory,
+        fetched.path,
+        source=fetched.source,
+        list_date=list_date or fetched.list_date,
+        force=force,
+        layout=dncm.layout,
+        limits=ImportLimits(dncm.max_rejected_lines, dncm.max_shrink_percent),
+    )
+    log.info("dncm_sync_done", **report.as_json())
+    return report
+
+
+def _mtime(file: Path) -> float:
+    try:
+        return file.stat().st_mtime
+    except OSError as err:
+        raise SyncError(f"{file}: cannot read the list file: {err.strerror}") from err
+
+
+@dataclass(slots=True)
+class SyncStatus:
+    """Counters of the scheduled sync, for metrics and health checks."""
+
+    attempts: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_report: dict[str, object] = field(default_factory=dict)
+
+
+SYNC_STATUS = SyncStatus()
+
+
+class SettingsSource(Protocol):
+    """Something that yields the settings in force (`config.LiveSettings`)."""
+
+    def current(self) -> Settings:
+        """The settings in force now."""
+
+
+def _settings_of(provider: SettingsSource | Callable[[], Settings]) -> Settings:
+    current = getattr(provider, "current", None)
+    if callable(current):
+        settings: Settings = current()
+        return settings
+    assert callable(provider)
+    return provider()
+
+
+def seconds_until_next_run(at: datetime, daily_at: tuple[int, int] = DAILY_AT) -> float:
+    """Seconds from `at` to the next daily run time in Brussels."""
+    local = at.astimezone(BRUSSELS)
+    target = local.replace(hour=daily_at[0], minute=daily_at[1], second=0, microsecond=0)
+    if target <= local:
+        target = (target + timedelta(days=1)).replace(hour=daily_at[0], minute=daily_at[1])
+    return max(0.0, (target - local).total_seconds())
+
+
+def needs_sync_now(index: ListIndex, today: date) -> bool:
+    """At start-up: sync at once when there is no list, or it is older than yesterday's."""
+    try:
+        snapshot = index.snapshot()
+    except GatekeeperError:
+        return True
+    return snapshot is None or snapshot.list_date < today - timedelta(days=1)
+
+
+async def sync_forever(  # noqa: PLR0913 - schedule knobs are keyword-only with defaults
+    settings_provider: SettingsSource | Callable[[], Settings],
+    index: ListIndex,
+    stop: asyncio.Event,
+    *,
+    status: SyncStatus | None = None,
+    daily_at: tuple[int, int] = DAILY_AT,
+    retry_first_s: float = RETRY_FIRST_S,
+    retry_max_s: float = RETRY_MAX_S,
+) -> None:
+    """Sync daily and at start-up when the list is old; retry failures with backoff until `stop`."""
+    status = status if status is not None else SYNC_STATUS
+    delay = 0.0 if needs_sync_now(index, now().date()) else seconds_until_next_run(now(), daily_at)
+    failures = 0
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        if stop.is_set():
+            return
+        status.attempts += 1
+        try:
+            report = await sync_in_child(_settings_of(settings_provider), stop)
+        except (GatekeeperError, OSError) as err:
+            failures += 1
+            status.failures += 1
+            status.consecutive_failures = failures
+            status.last_error = str(err)
+            delay = min(retry_max_s, retry_first_s * 2 ** (failures - 1))
+            log.error("dncm_sync_failed", error=str(err), retry_in_s=delay, failures=failures)
+            continue
+        failures = 0
+        status.consecutive_failures = 0
+        status.last_success_at = now()
+        status.last_error = None
+        status.last_report = report
+        index.refresh()
+        log.info("dncm_sync_ok", **report)
+        delay = seconds_until_next_run(now(), daily_at)
+
+
+async def sync_in_child(settings: Settings, stop: asyncio.Event) -> dict[str, object]:
+    """Run `sync` in a child process; its JSON report, or SyncError with its last error line."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gatekeeper.dncm",
+        "-c",
+        str(settings.path),
+        "sync",
+        "--json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    communicate = asyncio.ensure_future(process.communicate())
+    stopped = asyncio.ensure_future(stop.wait())
+    started = time.monotonic()
+    try:
+        done, _ = await asyncio.wait(
+            {communicate, stopped}, timeout=CHILD_DEADLINE_S, return_when=asyncio.FIRST_COMPLETED
+        )
+        if communicate not in done:
+            await _end_child(process)
+            raise SyncError(
+                "sync stopped before it finished" if stopped in done else "sync timed out"
+            )
+    finally:
+        stopped.cancel()
+    out, err = communicate.result()
+    for line in err.decode("utf-8", "replace").splitlines():
+        sys.stderr.write(line + "\n")
+    if process.returncode != 0:
+        last = err.decode("utf-8", "replace").strip().splitlines()
+        raise SyncError(
+            f"sync exited with {process.returncode} after {time.monotonic() - started:.1f} s: "
+            + (last[-1] if last else "no message")
+        )
+    report: dict[str, object] = json.loads(out)
+    return report
+
+
+async def _end_child(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), CHILD_GRACE_S)
+    except TimeoutError:
+        process.kill()
+        await process.wait()

@@ -1,0 +1,156 @@
+"""`audit report`: one self-contained HTML page, checked as a person sees it in Chromium."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import re
+import shutil
+import subprocess
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from gatekeeper.audit import cli as audit_cli
+from gatekeeper.audit.log import DecisionLog
+from gatekeeper.audit.period import parse_moment
+from gatekeeper.audit.records import DecisionEntry
+from gatekeeper.policy import Act, ActKind, SnapshotInfo
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+CHROMIUM_TIMEOUT_S = 120
+SNAPSHOT = SnapshotInfo(3, date(2025, 3, 2), "ab" * 32, 2_000_000)
+BASE = DecisionEntry(
+    at=datetime(2025, 3, 3, 9, 15, tzinfo=UTC),
+    source="agi",
+    campaign="spring-promo",
+    purpose="commercial",
+    advertiser="acme",
+    dialled="0470 12 34 56",
+    e164="+32470123456",
+    verdict="block",
+    reason="listed",
+    rule="listed since 2024-01-01",
+    snapshot=SNAPSHOT,
+    evidence=(Act(ActKind.LISTING, date(2024, 1, 1), record_id="list-3"),),
+    uniqueid="1741000000.1",
+    host="node-1",
+)
+
+
+async def _fill(path: Path) -> None:
+    log = await DecisionLog.open(path)
+    try:
+        for day, status, list_date in ((2, "imported", "2025-03-02"), (4, "refused", None)):
+            await log.record_event(
+                "list_sync",
+                {"status": status, "list_date": list_date, "rows": 2_000_000, "sha256": "ab" * 32},
+                at=datetime(2025, 3, day, 23, 30, tzinfo=UTC),
+            )
+        await log.record_event(
+            "config_reload",
+            {"campaigns": ["spring-promo", "delivery-notice"]},
+            at=datetime(2025, 3, 2, 8, tzinfo=UTC),
+        )
+        for day in (3, 3, 3, 4, 6):
+            await log.record(dataclasses.replace(BASE, at=datetime(2025, 3, day, 10, tzinfo=UTC)))
+        for day in (3, 4, 4):
+            await log.record(
+                dataclasses.replace(
+                    BASE,
+                    at=datetime(2025, 3, day, 11, tzinfo=UTC),
+                    campaign="delivery-notice",
+                    purpose="informational",
+                    verdict="allow",
+                    reason="informational_campaign",
+                    e164="+32470999999",
+                    evidence=(),
+                    uniqueid="",
+                )
+            )
+        await log.record_outcome("1741000000.1", {"disposition": "NO ANSWER"})
+    finally:
+        await log.close()
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> Path:
+    """The report for 1 to 7 March 2025, with the evidence for 0470 12 34 56."""
+    log_file = tmp_path / "decisions.sqlite"
+    asyncio.run(_fill(log_file))
+    output = tmp_path / "report.html"
+    args = argparse.Namespace(
+        log=log_file,
+        since=parse_moment("2025-03-01"),
+        until=parse_moment("2025-03-07", end_of_day=True),
+        number="0470/12.34.56",
+        output=output,
+    )
+    assert audit_cli.report_command(args) == 0
+    return output
+
+
+def _chromium(*argv: str, profile: Path) -> str:
+    binary = shutil.which("chromium")
+    assert binary is not None, "chromium is missing: tools/system-deps.sh installs it"
+    done = subprocess.run(
+        [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            *argv,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=CHROMIUM_TIMEOUT_S,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_report_has_no_external_resource(report: Path) -> None:
+    """The page loads nothing from elsewhere: no src/href to http, no link or script tag."""
+    page = report.read_text(encoding="utf-8")
+    assert re.findall(r'(?:src|href)\s*=\s*"(?:https?:)?//|<link|<script', page) == []
+
+
+def test_report_renders_totals_chart_and_evidence_in_chromium(report: Path, tmp_path: Path) -> None:
+    """Chromium's DOM shows totals, per-day SVG bars, syncs, config reloads and the evidence."""
+    dom = _chromium("--dump-dom", report.as_uri(), profile=tmp_path / "profile-dom")
+    total = re.search(r'id="total-decisions".*?<b>(\d+)</b>', dom)
+    allowed = re.search(r'id="total-allow".*?<b class="allow">(\d+)</b>', dom)
+    evidence = dom[dom.index('id="evidence"') :]
+    assert (
+        total.group(1) if total else None,
+        allowed.group(1) if allowed else None,
+        '<svg id="day-chart"' in dom,
+        dom.count('class="bar-block"'),
+        "Beslissingen per dag" in dom and "Décisions par jour" in dom,
+        "Chain verified" in dom,
+        evidence.count("listing 2024-01-01 #list-3"),
+        "NO ANSWER" in evidence,
+        dom.count("refused"),
+        "delivery-notice&quot;]}" in dom or 'delivery-notice"]}' in dom,
+    ) == ("8", "3", True, 7, True, True, 5, True, 1, True)
+
+
+def test_report_screenshot_is_taken(report: Path, tmp_path: Path) -> None:
+    """Chromium renders the page to a PNG (kept under tests/artifacts/ for a person to look at)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "audit_report.png"
+    shot.unlink(missing_ok=True)
+    _chromium(
+        f"--screenshot={shot}",
+        "--window-size=1280,2000",
+        report.as_uri(),
+        profile=tmp_path / "profile-shot",
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
