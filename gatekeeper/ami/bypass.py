@@ -33,6 +33,8 @@ from typing import ClassVar
 from gatekeeper.ami.client import AmiEvent
 
 STATE_TTL_S = 6 * 3600.0
+MAX_GRANTS = 50_000
+"""Grants held at once; beyond it the oldest goes (a late Dial on it is then a bypass)."""
 PENDING_GRACE_S = 0.5
 PRUNE_EVERY_EVENTS = 5_000
 DIALLED_PSEUDO_APPS = frozenset({"AppDial", "AppDial2"})
@@ -90,10 +92,12 @@ class BypassDetector:
     def allow(self, uniqueid: str, linkedid: str = "") -> None:
         """The checker allowed the call running on `uniqueid` (of the call `linkedid`)."""
         now = self._clock()
-        if uniqueid:
-            self._grants[uniqueid] = now
-        elif linkedid:
-            self._linked_grants[linkedid] = now
+        grants, key = (self._grants, uniqueid) if uniqueid else (self._linked_grants, linkedid)
+        if not key:
+            return
+        if len(grants) >= MAX_GRANTS:
+            del grants[next(iter(grants))]
+        grants[key] = now
 
     def feed(self, event: AmiEvent) -> list[Bypass]:
         """Update the state; return the bypasses this event shows (or lets expire)."""

@@ -20,6 +20,9 @@ from gatekeeper.ami.client import AmiEvent
 
 SETTLE_S = 5.0
 FORGET_AFTER_S = 6 * 3600.0
+MAX_CALLS = 50_000
+"""Calls followed at once; beyond it the oldest is closed early (flagged), so memory stays
+bounded even when AMI is down for long at full call rate."""
 
 DIAL_STATUS_OUTCOMES: Mapping[str, str] = {
     "ANSWER": "answered",
@@ -82,12 +85,18 @@ class OutcomeTracker:
         self._clock = clock
         self._calls: dict[str, _Call] = {}
         self._by_dest: dict[str, _Call] = {}
+        self._evicted: list[Outcome] = []
         self._now = clock()
 
     def watch(self, uniqueid: str, linkedid: str, verdict: str) -> None:
         """Follow the call running on `uniqueid`, decided with `verdict` (allow or block)."""
-        if uniqueid:
-            self._calls[uniqueid] = _Call(uniqueid, linkedid, verdict, self._clock())
+        if not uniqueid:
+            return
+        if len(self._calls) >= MAX_CALLS:
+            oldest = next(iter(self._calls.values()))
+            oldest.link_gap = True
+            self._evicted.append(self._finish(oldest))
+        self._calls[uniqueid] = _Call(uniqueid, linkedid, verdict, self._clock())
 
     @property
     def pending(self) -> int:
@@ -114,7 +123,7 @@ class OutcomeTracker:
     def expire(self) -> list[Outcome]:
         """Close calls whose destinations never reported, and forget very old ones."""
         now = self._clock()
-        done: list[Outcome] = []
+        done, self._evicted = self._evicted, []
         for call in list(self._calls.values()):
             settled = call.hung_up_at is not None and now - call.hung_up_at >= SETTLE_S
             if settled or now - call.decided_at >= FORGET_AFTER_S:

@@ -6,6 +6,7 @@ from types import MappingProxyType
 
 import pytest
 from gatekeeper.ami.bypass import (
+    MAX_GRANTS,
     PENDING_GRACE_S,
     PRUNE_EVERY_EVENTS,
     STATE_TTL_S,
@@ -272,3 +273,13 @@ def test_second_half_whose_dial_begin_never_comes_is_a_bypass_after_grace() -> N
     early = _feed(detector, events)
     now[0] = PENDING_GRACE_S
     assert (early, [b.uniqueid for b in detector.expire()]) == ([], ["T2"])
+
+
+def test_grants_are_bounded_and_the_oldest_goes_first() -> None:
+    """Past MAX_GRANTS the oldest grant is dropped: a late dial on it is a bypass (closed)."""
+    detector = BypassDetector([TRUNK])
+    for n in range(MAX_GRANTS + 1):
+        detector.allow(f"G{n}", "")
+    oldest = _feed(detector, [_dial("G0", "T1", TRUNK, "L0")])
+    newest = _feed(detector, [_dial(f"G{MAX_GRANTS}", "T2", TRUNK, "L1")])
+    assert ([b.uniqueid for b in oldest], newest) == (["T1"], [])

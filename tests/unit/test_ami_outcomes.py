@@ -6,7 +6,7 @@ from types import MappingProxyType
 
 import pytest
 from gatekeeper.ami.client import AmiEvent
-from gatekeeper.ami.outcomes import SETTLE_S, Outcome, OutcomeTracker
+from gatekeeper.ami.outcomes import MAX_CALLS, SETTLE_S, Outcome, OutcomeTracker
 
 
 class Clock:
@@ -208,3 +208,16 @@ def test_times_come_from_arrival_not_from_processing() -> None:
     ]
     [outcome] = [o for event in stamped for o in tracker.feed(event)]
     assert (outcome.fields["ring_seconds"], outcome.fields["talk_seconds"]) == (2.0, 8.25)
+
+
+def test_followed_calls_are_bounded() -> None:
+    """Past MAX_CALLS the oldest call is closed early, flagged as a gap, and reported."""
+    tracker = OutcomeTracker(Clock())
+    for n in range(MAX_CALLS + 1):
+        tracker.watch(f"U{n}", "", "allow")
+    [evicted] = tracker.expire()
+    assert (evicted.uniqueid, evicted.fields["ami_link_gap"], tracker.pending) == (
+        "U0",
+        True,
+        MAX_CALLS,
+    )
