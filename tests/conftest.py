@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -23,3 +24,11 @@ def gatekeeper_run(tmp_path: Path) -> Iterator[GatekeeperRun]:
         pytest.fail("the Asterisk sandbox is not installed: run `make asterisk` (make test does)")
     with GatekeeperRun(tmp_path / "run") as run:
         yield run
+
+
+@pytest.fixture(autouse=True)
+def _structlog_defaults() -> Iterator[None]:
+    """Each test starts and ends with structlog's default configuration."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
