@@ -2,8 +2,9 @@
 
 Theory of operation: `open_services` opens what every decision needs (the list index, the
 consent and objection store, the decision log) and closes it in reverse order whatever happens;
-`check` and `serve` both decide through the same `Checker`. `serve` runs the FastAGI server and
-the scheduled list sync under one TaskGroup until the injected `stop` event is set (SIGTERM or
+`check` and `serve` both decide through the same `Checker`. `serve` runs the FastAGI server, the
+health endpoint, the AMI session with its bypass watchdog, the scheduled list sync and the
+metric refreshers under one TaskGroup until the injected `stop` event is set (SIGTERM or
 SIGINT); SIGHUP reloads the configuration, and a broken file keeps the running one.
 """
 
@@ -14,24 +15,32 @@ import contextlib
 import hashlib
 import os
 import signal
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import structlog
 
 from gatekeeper.agi.server import AgiHandler, AgiRequest, AgiServer
+from gatekeeper.ami.service import AmiService
+from gatekeeper.ami.watchdog import Watchdog
 from gatekeeper.answers import agi_variables
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.checker import CallRequest, Checker
 from gatekeeper.config import LiveSettings, Settings, legal_today
 from gatekeeper.consent import open_act_store
 from gatekeeper.dncm.index import ListIndex
-from gatekeeper.dncm.sync import sync_forever
+from gatekeeper.dncm.sync import SYNC_STATUS, sync_forever
+from gatekeeper.health import HealthServer
+from gatekeeper.health_checks import agi_check, list_check, log_check
 from gatekeeper.licence import log_licence_state
+from gatekeeper.metrics import Metrics
+from gatekeeper.policy import Verdict
 
 log = structlog.get_logger()
 
 CHECK_SCRIPT = "check"
+METRICS_REFRESH_S = 10.0
 LICENCE_CHECK_INTERVAL_S = 6 * 3600
 
 
@@ -64,15 +73,18 @@ async def open_services(live: LiveSettings) -> AsyncIterator[Services]:
         index.close()
 
 
-def agi_handler(checker: Checker) -> AgiHandler:
+def agi_handler(checker: Checker, watchdog: Watchdog, metrics: Metrics) -> AgiHandler:
     """The FastAGI handler: `agi://host/check,NUMBER,CAMPAIGN[,LINKEDID]` → the variables.
 
     Asterisk does not send the linked id in the AGI environment; the subroutine passes it as a
-    third argument so the decision can be tied to every channel of the call.
+    third argument so the decision can be tied to every channel of the call. The watchdog hears
+    of every verdict before Asterisk does, so an allowed call is never mistaken for a bypass.
     """
 
     async def handle(request: AgiRequest) -> Mapping[str, str]:
+        began = time.perf_counter()
         dialled, campaign, linkedid = (*request.arguments, "", "", "")[:3]
+        linkedid = linkedid or request.linkedid
         if request.script != CHECK_SCRIPT:
             log.warning("unknown_agi_script", script=request.script)
         result = await checker.check(
@@ -82,8 +94,16 @@ def agi_handler(checker: Checker) -> AgiHandler:
                 source="agi",
                 channel=request.channel,
                 uniqueid=request.uniqueid,
-                linkedid=linkedid or request.linkedid,
+                linkedid=linkedid,
             )
+        )
+        verdict = result.decision.verdict
+        if verdict is Verdict.ALLOW and result.decision_id:
+            watchdog.allowed(request.uniqueid, linkedid)
+        else:
+            watchdog.blocked(request.uniqueid, linkedid)
+        metrics.observe_decision(
+            verdict.value, result.decision.reason.value, campaign, time.perf_counter() - began
         )
         return agi_variables(result)
 
@@ -93,22 +113,64 @@ def agi_handler(checker: Checker) -> AgiHandler:
 async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) -> None:
     """Run the gatekeeper until `stop` is set; `reload` set means re-read the configuration."""
     settings = live.current()
+    metrics = Metrics()
     async with open_services(live) as services:
-        server = AgiServer(agi_handler(services.checker), settings.agi.host, settings.agi.port)
+        watchdog = Watchdog(
+            gated_contexts=settings.ami.gated_contexts,
+            on_bypass=settings.ami.on_bypass,
+            bypass_recorder=services.decision_log,
+            outcome_recorder=services.decision_log,
+            metrics=metrics,
+        )
+        ami = AmiService(settings.ami, watchdog, metrics)
+        server = AgiServer(
+            agi_handler(services.checker, watchdog, metrics), settings.agi.host, settings.agi.port
+        )
+        health = HealthServer(
+            {
+                "agi": agi_check(server),
+                "ami": ami.health,
+                "list": list_check(services.index, live.current),
+                "log": log_check(services.checker, live.current),
+            },
+            metrics,
+            settings.health.host,
+            settings.health.port,
+        )
         await server.start()
-        log.info("serving", agi=f"{settings.agi.host}:{server.port}")
+        await health.start()
+        log.info("serving", agi=f"{settings.agi.host}:{server.port}", health=str(settings.health))
         await services.decision_log.record_event("service_start", rules_in_force(settings))
         log_licence_state(settings, legal_today())
         try:
             async with asyncio.TaskGroup() as tasks:
+                ami_task = tasks.create_task(ami.run())
                 tasks.create_task(sync_forever(live, services.index, stop))
                 tasks.create_task(_reload_on_request(live, reload, services.decision_log, stop))
                 tasks.create_task(_licence_watch(live, stop))
+                tasks.create_task(_list_age_watch(services.index, metrics, stop))
                 await stop.wait()
+                ami_task.cancel()
         finally:
             await server.close()
+            await health.close()
             await services.decision_log.record_event("service_stop", {"pid": os.getpid()})
     log.info("stopped")
+
+
+async def _list_age_watch(index: ListIndex, metrics: Metrics, stop: asyncio.Event) -> None:
+    previous_syncs = (0, 0)
+    while not stop.is_set():
+        snapshot = index.snapshot()
+        metrics.set_list_age(-1 if snapshot is None else (legal_today() - snapshot.list_date).days)
+        syncs = (SYNC_STATUS.attempts - SYNC_STATUS.failures, SYNC_STATUS.failures)
+        for _ in range(syncs[0] - previous_syncs[0]):
+            metrics.count_sync(ok=True)
+        for _ in range(syncs[1] - previous_syncs[1]):
+            metrics.count_sync(ok=False)
+        previous_syncs = syncs
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), METRICS_REFRESH_S)
 
 
 def rules_in_force(settings: Settings) -> dict[str, object]:

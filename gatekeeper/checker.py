@@ -120,6 +120,7 @@ class Checker:
         self._recorder = recorder
         self._clock = clock
         self._host = socket.gethostname()
+        self.record_failure: str | None = None
 
     async def check(self, request: CallRequest) -> CheckResult:
         """Decide one call and record it; the result is safe to answer."""
@@ -178,11 +179,13 @@ class Checker:
             async with asyncio.timeout(RECORD_DEADLINE_S):
                 decision_id = await self._recorder.record(entry)
         except (GatekeeperError, TimeoutError, OSError) as err:
+            self.record_failure = f"{type(err).__name__}: {err}"
             log.error("decision_log_unavailable", error=str(err), campaign=result.request.campaign)
             if result.decision.verdict is Verdict.ALLOW:
                 blocked = Decision(Reason.INTERNAL_ERROR, f"decision log unavailable: {err}")
                 return replace(result, decision=blocked)
             return result
+        self.record_failure = None
         log_decision(entry, decision_id)
         return replace(result, decision_id=decision_id)
 

@@ -32,13 +32,14 @@ GATEKEEPER = Path(sys.executable).parent / "gatekeeper"
 START_TIMEOUT_S = 20.0
 
 
-def write_run_config(
+def write_run_config(  # noqa: PLR0913 - keyword-only knobs of one test fixture
     run_dir: Path,
     *,
     agi_port: int,
     ami_port: int,
     ami_secret: str,
     customise: Callable[[dict[str, Any]], None] | None = None,
+    health_port: int | None = None,
 ) -> Path:
     """The example config, pointed at this run's data folder, ports and AMI secret."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -48,6 +49,7 @@ def write_run_config(
     secret_file.chmod(0o600)
     config["data_dir"] = "data"
     config["agi"] = {"listen": f"127.0.0.1:{agi_port}"}
+    config["health"] = {"listen": f"127.0.0.1:{health_port or free_port()}"}
     config["ami"] = {
         **config.get("ami", {}),
         "host": "127.0.0.1",
@@ -94,6 +96,7 @@ class GatekeeperRun:
     import_list: bool = True
     customise: Callable[[dict[str, Any]], None] | None = None
     agi_port: int = field(default_factory=free_port)
+    health_port: int = field(default_factory=free_port)
     sandbox: AsteriskSandbox = field(init=False)
     config: Path = field(init=False)
     serve: subprocess.Popen[bytes] | None = None
@@ -108,6 +111,7 @@ class GatekeeperRun:
             ami_port=self.sandbox.ami_port,
             ami_secret=self.sandbox.ami_secret,
             customise=self.customise,
+            health_port=self.health_port,
         )
 
     def start(self) -> None:

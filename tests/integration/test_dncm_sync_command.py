@@ -108,7 +108,7 @@ async def test_scheduled_sync_imports_at_start_when_no_list(tmp_path: Path) -> N
     task = asyncio.create_task(sync_forever(lambda: settings, index, stop, status=status))
     try:
         async with asyncio.timeout(60):
-            while not (status.last_report or status.failures):  # noqa: ASYNC110 - a plain counter
+            while not (status.last_report or status.failures):
                 await asyncio.sleep(0.05)
     finally:
         stop.set()
@@ -130,7 +130,7 @@ async def test_failed_scheduled_sync_alerts_and_keeps_the_list(tmp_path: Path) -
     task = asyncio.create_task(sync_forever(lambda: settings, index, stop, status=status))
     try:
         async with asyncio.timeout(60):
-            while status.failures == 0:  # noqa: ASYNC110 - a plain counter
+            while status.failures == 0:
                 await asyncio.sleep(0.05)
     finally:
         stop.set()

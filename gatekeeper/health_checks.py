@@ -1,0 +1,58 @@
+"""The four checks behind `/healthz`: AGI listening, AMI logged in, list fresh, log writable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from gatekeeper.agi.server import AgiServer
+from gatekeeper.checker import Checker
+from gatekeeper.config import Settings, legal_today
+from gatekeeper.dncm.index import ListIndex
+from gatekeeper.health import Check
+
+CheckResult = tuple[bool, str]
+
+
+def agi_check(server: AgiServer) -> Check:
+    """Healthy while the FastAGI server accepts calls."""
+
+    def check() -> CheckResult:
+        try:
+            return True, f"listening on port {server.port}"
+        except RuntimeError:
+            return False, "not listening"
+
+    return check
+
+
+def list_check(index: ListIndex, settings: Callable[[], Settings]) -> Check:
+    """Healthy while the list snapshot in use is within dncm.max_age_days."""
+
+    def check() -> CheckResult:
+        snapshot = index.snapshot()
+        if snapshot is None:
+            return False, "no DNCM list imported: commercial calls block with list_missing"
+        max_age = settings().dncm.max_age_days
+        age = (legal_today() - snapshot.list_date).days
+        detail = f"list of {snapshot.list_date.isoformat()}, {age} days old (max {max_age})"
+        if age > max_age:
+            return False, f"{detail}: commercial calls block with list_stale"
+        return True, detail
+
+    return check
+
+
+def log_check(checker: Checker, settings: Callable[[], Settings]) -> Check:
+    """Healthy while the last decision was recorded and the log file is writable."""
+
+    def check() -> CheckResult:
+        failure = checker.record_failure
+        if failure is not None:
+            return False, f"last decision could not be recorded: {failure}"
+        path = settings().data_dir / "audit" / "decisions.sqlite"
+        if not os.access(path, os.W_OK):
+            return False, f"{path} is not writable"
+        return True, f"{path} writable"
+
+    return check

@@ -1,0 +1,110 @@
+"""`gatekeeper serve` as deployed: bypasses hung up and recorded, outcomes kept, health served."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sqlite3
+import urllib.request
+
+import pytest
+from gatekeeper.ami.client import AmiClient
+from tools.calls import CallSpec, PlacedCall, place_calls
+from tools.gatekeeper_run import GatekeeperRun
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
+
+WAIT_S = 10.0
+
+
+async def _client(run: GatekeeperRun) -> AmiClient:
+    sandbox = run.sandbox
+    return await AmiClient.connect(
+        "127.0.0.1", sandbox.ami_port, sandbox.ami_username, sandbox.ami_secret
+    )
+
+
+def _records(run: GatekeeperRun, kind: str) -> list[dict[str, object]]:
+    path = run.run_dir / "data" / "audit" / "decisions.sqlite"
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        rows = conn.execute("SELECT uniqueid, body FROM chain WHERE kind = ?", (kind,)).fetchall()
+    return [{"uniqueid": uniqueid, **json.loads(body)} for uniqueid, body in rows]
+
+
+async def _wait_for_records(run: GatekeeperRun, kind: str, count: int) -> list[dict[str, object]]:
+    async with asyncio.timeout(WAIT_S):
+        while len(records := _records(run, kind)) < count:
+            await asyncio.sleep(0.05)
+    return records
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+async def _await_ami_login(run: GatekeeperRun) -> None:
+    url = f"http://127.0.0.1:{run.health_port}/healthz"
+    async with asyncio.timeout(WAIT_S):
+        while _get(url)[0] != 200:
+            await asyncio.sleep(0.1)
+
+
+async def test_call_straight_to_the_trunk_is_recorded_as_bypass(
+    gatekeeper_run: GatekeeperRun,
+) -> None:
+    """A call originated into the gated trunk context, skipping the check, is a bypass."""
+    await _await_ami_login(gatekeeper_run)
+    client = await _client(gatekeeper_run)
+    try:
+        async with client.subscription() as events:
+            await client.originate(
+                "Local/0470999999@gatekeeper-example-trunk", application="Wait", data="5"
+            )
+            async with asyncio.timeout(WAIT_S):
+                while (await events.get()).name != "Hangup":
+                    pass
+    finally:
+        await client.close()
+    [bypass] = await _wait_for_records(gatekeeper_run, "bypass", 1)
+    assert "gatekeeper-example-trunk" in json.dumps(bypass)
+
+
+async def test_allowed_and_blocked_calls_get_their_outcome(gatekeeper_run: GatekeeperRun) -> None:
+    """Each AGI decision gains an outcome record: the allowed call reached the network."""
+    await _await_ami_login(gatekeeper_run)
+    client = await _client(gatekeeper_run)
+    try:
+        calls: list[PlacedCall] = await place_calls(
+            client,
+            [CallSpec("0470999999", "spring-promo"), CallSpec("0470123456", "spring-promo")],
+        )
+    finally:
+        await client.close()
+    outcomes = await _wait_for_records(gatekeeper_run, "outcome", 2)
+    reached = {o["uniqueid"]: o["outcome"]["reached_network"] for o in outcomes}  # type: ignore[index]
+    by_call = {c.spec.number: reached.get(f"{c.linkedid}-route") for c in calls}
+    assert by_call == {"0470999999": True, "0470123456": False}
+
+
+async def test_health_is_green_and_metrics_count_decisions(gatekeeper_run: GatekeeperRun) -> None:
+    """/healthz answers 200 once AMI is up; /metrics counts the decisions by reason."""
+    await _await_ami_login(gatekeeper_run)
+    client = await _client(gatekeeper_run)
+    try:
+        await place_calls(client, [CallSpec("0470123456", "spring-promo")])
+    finally:
+        await client.close()
+    status, body = _get(f"http://127.0.0.1:{gatekeeper_run.health_port}/healthz")
+    _, metrics = _get(f"http://127.0.0.1:{gatekeeper_run.health_port}/metrics")
+    checks = json.loads(body)["checks"]
+    assert (status, sorted(checks), all(c["ok"] for c in checks.values())) == (
+        200,
+        ["agi", "ami", "list", "log"],
+        True,
+    )
+    assert b'reason="listed"' in metrics
