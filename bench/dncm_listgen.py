@@ -12,7 +12,7 @@ import random
 from datetime import date, timedelta
 from pathlib import Path
 
-from gatekeeper.dncm.fastpath import fast_key
+from gatekeeper.numbers import BelgianNumber, normalise
 
 _GEOGRAPHIC_ZONES = ("2", "3", "4", "9", "10", "11", "12", "13", "14", "15", "16", "19", "50")
 _FIRST_DAY = date(2007, 10, 1)
@@ -29,7 +29,7 @@ def numbers(rows: int, rng: random.Random) -> list[int]:
             rest = 8 - len(zone)
             head = str(rng.randint(2, 8))
             national = f"{zone}{head}{rng.randrange(10 ** (rest - 1)):0{rest - 1}d}"
-            if fast_key(f"0{national}".encode()) is not None:
+            if isinstance(normalise(f"0{national}"), BelgianNumber):
                 seen.add(int(national))
     ordered = list(seen)
     rng.shuffle(ordered)

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from itertools import product
 
 from gatekeeper.dncm.dates import DETECTABLE_FORMATS, DateFieldError, DateFormat, read_date
-from gatekeeper.dncm.fastpath import fast_key
 from gatekeeper.errors import ListFormatError, ListRefusedError
 from gatekeeper.numbers import BelgianNumber, normalise
 
@@ -121,9 +120,6 @@ def split_fields(line: bytes, separator: bytes | None, order: FieldOrder) -> tup
 
 def number_key(number: bytes) -> int | None:
     """The index key of a number field, or None when it is not a Belgian number."""
-    key = fast_key(number)
-    if key is not None:
-        return key
     if _NUMBER_LIKE.fullmatch(number) is None:
         return None
     found = normalise(number.decode("ascii"))

@@ -18,14 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gatekeeper.dncm.dates import ANY_DATE, DateFieldError, day_of, read_date, shows_day_first
-from gatekeeper.dncm.fastpath import fast_key
 from gatekeeper.dncm.layout import UTF8_BOM, FieldOrder, Layout, number_key, split_fields
-from gatekeeper.errors import SyncError
 from gatekeeper.numbers import BelgianNumber, normalise
 
 CHUNK_BYTES = 1 << 20
 MAX_REPORTED_REJECTS = 1000
-VERIFY_EVERY = 4099
 _DATE_CACHE_LIMIT = 100_000
 _DIGITS = re.compile(rb"\d+")
 _FIELD_PADDING = b' \t"'
@@ -128,16 +125,12 @@ class ListParser:
                         except ValueError:
                             pending = (lineno, line, "expected a number and a date")
                             continue
-                    key = fast_key(number)
-                    if key is None:
-                        found = normalise(number.decode("latin-1"))
-                        if not isinstance(found, BelgianNumber):
-                            refusal = getattr(found, "refusal", "foreign")
-                            pending = (lineno, line, f"not a Belgian number ({refusal})")
-                            continue
-                        key = found.key
-                    elif accepted % VERIFY_EVERY == 0:
-                        _verify(number, key, lineno)
+                    found = normalise(number.decode("latin-1"))
+                    if not isinstance(found, BelgianNumber):
+                        refusal = getattr(found, "refusal", "foreign")
+                        pending = (lineno, line, f"not a Belgian number ({refusal})")
+                        continue
+                    key = found.key
                     day = dates.get(day_text)
                     if day is None:
                         try:
@@ -179,12 +172,3 @@ def _trailer_count(line: bytes) -> int | None:
     if len(counts) != 1 or number_key(counts[0]) is not None:
         return None
     return int(counts[0])
-
-
-def _verify(number: bytes, key: int, lineno: int) -> None:
-    found = normalise(number.decode("ascii"))
-    if not isinstance(found, BelgianNumber) or found.key != key:
-        raise SyncError(
-            f"line {lineno}: the fast number reader disagrees with normalise ({found}); "
-            "this is a bug: nothing was imported"
-        )
