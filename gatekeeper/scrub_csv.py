@@ -185,15 +185,24 @@ class ListReader:
         except OSError as err:
             raise ScrubInputError(f"{self.path}: cannot read: {err.strerror}") from err
         self._identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        sample = list(itertools.islice(self._stream, SNIFF_ROWS + 1))
+        started = False
+        try:
+            self._start(self._stream)
+            started = True
+        finally:
+            if not started:
+                self._stream.close()
+        return self
+
+    def _start(self, stream: TextIO) -> None:
+        sample = list(itertools.islice(stream, SNIFF_ROWS + 1))
         if not sample or not sample[0].strip():
             raise ScrubInputError(f"{self.path}:1: expected a header line naming the columns")
         delimiter = _sniff(sample)
-        reader = csv.reader(itertools.chain(sample, self._stream), delimiter=delimiter)
+        reader = csv.reader(itertools.chain(sample, stream), delimiter=delimiter)
         header = tuple(self._next(reader) or ())
         self.layout = _layout(self.path, header, delimiter, sample[0], self._column)
         self._reader = reader
-        return self
 
     def __exit__(
         self,
@@ -317,9 +326,15 @@ class ScrubbedWriter:
             raise ScrubInputError(f"{self.target}: cannot write: {err.strerror}") from err
         self._temp = Path(name)
         self._raw = os.fdopen(fd, "wb")
-        if self._bom:
-            self._put(_BOM)
-        self._writer.writerow(self._layout.output_header())
+        started = False
+        try:
+            if self._bom:
+                self._put(_BOM)
+            self._writer.writerow(self._layout.output_header())
+            started = True
+        finally:
+            if not started:
+                self.discard()
         return self
 
     def __exit__(
