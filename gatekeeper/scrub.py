@@ -316,7 +316,6 @@ class _Run:
             "verdicts": dict(verdicts),
             "reasons": dict(sorted(reasons.items())),
             "acts_read": self.acts_read,
-            "decided_as_of": self.started.isoformat(),
             "started": self.started.isoformat(),
             "config": str(self.settings.path),
             "config_sha256": _sha256_of(self.settings.path),
