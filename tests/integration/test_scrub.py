@@ -8,7 +8,7 @@ import io
 import json
 import stat
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,10 @@ class Gatekeeper:
 
     def scrub_events(self) -> list[dict[str, Any]]:
         """The details of every scrub record in the decision log."""
-        with reading(log_path(self.folder / "data")) as conn:
+        path = log_path(self.folder / "data")
+        if not path.exists():
+            return []
+        with reading(path) as conn:
             return [event.details for event in iter_events(conn, ("scrub",))]
 
 
@@ -391,3 +394,39 @@ def test_earlier_gk_columns_are_replaced(synced: Gatekeeper) -> None:
     header = (synced.folder / "out.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.split(",") == ["name", "phone", "city", *GK_COLUMNS]
     assert "replaced" in synced.err
+
+
+def test_unreadable_index_stops_a_commercial_scrub(synced: Gatekeeper) -> None:
+    """A list index that cannot be read exits 1 naming it, instead of internal_error rows."""
+    (synced.folder / "data" / "dncm" / "CURRENT").write_text("garbage\n", encoding="ascii")
+    source = write_list(synced.folder, ("0470 99 99 99",))
+    assert synced.scrub(source) == 1
+    assert "CURRENT" in synced.err
+    assert ((synced.folder / "out.csv").exists(), synced.scrub_events()) == (False, [])
+
+
+def test_expired_licence_blocks_every_commercial_row(synced: Gatekeeper) -> None:
+    """After the licence's end every commercial row is BLOCK licence_expired."""
+    synced.config.write_text(
+        CONFIG.replace("licence_valid_until: 2099-06-30", "licence_valid_until: 2020-01-01"),
+        encoding="utf-8",
+    )
+    source = write_list(synced.folder, ("0470 99 99 99", "0470 12 34 56"))
+    assert synced.scrub(source) == 0, synced.err
+    assert {r["gk_reason"] for r in synced.output()} == {"licence_expired"}
+
+
+def test_pinned_list_keeps_its_snapshot_across_a_sync(synced: Gatekeeper) -> None:
+    """A scrub's list is the snapshot in force when it started, even if a sync swaps another in."""
+    from gatekeeper.scrub import PinnedList  # noqa: PLC0415 - the unit under test
+
+    pinned = PinnedList.open(synced.folder / "data" / "dncm")
+    try:
+        (synced.folder / "dncm.txt").write_text(f"{DNCM_LIST}0470999999;2020-01-01\n")
+        synced.sync()
+        fresh = PinnedList.open(synced.folder / "data" / "dncm")
+        listed_now = fresh.listing_date(32470999999)
+        fresh.close()
+        assert (pinned.listing_date(32470999999), listed_now) == (None, date(2020, 1, 1))
+    finally:
+        pinned.close()
