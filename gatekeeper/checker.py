@@ -24,6 +24,7 @@ from gatekeeper.audit.oplog import log_decision
 from gatekeeper.audit.records import DecisionEntry
 from gatekeeper.clock import now
 from gatekeeper.config import Settings
+from gatekeeper.dncm.index import ListAnswer
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.numbers import BelgianNumber, ForeignNumber, Normalised, normalise
 from gatekeeper.policy import (
@@ -51,8 +52,8 @@ class ListLookup(Protocol):
     def snapshot(self) -> SnapshotInfo | None:
         """The snapshot lookups are answered from, or None when no list was imported."""
 
-    def listing_date(self, key: int) -> date | None:
-        """The registration date of a number, or None when it is not listed."""
+    def lookup(self, key: int) -> ListAnswer:
+        """The registration date of a number (or None) with the snapshot that answered."""
 
 
 class ActLookup(Protocol):
@@ -167,11 +168,12 @@ class Checker:
         snapshot = self._index.snapshot()
         if not isinstance(number, BelgianNumber) or snapshot is None:
             return replace(base, snapshot=snapshot)
-        listed_on = self._index.listing_date(number.key)
+        answer = self._index.lookup(number.key)
+        listed_on = answer.listing_date
         objections, consents = await self._acts.acts_for(campaign.advertiser, number.e164)
         return replace(
             base,
-            snapshot=snapshot,
+            snapshot=answer.snapshot,
             listing=Act(ActKind.LISTING, listed_on) if listed_on else None,
             objections=objections,
             consents=consents,
@@ -180,7 +182,8 @@ class Checker:
     async def _record(self, result: CheckResult) -> CheckResult:
         entry = _entry_of(result, self._host)
         try:
-            decision_id = await asyncio.wait_for(self._recorder.record(entry), RECORD_DEADLINE_S)
+            async with asyncio.timeout(RECORD_DEADLINE_S):
+                decision_id = await self._recorder.record(entry)
         except (GatekeeperError, TimeoutError, OSError) as err:
             log.error("decision_log_unavailable", error=str(err), campaign=result.request.campaign)
             if result.decision.verdict is Verdict.ALLOW:

@@ -41,6 +41,7 @@ CONFIG_ENV_VAR = "GATEKEEPER_CONFIG"
 DEFAULT_AGI_PORT = 4573
 DEFAULT_AMI_PORT = 5038
 DEFAULT_MAX_AGE_DAYS = 5
+DEFAULT_HEALTH_PORT = 9573
 MAX_AGE_DAYS_LIMIT = 5
 """DNCM asks licensees to fetch the list at least every 5 days: an older copy is not compliant."""
 LEGAL_TIMEZONE = ZoneInfo("Europe/Brussels")
@@ -80,14 +81,26 @@ class Endpoint:
         return f"{self.host}:{self.port}"
 
 
+class BypassAction(enum.StrEnum):
+    """What the watchdog does with a call that reached a gated context without an ALLOW."""
+
+    HANGUP = "hangup"
+    ALERT = "alert"
+
+
 @dataclass(frozen=True, slots=True)
 class AmiSettings:
-    """How to reach the Asterisk manager interface."""
+    """How to reach the Asterisk manager interface, and which contexts it guards."""
 
     host: str = "127.0.0.1"
     port: int = DEFAULT_AMI_PORT
     username: str = "gatekeeper"
     secret_file: Path | None = None
+    gated_contexts: tuple[str, ...] = ()
+    on_bypass: BypassAction = BypassAction.HANGUP
+
+
+DEFAULT_HEALTH_LISTEN = Endpoint("127.0.0.1", DEFAULT_HEALTH_PORT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +156,7 @@ class Settings:
     advertisers: Mapping[str, Advertiser] = field(default_factory=lambda: MappingProxyType({}))
     campaigns: Mapping[str, Campaign] = field(default_factory=lambda: MappingProxyType({}))
     audit: AuditSettings = field(default_factory=AuditSettings)
+    health: Endpoint = field(default_factory=lambda: DEFAULT_HEALTH_LISTEN)
 
 
 def config_path(explicit: str | None) -> Path:
@@ -290,7 +304,17 @@ class _Reader:
     def settings(self, root: _Node) -> Settings:
         top = self.mapping(
             root,
-            {"licensee", "data_dir", "agi", "ami", "dncm", "advertisers", "campaigns", "audit"},
+            {
+                "licensee",
+                "data_dir",
+                "agi",
+                "ami",
+                "dncm",
+                "advertisers",
+                "campaigns",
+                "audit",
+                "health",
+            },
             {"licensee", "data_dir"},
         )
         no_advertisers: dict[str, Advertiser] = {}
@@ -309,6 +333,7 @@ class _Reader:
             advertisers=MappingProxyType(advertisers),
             campaigns=MappingProxyType(campaigns),
             audit=self.optional(top, "audit", self.audit, AuditSettings()),
+            health=self.optional(top, "health", self.health, DEFAULT_HEALTH_LISTEN),
         )
 
     def audit(self, node: _Node) -> AuditSettings:
@@ -339,19 +364,36 @@ class _Reader:
             licence_valid_until=self.day(found["licence_valid_until"]),
         )
 
+    def health(self, node: _Node) -> Endpoint:
+        found = self.mapping(node, {"listen"}, {"listen"})
+        return self.endpoint(found["listen"], DEFAULT_HEALTH_PORT)
+
     def agi(self, node: _Node) -> Endpoint:
         found = self.mapping(node, {"listen"}, {"listen"})
         return self.endpoint(found["listen"], DEFAULT_AGI_PORT)
 
     def ami(self, node: _Node) -> AmiSettings:
-        found = self.mapping(node, {"host", "port", "username", "secret_file"}, set())
+        found = self.mapping(
+            node,
+            {"host", "port", "username", "secret_file", "gated_contexts", "on_bypass"},
+            set(),
+        )
         defaults = AmiSettings()
         return AmiSettings(
             host=self.optional(found, "host", self.text, defaults.host),
             port=self.optional(found, "port", lambda n: self.integer(n, 1, 65535), defaults.port),
             username=self.optional(found, "username", self.text, defaults.username),
             secret_file=self.optional(found, "secret_file", self.local_path, None),
+            gated_contexts=self.optional(found, "gated_contexts", self.names, ()),
+            on_bypass=self.optional(
+                found, "on_bypass", lambda n: self.choice(n, BypassAction), defaults.on_bypass
+            ),
         )
+
+    def names(self, node: _Node) -> tuple[str, ...]:
+        if not isinstance(node.node, yaml.SequenceNode):
+            raise self.fail(node, "expected a list of names")
+        return tuple(self.text(_Node(item, node.dotted)) for item in node.node.value)
 
     def dncm(self, node: _Node) -> DncmSettings:
         found = self.mapping(

@@ -33,6 +33,7 @@ from gatekeeper.policy import Act, ActKind
 
 STORE_RELATIVE_PATH = Path("consent") / "acts.sqlite"
 SCHEMA_VERSION = 1
+READ_BUSY_TIMEOUT_MS = 50
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA = """
@@ -161,6 +162,12 @@ class ActStore(Protocol):
         ...
 
 
+def _open_reader(path: Path) -> sqlite3.Connection:
+    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    reader.execute(f"PRAGMA busy_timeout = {READ_BUSY_TIMEOUT_MS}")
+    return reader
+
+
 def act_store_path(settings: Settings) -> Path:
     """Where the SQLite act store of these settings lives."""
     return settings.data_dir / STORE_RELATIVE_PATH
@@ -195,6 +202,7 @@ class SqliteActStore:
         self._db = connection
         self._path = path
         self._write_lock = asyncio.Lock()
+        self._reader: sqlite3.Connection | None = None
 
     async def __aenter__(self) -> Self:
         return self
@@ -227,22 +235,32 @@ class SqliteActStore:
             await self._db.executescript(
                 f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
+            self._reader = _open_reader(self._path)
         except sqlite3.Error as err:
             raise StoreError(f"{self._path}: cannot prepare the act store: {err}") from err
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         await self._db.close()
 
     async def acts_for(self, advertiser: str, e164: str) -> tuple[tuple[Act, ...], tuple[Act, ...]]:
-        """The live (objections, consents) of this advertiser for this number."""
+        """The live (objections, consents) of this advertiser for this number.
+
+        This is on every call's path: it reads on its own read-only connection in the event
+        loop (an indexed point query of a few microseconds, never blocked by a writer in WAL
+        mode) rather than paying aiosqlite's thread hop, which costs more than the query.
+        """
+        if self._reader is None:
+            raise StoreError(f"{self._path}: the act store is closed")
         try:
-            async with self._db.execute(
+            rows = self._reader.execute(
                 "SELECT id, kind, day, at FROM acts"
                 " WHERE e164 = ? AND advertiser = ? AND revoked_at IS NULL",
                 (e164, advertiser),
-            ) as cursor:
-                rows = await cursor.fetchall()
+            ).fetchall()
         except sqlite3.Error as err:
             raise StoreError(f"{self._path}: cannot read acts: {err}") from err
         return _split(_act_of(*row) for row in rows)

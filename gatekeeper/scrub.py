@@ -33,6 +33,7 @@ from gatekeeper.clock import now
 from gatekeeper.config import Settings
 from gatekeeper.consent import act_store_path, open_act_store
 from gatekeeper.dncm.dates import day_of
+from gatekeeper.dncm.index import ListAnswer
 from gatekeeper.dncm.snapshot import open_snapshot, read_record
 from gatekeeper.dncm.storage import IndexPaths
 from gatekeeper.errors import IndexUnavailableError, ScrubUsageError, StoreError, SyncError
@@ -96,17 +97,21 @@ class PinnedList:
             raise self.error
         return self._info
 
-    def listing_date(self, key: int) -> date | None:
-        """The registration date of a number in the pinned snapshot."""
+    def lookup(self, key: int) -> ListAnswer:
+        """The registration date of a number in the pinned snapshot, with that snapshot."""
         if self.error is not None:
             raise self.error
-        if self._connection is None:
+        if self._connection is None or self._info is None:
             raise IndexUnavailableError("no list snapshot imported")
         try:
             row = self._connection.execute(_LOOKUP, (key,)).fetchone()
         except sqlite3.Error as err:
             raise IndexUnavailableError(f"list snapshot unreadable: {err}") from err
-        return day_of(row[0]) if row else None
+        return ListAnswer(self._info, day_of(row[0]) if row else None)
+
+    def listing_date(self, key: int) -> date | None:
+        """The registration date of a number in the pinned snapshot, or None."""
+        return self.lookup(key).listing_date
 
     def close(self) -> None:
         """Release the snapshot."""

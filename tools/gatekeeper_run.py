@@ -15,10 +15,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import yaml
 from gatekeeper.clock import today
@@ -31,7 +32,14 @@ GATEKEEPER = Path(sys.executable).parent / "gatekeeper"
 START_TIMEOUT_S = 20.0
 
 
-def write_run_config(run_dir: Path, *, agi_port: int, ami_port: int, ami_secret: str) -> Path:
+def write_run_config(
+    run_dir: Path,
+    *,
+    agi_port: int,
+    ami_port: int,
+    ami_secret: str,
+    customise: Callable[[dict[str, Any]], None] | None = None,
+) -> Path:
     """The example config, pointed at this run's data folder, ports and AMI secret."""
     run_dir.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
@@ -47,6 +55,8 @@ def write_run_config(run_dir: Path, *, agi_port: int, ami_port: int, ami_secret:
         "secret_file": "ami.secret",
     }
     config.setdefault("dncm", {})["source"] = {"file": str(SAMPLE_LIST)}
+    if customise is not None:
+        customise(config)
     path = run_dir / "gatekeeper.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
@@ -82,6 +92,7 @@ class GatekeeperRun:
 
     run_dir: Path
     import_list: bool = True
+    customise: Callable[[dict[str, Any]], None] | None = None
     agi_port: int = field(default_factory=free_port)
     sandbox: AsteriskSandbox = field(init=False)
     config: Path = field(init=False)
@@ -96,6 +107,7 @@ class GatekeeperRun:
             agi_port=self.agi_port,
             ami_port=self.sandbox.ami_port,
             ami_secret=self.sandbox.ami_secret,
+            customise=self.customise,
         )
 
     def start(self) -> None:

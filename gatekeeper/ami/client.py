@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -52,10 +53,15 @@ _WIRE_LOG.disabled = True
 
 @dataclass(frozen=True, slots=True)
 class AmiEvent:
-    """One manager event: its name and its fields (repeated fields joined with newlines)."""
+    """One manager event, as Asterisk sent it.
+
+    `fields` repeats the event's headers (repeated headers joined with newlines);
+    `received_at` is its arrival on `time.monotonic()`, 0.0 for events not read from the wire.
+    """
 
     name: str
     fields: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    received_at: float = 0.0
 
     def get(self, key: str, default: str = "") -> str:
         """A field's value, or `default` when the event does not carry it."""
@@ -177,7 +183,7 @@ class _Link:
     def dispatch(self, message: Any) -> None:  # noqa: ANN401 - panoramisk's untyped Message
         name = _text(message.get("Event", ""))
         fields = {str(k): _text(v) for k, v in message.items() if k != "content"}
-        self._on_event(AmiEvent(name=name, fields=MappingProxyType(fields)))
+        self._on_event(AmiEvent(name, MappingProxyType(fields), time.monotonic()))
 
     # Called by AMIProtocol.
     def connection_lost(self, exc: object) -> None:  # noqa: ARG002 - panoramisk's signature
@@ -383,7 +389,10 @@ class AmiClient:
         while not self._closing.is_set():
             link = self._link
             assert link is not None
-            await self._watch(link)
+            try:
+                await self._watch(link)
+            except Exception:
+                log.exception("ami_supervisor_failed")
             link.close()
             if self._closing.is_set():
                 return

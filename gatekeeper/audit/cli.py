@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from gatekeeper.audit.events import event_json, format_events
+from gatekeeper.audit.event_view import event_json, format_events
 from gatekeeper.audit.export import ExportFormat, write_export
 from gatekeeper.audit.period import local_text, parse_moment
 from gatekeeper.audit.purge import purge_before

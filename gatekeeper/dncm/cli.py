@@ -8,7 +8,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from gatekeeper.audit.events import record_event_now
 from gatekeeper.cli_support import ExitCode, load_settings_from
+from gatekeeper.config import Settings
 from gatekeeper.dncm.sync import sync_now
 from gatekeeper.errors import ConfigError, GatekeeperError
 
@@ -44,14 +46,29 @@ def run_sync(args: argparse.Namespace) -> int:
         return ExitCode.USAGE
     except GatekeeperError as err:
         print(f"gatekeeper: sync failed, the current list is kept: {err}", file=sys.stderr)
+        _record_sync(settings, {"status": "failed", "error": str(err)})
         return ExitCode.FAILURE
     for reject in report.rejects:
         print(f"gatekeeper: {report.record.source}: rejected {reject}", file=sys.stderr)
+    recorded = _record_sync(settings, {"status": "ok", **report.as_json()})
     if args.json:
         print(json.dumps(report.as_json()))
     else:
         print(report.summary())
-    return ExitCode.OK
+    return ExitCode.OK if recorded else ExitCode.FAILURE
+
+
+def _record_sync(settings: Settings, details: dict[str, object]) -> bool:
+    """Put the sync in the decision log's chain, so reports show which list was in force."""
+    try:
+        record_event_now(settings, "list_sync", details)
+    except GatekeeperError as err:
+        print(
+            f"gatekeeper: the sync could not be recorded in the decision log: {err}",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def _iso_date(text: str) -> date:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import product
 
 from gatekeeper.dncm.dates import DETECTABLE_FORMATS, DateFieldError, DateFormat, read_date
@@ -178,18 +178,6 @@ def detect_layout(head: bytes, *, at_eof: bool, pin: LayoutPin, where: str) -> L
     if header is None:
         header = not first_fits and _LETTER.search(lines[0]) is not None
     return Layout(separator, order, form, header, encoding)
-
-
-def with_pin(layout: Layout, pin: LayoutPin) -> Layout:
-    """A layout with the admin's pins applied over it."""
-    return replace(
-        layout,
-        separator=pin.separator or layout.separator,
-        order=pin.order or layout.order,
-        date_format=pin.date_format or layout.date_format,
-        header=layout.header if pin.header is None else pin.header,
-        encoding=pin.encoding or layout.encoding,
-    )
 
 
 def _encoding(head: bytes, pin: LayoutPin, where: str) -> Encoding:

@@ -16,11 +16,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
 
 from gatekeeper.dncm.dates import ANY_DATE, DateFieldError, day_of, read_date, shows_day_first
 from gatekeeper.dncm.fastpath import fast_key
-from gatekeeper.dncm.layout import UTF8_BOM, Layout, number_key, split_fields
+from gatekeeper.dncm.layout import UTF8_BOM, FieldOrder, Layout, number_key, split_fields
 from gatekeeper.errors import SyncError
 from gatekeeper.numbers import BelgianNumber, normalise
 
@@ -29,6 +28,7 @@ MAX_REPORTED_REJECTS = 1000
 VERIFY_EVERY = 4099
 _DATE_CACHE_LIMIT = 100_000
 _DIGITS = re.compile(rb"\d+")
+_FIELD_PADDING = b' \t"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,21 +58,6 @@ class ParseTally:
     size: int = 0
 
 
-class _Hasher(Protocol):
-    def update(self, data: bytes, /) -> None: ...
-
-
-def _lines(stream: BinaryIO, hasher: _Hasher, tally: ParseTally) -> Iterator[bytes]:
-    tail = b""
-    while chunk := stream.read(CHUNK_BYTES):
-        hasher.update(chunk)
-        tally.size += len(chunk)
-        parts = (tail + chunk).split(b"\n")
-        tail = parts.pop()
-        yield from parts
-    yield tail
-
-
 class ListParser:
     """Reads one file with one layout; `rows()` streams, then `tally` holds the accounting."""
 
@@ -88,12 +73,13 @@ class ListParser:
         if len(tally.rejects) < MAX_REPORTED_REJECTS:
             tally.rejects.append(RejectedLine(line, reason))
 
-    def rows(self) -> Iterator[tuple[int, int]]:  # noqa: C901, PLR0912, PLR0915 - the hot loop, inlined
-        """Yield (key, day number) for every accepted line, in file order."""
+    def batches(self) -> Iterator[list[tuple[int, int]]]:  # noqa: C901, PLR0912, PLR0915 - hot loop
+        """Yield lists of (key, day number) of accepted lines, chunk by chunk, in file order."""
         tally = self.tally
         layout = self.layout
         separator = layout.separator.byte
         order = layout.order
+        plain = separator if order is FieldOrder.NUMBER_DATE else None
         form = layout.date_format
         check_day_first = form.day_first and not tally.day_first_proven
         latest = self.latest_day
@@ -101,55 +87,82 @@ class ListParser:
         hasher = hashlib.sha256()
         pending: tuple[int, bytes, str] | None = None
         expect_header = layout.header
-        lineno = 0
+        lineno = accepted = data_lines = 0
+        tail = b""
         with self.file.open("rb") as stream:
-            for raw in _lines(stream, hasher, tally):
-                lineno += 1
-                line = raw.strip()
-                if lineno == 1:
-                    line = line.removeprefix(UTF8_BOM).strip()
-                if not line:
-                    continue
-                if expect_header:
-                    expect_header = False
-                    tally.header_line = lineno
-                    continue
-                if pending is not None:
-                    self._reject(pending[0], pending[2])
-                    pending = None
-                tally.data_lines += 1
-                try:
-                    number, day_text = split_fields(line, separator, order)
-                except ValueError:
-                    pending = (lineno, line, "expected a number and a date")
-                    continue
-                key = fast_key(number)
-                if key is None:
-                    found = normalise(number.decode("latin-1"))
-                    if not isinstance(found, BelgianNumber):
-                        refusal = getattr(found, "refusal", "foreign")
-                        pending = (lineno, line, f"not a Belgian number ({refusal})")
+            while True:
+                chunk = stream.read(CHUNK_BYTES)
+                if chunk:
+                    hasher.update(chunk)
+                    tally.size += len(chunk)
+                    lines = (tail + chunk).split(b"\n")
+                    tail = lines.pop()
+                else:
+                    lines = [tail]
+                batch: list[tuple[int, int]] = []
+                for raw in lines:
+                    lineno += 1
+                    line = raw.strip()
+                    if lineno == 1:
+                        line = line.removeprefix(UTF8_BOM).strip()
+                    if not line:
                         continue
-                    key = found.key
-                elif tally.accepted % VERIFY_EVERY == 0:
-                    _verify(number, key, lineno)
-                day = dates.get(day_text)
-                if day is None:
-                    try:
-                        day = read_date(day_text, form)
-                    except DateFieldError as err:
-                        pending = (lineno, line, str(err))
+                    if expect_header:
+                        expect_header = False
+                        tally.header_line = lineno
                         continue
-                    if len(dates) < _DATE_CACHE_LIMIT:
-                        dates[day_text] = day
-                    if check_day_first and shows_day_first(day_text, form):
-                        tally.day_first_proven = True
-                        check_day_first = False
-                if day > latest:
-                    self._reject(lineno, f"registration date {day_of(day)} is after the list date")
-                    continue
-                tally.accepted += 1
-                yield key, day
+                    if pending is not None:
+                        self._reject(pending[0], pending[2])
+                        pending = None
+                    data_lines += 1
+                    if (
+                        plain is not None
+                        and len(parts := line.split(plain, 1)) == 2
+                        and plain not in parts[1]
+                    ):
+                        number = parts[0].strip(_FIELD_PADDING)
+                        day_text = parts[1].strip(_FIELD_PADDING)
+                    else:
+                        try:
+                            number, day_text = split_fields(line, separator, order)
+                        except ValueError:
+                            pending = (lineno, line, "expected a number and a date")
+                            continue
+                    key = fast_key(number)
+                    if key is None:
+                        found = normalise(number.decode("latin-1"))
+                        if not isinstance(found, BelgianNumber):
+                            refusal = getattr(found, "refusal", "foreign")
+                            pending = (lineno, line, f"not a Belgian number ({refusal})")
+                            continue
+                        key = found.key
+                    elif accepted % VERIFY_EVERY == 0:
+                        _verify(number, key, lineno)
+                    day = dates.get(day_text)
+                    if day is None:
+                        try:
+                            day = read_date(day_text, form)
+                        except DateFieldError as err:
+                            pending = (lineno, line, str(err))
+                            continue
+                        if len(dates) < _DATE_CACHE_LIMIT:
+                            dates[day_text] = day
+                        if check_day_first and shows_day_first(day_text, form):
+                            tally.day_first_proven = True
+                            check_day_first = False
+                    if day > latest:
+                        self._reject(
+                            lineno, f"registration date {day_of(day)} is after the list date"
+                        )
+                        continue
+                    accepted += 1
+                    batch.append((key, day))
+                tally.accepted = accepted
+                tally.data_lines = data_lines
+                if batch:
+                    yield batch
+                if not chunk:
+                    break
         if pending is not None:
             count = _trailer_count(pending[1])
             if count is None:

@@ -22,7 +22,7 @@ from gatekeeper.dncm.storage import create_private, fsync_file
 from gatekeeper.errors import IndexUnavailableError, SyncError
 from gatekeeper.policy import SnapshotInfo
 
-BUILD_CACHE_KIB = 65536
+BUILD_CACHE_KIB = 16384
 
 _SCHEMA = """
 CREATE TABLE listing (number INTEGER PRIMARY KEY, registered INTEGER NOT NULL);
@@ -116,11 +116,12 @@ class SnapshotBuilder:
         connection.execute("CREATE TEMP TABLE staging (number INTEGER, registered INTEGER)")
         self.rows = 0
 
-    def load(self, rows: Iterable[tuple[int, int]]) -> None:
+    def load(self, batches: Iterable[list[tuple[int, int]]]) -> None:
         """Stream rows into staging, then into the listing sorted by key, duplicates folded."""
         connection = self._connection
         connection.execute("BEGIN")
-        connection.executemany("INSERT INTO temp.staging VALUES (?, ?)", rows)
+        for batch in batches:
+            connection.executemany("INSERT INTO temp.staging VALUES (?, ?)", batch)
         connection.execute(
             "INSERT INTO listing (number, registered) "
             "SELECT number, max(registered) FROM temp.staging GROUP BY number ORDER BY number"

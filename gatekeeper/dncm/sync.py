@@ -138,7 +138,7 @@ def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
         builder = SnapshotBuilder(paths.partial(snapshot_id))
         try:
             parser = ListParser(file, detected, latest_day=number_of(day))
-            builder.load(parser.rows())
+            builder.load(parser.batches())
             _validate(
                 file,
                 tally=parser.tally,

@@ -84,7 +84,8 @@ def test_lookups_never_fail_while_imports_swap(tmp_path: Path) -> None:
         reader.join()
     assert errors == []
     assert set(answers) == {REGISTERED}
-    assert max(snapshots) == 5
+    assert len(snapshots) >= 2, "the lookups should have spanned at least one swap"
+    assert index.snapshot().snapshot_id == 5  # type: ignore[union-attr]
 
 
 def test_swap_by_another_process_is_noticed(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ Two workloads, each of 1,000,000 distinct numbers (half mobile, half geographic)
 
 Prints numbers per CPU second and per wall-clock second (best of `--repeat` passes, one core), the
 reference path's rate on a sample, and checks on that sample that both paths agree.
-Run: `.venv/bin/python bench/numbers.py` (options: `--count`, `--repeat`, `--sample`).
+Run: `.venv/bin/python bench/numbers_normalise.py` (options: `--count`, `--repeat`, `--sample`).
 """
 
 from __future__ import annotations

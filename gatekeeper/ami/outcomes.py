@@ -1,0 +1,219 @@
+"""What became of each decided call, learnt from AMI events: a pure state machine.
+
+Theory of operation: the checker names the channel that asked (its uniqueid) when it decides.
+From then on that channel's `DialBegin` events start dial attempts (the destination's uniqueid
+is remembered), its `DialEnd` gives each attempt's DialStatus (ANSWER, BUSY, NOANSWER,
+CONGESTION, CHANUNAVAIL, CANCEL...), and the destination's `Hangup` gives the Q.850 cause and
+the end of the talk time. The call is finished once the asking channel has hung up and every
+destination too; an attempt whose destination never reports (events lost) is closed by
+`expire()` after `SETTLE_S`. Times are the events' arrival times on the monotonic clock (not
+when they were processed), so the figures are as exact as the AMI link's latency.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from gatekeeper.ami.client import AmiEvent
+
+SETTLE_S = 5.0
+FORGET_AFTER_S = 6 * 3600.0
+MAX_CALLS = 50_000
+"""Calls followed at once; beyond it the oldest is closed early (flagged), so memory stays
+bounded even when AMI is down for long at full call rate."""
+
+DIAL_STATUS_OUTCOMES: Mapping[str, str] = {
+    "ANSWER": "answered",
+    "BUSY": "busy",
+    "NOANSWER": "no_answer",
+    "CONGESTION": "congestion",
+    "CHANUNAVAIL": "unavailable",
+    "CANCEL": "cancelled",
+}
+
+
+@dataclass(slots=True)
+class _Attempt:
+    dest_uniqueid: str
+    dest_channel: str
+    began_at: float
+    status: str = ""
+    answered_at: float | None = None
+    ended_at: float | None = None
+    cause: int | None = None
+    cause_text: str = ""
+
+
+@dataclass(slots=True)
+class _Call:
+    uniqueid: str
+    linkedid: str
+    verdict: str
+    decided_at: float
+    attempts: list[_Attempt] = field(default_factory=list)
+    hung_up_at: float | None = None
+    cause: int | None = None
+    cause_text: str = ""
+    link_gap: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one decided call, ready for the decision log."""
+
+    uniqueid: str
+    fields: Mapping[str, object]
+
+
+def _cause(event: AmiEvent) -> int | None:
+    raw = event.get("Cause")
+    return int(raw) if raw.isdigit() else None
+
+
+def _seconds(start: float | None, end: float | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round(max(0.0, end - start), 3)
+
+
+class OutcomeTracker:
+    """Feed it every AMI event in order; it hands back each call's outcome once it is over."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._calls: dict[str, _Call] = {}
+        self._by_dest: dict[str, _Call] = {}
+        self._evicted: list[Outcome] = []
+        self._now = clock()
+
+    def watch(self, uniqueid: str, linkedid: str, verdict: str) -> None:
+        """Follow the call running on `uniqueid`, decided with `verdict` (allow or block)."""
+        if not uniqueid:
+            return
+        if len(self._calls) >= MAX_CALLS:
+            oldest = next(iter(self._calls.values()))
+            oldest.link_gap = True
+            self._evicted.append(self._finish(oldest))
+        self._calls[uniqueid] = _Call(uniqueid, linkedid, verdict, self._clock())
+
+    @property
+    def pending(self) -> int:
+        """Calls followed and not yet finished."""
+        return len(self._calls)
+
+    def link_lost(self) -> None:
+        """The AMI link dropped: outcomes of calls in flight may miss events."""
+        for call in self._calls.values():
+            call.link_gap = True
+
+    def feed(self, event: AmiEvent) -> list[Outcome]:
+        """Update the state; return the outcomes this event completes."""
+        self._now = event.received_at or self._clock()
+        name = event.name
+        if name == "DialBegin":
+            self._dial_begin(event)
+        elif name == "DialEnd":
+            self._dial_end(event)
+        elif name == "Hangup":
+            return self._hangup(event)
+        return []
+
+    def expire(self) -> list[Outcome]:
+        """Close calls whose destinations never reported, and forget very old ones."""
+        now = self._clock()
+        done, self._evicted = self._evicted, []
+        for call in list(self._calls.values()):
+            settled = call.hung_up_at is not None and now - call.hung_up_at >= SETTLE_S
+            if settled or now - call.decided_at >= FORGET_AFTER_S:
+                for attempt in call.attempts:
+                    if attempt.ended_at is None:
+                        call.link_gap = True
+                done.append(self._finish(call))
+        return done
+
+    def _dial_begin(self, event: AmiEvent) -> None:
+        call = self._calls.get(event.get("Uniqueid"))
+        if call is None:
+            return
+        attempt = _Attempt(event.get("DestUniqueid"), event.get("DestChannel"), self._now)
+        call.attempts.append(attempt)
+        self._by_dest[attempt.dest_uniqueid] = call
+
+    def _dial_end(self, event: AmiEvent) -> None:
+        call = self._calls.get(event.get("Uniqueid"))
+        attempt = self._attempt(call, event.get("DestUniqueid"))
+        if attempt is None:
+            return
+        attempt.status = event.get("DialStatus")
+        if attempt.status == "ANSWER":
+            attempt.answered_at = self._now
+
+    def _hangup(self, event: AmiEvent) -> list[Outcome]:
+        uniqueid = event.get("Uniqueid")
+        dest_call = self._by_dest.pop(uniqueid, None)
+        attempt = self._attempt(dest_call, uniqueid)
+        if attempt is not None:
+            attempt.ended_at = self._now
+            attempt.cause = _cause(event)
+            attempt.cause_text = event.get("Cause-txt")
+        call = self._calls.get(uniqueid)
+        if call is not None:
+            call.hung_up_at = self._now
+            call.cause = _cause(event)
+            call.cause_text = event.get("Cause-txt")
+        finished = call or dest_call
+        if finished is None or finished.hung_up_at is None:
+            return []
+        if any(a.ended_at is None for a in finished.attempts):
+            return []
+        return [self._finish(finished)]
+
+    @staticmethod
+    def _attempt(call: _Call | None, dest_uniqueid: str) -> _Attempt | None:
+        if call is None:
+            return None
+        for attempt in reversed(call.attempts):
+            if attempt.dest_uniqueid == dest_uniqueid:
+                return attempt
+        return None
+
+    def _finish(self, call: _Call) -> Outcome:
+        del self._calls[call.uniqueid]
+        for attempt in call.attempts:
+            self._by_dest.pop(attempt.dest_uniqueid, None)
+        return Outcome(call.uniqueid, describe(call))
+
+
+def describe(call: _Call) -> dict[str, object]:
+    """The outcome fields of a finished call: its last attempt speaks for it."""
+    fields: dict[str, object] = {
+        "linkedid": call.linkedid,
+        "verdict": call.verdict,
+        "attempts": len(call.attempts),
+        "reached_network": bool(call.attempts),
+    }
+    if not call.attempts:
+        fields |= {
+            "result": "not_dialled",
+            "dial_status": None,
+            "hangup_cause": call.cause,
+            "hangup_cause_text": call.cause_text,
+            "ring_seconds": None,
+            "talk_seconds": None,
+        }
+    else:
+        last = call.attempts[-1]
+        ring_end = last.answered_at if last.answered_at is not None else last.ended_at
+        fields |= {
+            "result": DIAL_STATUS_OUTCOMES.get(last.status, last.status.lower() or "unknown"),
+            "dial_status": last.status or None,
+            "hangup_cause": last.cause if last.cause is not None else call.cause,
+            "hangup_cause_text": last.cause_text or call.cause_text,
+            "ring_seconds": _seconds(last.began_at, ring_end),
+            "talk_seconds": _seconds(last.answered_at, last.ended_at),
+        }
+    if call.link_gap:
+        fields["ami_link_gap"] = True
+    return fields

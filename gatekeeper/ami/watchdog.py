@@ -1,0 +1,203 @@
+"""The AMI watchdog: hangs up calls that reach a gated context unchecked, and learns outcomes.
+
+Theory of operation: the watchdog holds its state from birth, so the checker can report
+decisions before AMI is up; `attach(client)` subscribes to the client's events at once (so
+nothing between attaching and `run()` is missed), and `run()` feeds each event, in order, to two
+pure state machines: `BypassDetector` (is a gated channel dialling out without an ALLOW?) and
+`OutcomeTracker` (what became of each decided call?). Their findings become work: hanging a
+bypass up over AMI (or only alerting, per `ami.on_bypass`), recording it as a `bypass` event,
+recording outcomes, and recording each time it was blind (link down, or fallen behind the
+event stream) as an `ami_watch_gap` event, so the log shows when nothing was watched. Each
+piece of work is a task in the watchdog's own TaskGroup, guarded so a
+failing recorder or a refused hangup is logged and counted, never fatal, and never blocks the
+event loop that reads the next event. The checker calls `allowed()` / `blocked()` before it
+answers Asterisk, so a grant always exists before the Dial it permits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from typing import Any, Protocol
+
+import structlog
+
+from gatekeeper.ami.bypass import Bypass, BypassDetector
+from gatekeeper.ami.client import (
+    LINK_DOWN,
+    LINK_UP,
+    SUBSCRIPTION_LIMIT,
+    AmiClient,
+    AmiEvent,
+    Subscription,
+)
+from gatekeeper.ami.outcomes import Outcome, OutcomeTracker
+from gatekeeper.config import BypassAction
+from gatekeeper.errors import AmiError
+
+BYPASS_EVENT_KIND = "bypass"
+WATCH_GAP_EVENT_KIND = "ami_watch_gap"
+BYPASS_HANGUP_CAUSE = 21
+EXPIRY_INTERVAL_S = 0.25
+
+log = structlog.get_logger("gatekeeper.ami.watchdog")
+
+
+class BypassRecorder(Protocol):
+    """Where bypasses are recorded (the decision log implements it)."""
+
+    async def record_event(self, kind: str, details: Mapping[str, object]) -> str:
+        """Record one event; returns its id once durable."""
+
+
+class OutcomeRecorder(Protocol):
+    """Where call outcomes are recorded (the decision log implements it)."""
+
+    async def record_outcome(self, uniqueid: str, outcome: Mapping[str, object]) -> None:
+        """Attach what happened to the call to the decision taken for `uniqueid`."""
+
+
+class BypassCounter(Protocol):
+    """The metric the watchdog bumps for each bypass."""
+
+    def count_bypass(self) -> None:
+        """One more call found past the gatekeeper."""
+
+
+class Watchdog:
+    """Guards the gated contexts and reports outcomes; run it with `await watchdog.run()`."""
+
+    def __init__(  # noqa: PLR0913 - the collaborators it wires together, all keyword-only
+        self,
+        *,
+        gated_contexts: Iterable[str],
+        on_bypass: BypassAction,
+        bypass_recorder: BypassRecorder,
+        outcome_recorder: OutcomeRecorder,
+        metrics: BypassCounter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        subscription_limit: int = SUBSCRIPTION_LIMIT,
+    ) -> None:
+        self._client: AmiClient | None = None
+        self._events: Subscription | None = None
+        self._detector = BypassDetector(gated_contexts, clock)
+        self._tracker = OutcomeTracker(clock)
+        self._on_bypass = on_bypass
+        self._bypass_recorder = bypass_recorder
+        self._outcome_recorder = outcome_recorder
+        self._metrics = metrics
+        self._subscription_limit = subscription_limit
+        self.failures = 0
+        self.lags = 0
+        if not self._detector.gated_contexts:
+            log.warning("ami_watchdog_guards_nothing", hint="set ami.gated_contexts")
+
+    def allowed(self, uniqueid: str, linkedid: str) -> None:
+        """The checker allowed the call on `uniqueid`: it may dial gated contexts."""
+        self._detector.allow(uniqueid, linkedid)
+        self._tracker.watch(uniqueid, linkedid, "allow")
+
+    def blocked(self, uniqueid: str, linkedid: str) -> None:
+        """The checker blocked the call on `uniqueid`: follow it to show it never went out."""
+        self._tracker.watch(uniqueid, linkedid, "block")
+
+    def attach(self, client: AmiClient) -> None:
+        """Watch this client's events from now on (the subscription outlives reconnects)."""
+        if self._events is not None:
+            self._events.close()
+        self._client = client
+        self._events = client.subscribe(self._subscription_limit)
+
+    async def run(self) -> None:
+        """Read events until cancelled (or until the client closes); `attach()` first."""
+        if self._events is None or self._client is None:
+            raise AmiError("the watchdog has no AMI client: attach() one before run()")
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                expiry = tasks.create_task(self._expire_forever(tasks), name="outcome-expiry")
+                try:
+                    await self._consume(tasks)
+                finally:
+                    expiry.cancel()
+        finally:
+            if self._events is not None:
+                self._events.close()
+
+    async def _consume(self, tasks: asyncio.TaskGroup) -> None:
+        while self._events is not None and self._client is not None:
+            try:
+                async for event in self._events:
+                    self._handle(event, tasks)
+            except AmiError as err:
+                log.error("ami_watchdog_lagged", error=str(err))
+                self.lags += 1
+                self._tracker.link_lost()
+                self._events = self._client.subscribe(self._subscription_limit)
+                self._spawn(tasks, self._record_gap("watchdog fell behind", str(err)))
+            else:
+                return
+
+    def _handle(self, event: AmiEvent, tasks: asyncio.TaskGroup) -> None:
+        if event.name == LINK_DOWN:
+            self._tracker.link_lost()
+            self._spawn(tasks, self._record_gap("AMI link down", "events are lost until it is up"))
+        elif event.name == LINK_UP:
+            self._spawn(tasks, self._record_gap("AMI link up", "watching again"))
+        for bypass in self._detector.feed(event):
+            self._spawn(tasks, self._act_on(bypass))
+        for outcome in self._tracker.feed(event):
+            self._spawn(tasks, self._record_outcome(outcome))
+
+    def _spawn(self, tasks: asyncio.TaskGroup, work: Coroutine[Any, Any, None]) -> None:
+        tasks.create_task(self._guarded(work))
+
+    async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception:
+            self.failures += 1
+            log.exception("ami_watchdog_task_failed")
+
+    async def _expire_forever(self, tasks: asyncio.TaskGroup) -> None:
+        while True:
+            await asyncio.sleep(EXPIRY_INTERVAL_S)
+            for bypass in self._detector.expire():
+                self._spawn(tasks, self._act_on(bypass))
+            for outcome in self._tracker.expire():
+                self._spawn(tasks, self._record_outcome(outcome))
+
+    async def _act_on(self, bypass: Bypass) -> None:
+        action = "alert"
+        error = ""
+        if self._on_bypass is BypassAction.HANGUP and self._client is not None:
+            action = "hangup"
+            try:
+                await self._client.hangup(bypass.channel, cause=BYPASS_HANGUP_CAUSE)
+            except AmiError as err:
+                error = str(err)
+        if self._metrics is not None:
+            self._metrics.count_bypass()
+        details: dict[str, object] = {
+            "channel": bypass.channel,
+            "uniqueid": bypass.uniqueid,
+            "linkedid": bypass.linkedid,
+            "context": bypass.context,
+            "exten": bypass.exten,
+            "trigger": bypass.trigger,
+            "dialled_by": bypass.dialled_by,
+            "action": action,
+            "hung_up": action == "hangup" and not error,
+        }
+        if error:
+            details["error"] = error
+        log.warning("ami_bypass", **details)
+        await self._bypass_recorder.record_event(BYPASS_EVENT_KIND, details)
+
+    async def _record_gap(self, state: str, detail: str) -> None:
+        await self._bypass_recorder.record_event(
+            WATCH_GAP_EVENT_KIND, {"state": state, "detail": detail}
+        )
+
+    async def _record_outcome(self, outcome: Outcome) -> None:
+        await self._outcome_recorder.record_outcome(outcome.uniqueid, outcome.fields)

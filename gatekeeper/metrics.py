@@ -1,0 +1,101 @@
+"""The service's Prometheus metrics, in a registry of its own.
+
+prometheus_client provides the metric types and the text exposition (label escaping, histogram
+buckets, `_created` series); the HTTP side is ours (`gatekeeper.health`), on the service's own
+asyncio loop. Label values are bounded: verdicts and reasons are contract codes, and a campaign
+name that the configuration does not know (reason `unknown_campaign`) is reported as `unknown`,
+so a misbehaving dialplan cannot grow the series without bound.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CHECK_LATENCY_BUCKETS_S = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+)
+UNKNOWN_CAMPAIGN_LABEL = "unknown"
+EXPOSITION_CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    """What the checker, the sync and the AMI watchdog report; `exposition()` renders it."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._decisions = Counter(
+            "gatekeeper_decisions",
+            "Decisions taken, by verdict, reason and campaign.",
+            ["verdict", "reason", "campaign"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "gatekeeper_check_seconds",
+            "Time from a call request to its recorded decision.",
+            buckets=CHECK_LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self._list_age = Gauge(
+            "gatekeeper_list_age_days",
+            "Age of the DNCM list snapshot in use, in days (-1: no list).",
+            registry=self.registry,
+        )
+        self._list_age.set(-1)
+        self._syncs = Counter(
+            "gatekeeper_list_syncs",
+            "List synchronisations, by result.",
+            ["result"],
+            registry=self.registry,
+        )
+        self._ami_connected = Gauge(
+            "gatekeeper_ami_connected",
+            "1 while the AMI link is logged in, else 0.",
+            registry=self.registry,
+        )
+        self._bypasses = Counter(
+            "gatekeeper_bypasses",
+            "Calls found in a gated context without an ALLOW.",
+            registry=self.registry,
+        )
+        for result in ("ok", "failed"):
+            self._syncs.labels(result=result)
+
+    def observe_decision(self, verdict: str, reason: str, campaign: str, seconds: float) -> None:
+        """One decision and how long it took."""
+        label = UNKNOWN_CAMPAIGN_LABEL if reason == "unknown_campaign" else campaign
+        self._decisions.labels(verdict=verdict, reason=reason, campaign=label).inc()
+        self._latency.observe(seconds)
+
+    def set_list_age(self, days: float) -> None:
+        """The age of the list in use (days since its list date)."""
+        self._list_age.set(days)
+
+    def count_sync(self, ok: bool) -> None:
+        """One list synchronisation, successful or not."""
+        self._syncs.labels(result="ok" if ok else "failed").inc()
+
+    def set_ami_connected(self, connected: bool) -> None:
+        """The AMI link went up or down."""
+        self._ami_connected.set(1 if connected else 0)
+
+    def count_bypass(self) -> None:
+        """One call found past the gatekeeper."""
+        self._bypasses.inc()
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format of every metric."""
+        return generate_latest(self.registry)

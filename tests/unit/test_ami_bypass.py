@@ -1,0 +1,285 @@
+"""The bypass rules, event by event, with the event shapes Asterisk 22 sends."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import pytest
+from gatekeeper.ami.bypass import (
+    MAX_GRANTS,
+    PENDING_GRACE_S,
+    PRUNE_EVERY_EVENTS,
+    STATE_TTL_S,
+    Bypass,
+    BypassDetector,
+)
+from gatekeeper.ami.client import AmiEvent
+
+TRUNK = "trunk"
+ROUTE = "route"
+
+
+def _event(name: str, **fields: str) -> AmiEvent:
+    return AmiEvent(name, MappingProxyType(fields))
+
+
+def _local_pair(base: str, context: str, one: str, two: str, linkedid: str) -> list[AmiEvent]:
+    """Newchannel of both halves, the AppDial placeholder on ;1, and LocalBridge."""
+    return [
+        _event(
+            "Newchannel",
+            Channel=f"{base};1",
+            Context=context,
+            Exten="0470",
+            Uniqueid=one,
+            Linkedid=linkedid,
+        ),
+        _event(
+            "Newchannel",
+            Channel=f"{base};2",
+            Context=context,
+            Exten="0470",
+            Uniqueid=two,
+            Linkedid=linkedid,
+        ),
+        _event(
+            "Newexten",
+            Channel=f"{base};1",
+            Context=context,
+            Exten="0470",
+            Uniqueid=one,
+            Linkedid=linkedid,
+            Application="AppDial",
+        ),
+        _event("LocalBridge", LocalOneUniqueid=one, LocalTwoUniqueid=two),
+    ]
+
+
+def _dial(caller: str, dest: str, context: str, linkedid: str) -> AmiEvent:
+    fields = {
+        "DestChannel": f"Local/0470@{context}-1;1",
+        "DestContext": context,
+        "DestExten": "0470",
+        "DestUniqueid": dest,
+        "DestLinkedid": linkedid,
+    }
+    if caller:
+        fields |= {"Channel": f"Local/0470@{ROUTE}-0;2", "Uniqueid": caller, "Linkedid": linkedid}
+    return AmiEvent("DialBegin", MappingProxyType(fields))
+
+
+def _runs(uniqueid: str, context: str, linkedid: str, app: str = "Answer") -> AmiEvent:
+    return _event(
+        "Newexten",
+        Channel=f"X/{uniqueid}",
+        Context=context,
+        Exten="0470",
+        Uniqueid=uniqueid,
+        Linkedid=linkedid,
+        Application=app,
+    )
+
+
+def _feed(detector: BypassDetector, events: list[AmiEvent]) -> list[Bypass]:
+    return [found for event in events for found in detector.feed(event)]
+
+
+def _allowed_route_call(detector: BypassDetector) -> list[Bypass]:
+    """The checked route: A/A2 in the route, A2 allowed, A2 dials T1/T2 in the trunk."""
+    events = _local_pair(f"Local/0470@{ROUTE}-0", ROUTE, "A", "A2", "A")
+    found = _feed(detector, events)
+    detector.allow("A2", "A")
+    events = [
+        _runs("A2", ROUTE, "A", "Dial"),
+        *_local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "A"),
+        _dial("A2", "T1", TRUNK, "A"),
+        _runs("T2", TRUNK, "A"),
+    ]
+    return found + _feed(detector, events)
+
+
+def test_originate_straight_into_trunk_is_a_bypass() -> None:
+    """A DialBegin into a gated context that names no dialling channel is a bypass."""
+    detector = BypassDetector([TRUNK])
+    events = [
+        *_local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "T1"),
+        _dial("", "T1", TRUNK, "T1"),
+        _runs("T2", TRUNK, "T1"),
+    ]
+    [found] = _feed(detector, events)
+    assert (found.uniqueid, found.trigger, found.context, found.exten, found.dialled_by) == (
+        "T1",
+        "DialBegin",
+        TRUNK,
+        "0470",
+        "",
+    )
+
+
+def test_bypass_names_the_other_half_of_the_local_channel() -> None:
+    """The report names both halves, so an operator can find the whole leg."""
+    detector = BypassDetector([TRUNK])
+    events = [
+        *_local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "T1"),
+        _dial("", "T1", TRUNK, "T1"),
+    ]
+    [found] = _feed(detector, events)
+    assert found.partner_channel == f"Local/0470@{TRUNK}-1;2"
+
+
+def test_dial_from_the_allowed_channel_is_no_bypass() -> None:
+    """The channel that ran the check may dial the trunk; the trunk's dialplan then runs."""
+    assert _allowed_route_call(BypassDetector([TRUNK])) == []
+
+
+def test_dial_from_the_other_half_of_the_allowed_local_channel_is_no_bypass() -> None:
+    """A grant covers both halves of the Local channel that ran the check."""
+    detector = BypassDetector([TRUNK])
+    _feed(detector, _local_pair(f"Local/0470@{ROUTE}-0", ROUTE, "A", "A2", "A"))
+    detector.allow("A2", "A")
+    events = [
+        *_local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "A"),
+        _dial("A", "T1", TRUNK, "A"),
+    ]
+    assert _feed(detector, events) == []
+
+
+def test_second_dial_from_another_channel_of_the_allowed_call_is_a_bypass() -> None:
+    """A transfer inherits the linked id, but not the permit: its dial-out is a bypass."""
+    detector = BypassDetector([TRUNK])
+    _allowed_route_call(detector)
+    events = [
+        *_local_pair(f"Local/0471@{TRUNK}-2", TRUNK, "U1", "U2", "A"),
+        _dial("AGENT", "U1", TRUNK, "A"),
+    ]
+    [found] = _feed(detector, events)
+    assert (found.uniqueid, found.dialled_by) == ("U1", f"Local/0470@{ROUTE}-0;2")
+
+
+def test_channel_redirected_into_the_trunk_is_a_bypass() -> None:
+    """Dialplan running in a gated context on a channel nobody dialled there is a bypass."""
+    detector = BypassDetector([TRUNK])
+    [found] = _feed(detector, [_runs("R", TRUNK, "R")])
+    assert (found.uniqueid, found.trigger) == ("R", "Newexten")
+
+
+@pytest.mark.parametrize("placeholder", ["AppDial", "AppDial2"])
+def test_dial_placeholder_is_not_dialplan(placeholder: str) -> None:
+    """The placeholder Asterisk shows on a channel being dialled decides nothing by itself."""
+    detector = BypassDetector([TRUNK])
+    assert _feed(detector, [_runs("T1", TRUNK, "T1", placeholder)]) == []
+
+
+def test_a_bypassed_leg_is_reported_once() -> None:
+    """Both halves of the bypassing Local channel share one verdict: one report."""
+    detector = BypassDetector([TRUNK])
+    events = [
+        *_local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "T1"),
+        _dial("", "T1", TRUNK, "T1"),
+        _runs("T2", TRUNK, "T1"),
+        _runs("T2", TRUNK, "T1", "UserEvent"),
+    ]
+    assert len(_feed(detector, events)) == 1
+
+
+def test_linked_id_grant_applies_only_without_a_uniqueid() -> None:
+    """A grant that names only a linked id covers the gated channels of that call."""
+    detector = BypassDetector([TRUNK])
+    detector.allow("", "L")
+    events = [
+        *_local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "L"),
+        _dial("", "T1", TRUNK, "L"),
+    ]
+    assert _feed(detector, events) == []
+
+
+def test_ungated_contexts_are_ignored() -> None:
+    """Calls that never enter a gated context are none of the watchdog's business."""
+    detector = BypassDetector([TRUNK])
+    events = [
+        *_local_pair(f"Local/0470@{ROUTE}-0", ROUTE, "A", "A2", "A"),
+        _dial("", "A", ROUTE, "A"),
+        _runs("A2", ROUTE, "A"),
+    ]
+    assert _feed(detector, events) == []
+
+
+def test_hangups_drop_all_state() -> None:
+    """After every channel hung up, nothing of the call is held."""
+    detector = BypassDetector([TRUNK])
+    _allowed_route_call(detector)
+    _feed(detector, [_event("Hangup", Uniqueid=u) for u in ("T2", "T1", "A2", "A")])
+    assert detector.tracked == 0
+
+
+def test_grants_without_events_expire() -> None:
+    """A grant whose call never showed up (events lost) is forgotten after the TTL."""
+    now = [0.0]
+    detector = BypassDetector([TRUNK], clock=lambda: now[0])
+    detector.allow("A2", "A")
+    now[0] = STATE_TTL_S + 1
+    _feed(detector, [_event("VarSet")] * PRUNE_EVERY_EVENTS)
+    assert detector.tracked == 0
+
+
+def _second_half_runs_first(detector: BypassDetector, caller: str) -> list[Bypass]:
+    """The trunk's second half runs dialplan before the DialBegin of its first half arrives."""
+    events = [
+        *_local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "A"),
+        _event(
+            "Newexten",
+            Channel=f"Local/0470@{TRUNK}-1;2",
+            Context=TRUNK,
+            Exten="0470",
+            Uniqueid="T2",
+            Linkedid="A",
+            Application="Answer",
+        ),
+        _dial(caller, "T1", TRUNK, "A"),
+    ]
+    return _feed(detector, events)
+
+
+def test_second_half_running_before_an_allowed_dial_begin_is_no_bypass() -> None:
+    """Events of two channels may arrive out of order: the late DialBegin still permits."""
+    detector = BypassDetector([TRUNK])
+    detector.allow("A2", "A")
+    assert (_second_half_runs_first(detector, "A2"), detector.expire()) == ([], [])
+
+
+def test_second_half_running_before_an_unchecked_dial_begin_is_one_bypass() -> None:
+    """Out of order, an unchecked dial is still reported, once, by its DialBegin."""
+    detector = BypassDetector([TRUNK])
+    found = _second_half_runs_first(detector, "")
+    assert ([b.trigger for b in found], detector.expire()) == (["DialBegin"], [])
+
+
+def test_second_half_whose_dial_begin_never_comes_is_a_bypass_after_grace() -> None:
+    """If the partner's DialBegin never arrives, the waiting half is reported after the grace."""
+    now = [0.0]
+    detector = BypassDetector([TRUNK], clock=lambda: now[0])
+    events = [
+        *_local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "A"),
+        _event(
+            "Newexten",
+            Channel=f"Local/0470@{TRUNK}-1;2",
+            Context=TRUNK,
+            Exten="0470",
+            Uniqueid="T2",
+            Linkedid="A",
+            Application="Answer",
+        ),
+    ]
+    early = _feed(detector, events)
+    now[0] = PENDING_GRACE_S
+    assert (early, [b.uniqueid for b in detector.expire()]) == ([], ["T2"])
+
+
+def test_grants_are_bounded_and_the_oldest_goes_first() -> None:
+    """Past MAX_GRANTS the oldest grant is dropped: a late dial on it is a bypass (closed)."""
+    detector = BypassDetector([TRUNK])
+    for n in range(MAX_GRANTS + 1):
+        detector.allow(f"G{n}", "")
+    oldest = _feed(detector, [_dial("G0", "T1", TRUNK, "L0")])
+    newest = _feed(detector, [_dial(f"G{MAX_GRANTS}", "T2", TRUNK, "L1")])
+    assert ([b.uniqueid for b in oldest], newest) == (["T1"], [])

@@ -1,0 +1,223 @@
+"""Call outcomes from AMI events: dial status, hangup cause and talk time per decided call."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import pytest
+from gatekeeper.ami.client import AmiEvent
+from gatekeeper.ami.outcomes import MAX_CALLS, SETTLE_S, Outcome, OutcomeTracker
+
+
+class Clock:
+    """A hand-driven monotonic clock."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        """The current reading."""
+        return self.now
+
+
+def _event(name: str, **fields: str) -> AmiEvent:
+    return AmiEvent(name, MappingProxyType(fields))
+
+
+def _dial_begin(caller: str, dest: str) -> AmiEvent:
+    return _event("DialBegin", Uniqueid=caller, DestUniqueid=dest, DestChannel=f"X/{dest}")
+
+
+def _dial_end(caller: str, dest: str, status: str) -> AmiEvent:
+    return _event("DialEnd", Uniqueid=caller, DestUniqueid=dest, DialStatus=status)
+
+
+def _hangup(uniqueid: str, cause: str = "16", text: str = "Normal Clearing") -> AmiEvent:
+    return _event("Hangup", Uniqueid=uniqueid, Cause=cause, **{"Cause-txt": text})
+
+
+def _feed(
+    tracker: OutcomeTracker, clock: Clock, steps: list[tuple[float, AmiEvent]]
+) -> list[Outcome]:
+    done: list[Outcome] = []
+    for delay, event in steps:
+        clock.now += delay
+        done += tracker.feed(event)
+    return done
+
+
+def test_answered_call_reports_ring_and_talk_time() -> None:
+    """An answered call: result answered, ANSWER, the trunk's cause, ring and talk seconds."""
+    clock = Clock()
+    tracker = OutcomeTracker(clock)
+    tracker.watch("A2", "A", "allow")
+    steps = [
+        (0.0, _dial_begin("A2", "T1")),
+        (3.0, _dial_end("A2", "T1", "ANSWER")),
+        (42.5, _hangup("T1")),
+        (0.01, _hangup("A2")),
+    ]
+    [outcome] = _feed(tracker, clock, steps)
+    assert (outcome.uniqueid, dict(outcome.fields)) == (
+        "A2",
+        {
+            "linkedid": "A",
+            "verdict": "allow",
+            "attempts": 1,
+            "reached_network": True,
+            "result": "answered",
+            "dial_status": "ANSWER",
+            "hangup_cause": 16,
+            "hangup_cause_text": "Normal Clearing",
+            "ring_seconds": 3.0,
+            "talk_seconds": 42.5,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "cause", "result"),
+    [
+        ("BUSY", "17", "busy"),
+        ("NOANSWER", "19", "no_answer"),
+        ("CONGESTION", "34", "congestion"),
+        ("CHANUNAVAIL", "20", "unavailable"),
+        ("CANCEL", "16", "cancelled"),
+    ],
+)
+def test_unanswered_dial_statuses(status: str, cause: str, result: str) -> None:
+    """Each DialStatus maps to its result, with the trunk's cause and no talk time."""
+    clock = Clock()
+    tracker = OutcomeTracker(clock)
+    tracker.watch("A2", "A", "allow")
+    steps = [
+        (0.0, _dial_begin("A2", "T1")),
+        (5.0, _dial_end("A2", "T1", status)),
+        (0.0, _hangup("T1", cause)),
+        (0.1, _hangup("A2")),
+    ]
+    [outcome] = _feed(tracker, clock, steps)
+    fields = outcome.fields
+    assert (
+        fields["result"],
+        fields["hangup_cause"],
+        fields["ring_seconds"],
+        fields["talk_seconds"],
+    ) == (result, int(cause), 5.0, None)
+
+
+def test_blocked_call_never_reaches_the_network() -> None:
+    """A call hung up without any dial attempt is reported not dialled, with its own cause."""
+    tracker = OutcomeTracker(Clock())
+    tracker.watch("B2", "B", "block")
+    [outcome] = tracker.feed(_hangup("B2", "21", "Call Rejected"))
+    fields = outcome.fields
+    assert (
+        fields["verdict"],
+        fields["result"],
+        fields["reached_network"],
+        fields["hangup_cause"],
+    ) == ("block", "not_dialled", False, 21)
+
+
+def test_outcome_waits_for_the_destination_to_hang_up() -> None:
+    """When the asking channel hangs up first, the outcome comes with the trunk's hangup."""
+    clock = Clock()
+    tracker = OutcomeTracker(clock)
+    tracker.watch("A2", "A", "allow")
+    early = _feed(
+        tracker,
+        clock,
+        [
+            (0.0, _dial_begin("A2", "T1")),
+            (1.0, _dial_end("A2", "T1", "ANSWER")),
+            (1.0, _hangup("A2")),
+        ],
+    )
+    late = _feed(tracker, clock, [(0.1, _hangup("T1"))])
+    assert (early, [o.uniqueid for o in late]) == ([], ["A2"])
+
+
+def test_the_last_attempt_speaks_for_a_call_with_failover() -> None:
+    """Two attempts (failover): the count is 2 and the second attempt gives the result."""
+    clock = Clock()
+    tracker = OutcomeTracker(clock)
+    tracker.watch("A2", "A", "allow")
+    steps = [
+        (0.0, _dial_begin("A2", "T1")),
+        (1.0, _dial_end("A2", "T1", "CONGESTION")),
+        (0.0, _hangup("T1", "34")),
+        (0.0, _dial_begin("A2", "U1")),
+        (2.0, _dial_end("A2", "U1", "ANSWER")),
+        (7.0, _hangup("U1")),
+        (0.0, _hangup("A2")),
+    ]
+    [outcome] = _feed(tracker, clock, steps)
+    assert (
+        outcome.fields["attempts"],
+        outcome.fields["result"],
+        outcome.fields["talk_seconds"],
+    ) == (2, "answered", 7.0)
+
+
+def test_missing_destination_hangup_is_settled_by_expiry() -> None:
+    """A destination that never reports is closed after SETTLE_S and flagged as a gap."""
+    clock = Clock()
+    tracker = OutcomeTracker(clock)
+    tracker.watch("A2", "A", "allow")
+    _feed(tracker, clock, [(0.0, _dial_begin("A2", "T1")), (1.0, _hangup("A2"))])
+    clock.now += SETTLE_S
+    [outcome] = tracker.expire()
+    assert (outcome.fields["ami_link_gap"], tracker.pending) == (True, 0)
+
+
+def test_link_loss_flags_calls_in_flight() -> None:
+    """A call in flight when the AMI link dropped carries ami_link_gap in its outcome."""
+    tracker = OutcomeTracker(Clock())
+    tracker.watch("A2", "A", "allow")
+    tracker.link_lost()
+    [outcome] = tracker.feed(_hangup("A2"))
+    assert outcome.fields["ami_link_gap"] is True
+
+
+def test_calls_nobody_decided_are_ignored() -> None:
+    """Events of channels the checker never decided produce nothing."""
+    tracker = OutcomeTracker(Clock())
+    events = [
+        _dial_begin("Z2", "Z1"),
+        _dial_end("Z2", "Z1", "ANSWER"),
+        _hangup("Z1"),
+        _hangup("Z2"),
+    ]
+    assert [tracker.feed(e) for e in events] == [[], [], [], []]
+
+
+def test_times_come_from_arrival_not_from_processing() -> None:
+    """Talk time is measured between the events' arrivals, however late they are processed."""
+    tracker = OutcomeTracker(Clock())
+    tracker.watch("A2", "A", "allow")
+    stamped = [
+        AmiEvent("DialBegin", MappingProxyType({"Uniqueid": "A2", "DestUniqueid": "T1"}), 10.0),
+        AmiEvent(
+            "DialEnd",
+            MappingProxyType({"Uniqueid": "A2", "DestUniqueid": "T1", "DialStatus": "ANSWER"}),
+            12.0,
+        ),
+        AmiEvent("Hangup", MappingProxyType({"Uniqueid": "T1", "Cause": "16"}), 20.25),
+        AmiEvent("Hangup", MappingProxyType({"Uniqueid": "A2", "Cause": "16"}), 20.5),
+    ]
+    [outcome] = [o for event in stamped for o in tracker.feed(event)]
+    assert (outcome.fields["ring_seconds"], outcome.fields["talk_seconds"]) == (2.0, 8.25)
+
+
+def test_followed_calls_are_bounded() -> None:
+    """Past MAX_CALLS the oldest call is closed early, flagged as a gap, and reported."""
+    tracker = OutcomeTracker(Clock())
+    for n in range(MAX_CALLS + 1):
+        tracker.watch(f"U{n}", "", "allow")
+    [evicted] = tracker.expire()
+    assert (evicted.uniqueid, evicted.fields["ami_link_gap"], tracker.pending) == (
+        "U0",
+        True,
+        MAX_CALLS,
+    )
