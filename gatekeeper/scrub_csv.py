@@ -198,7 +198,7 @@ class ListReader:
         sample = list(itertools.islice(stream, SNIFF_ROWS + 1))
         if not sample or not sample[0].strip():
             raise ScrubInputError(f"{self.path}:1: expected a header line naming the columns")
-        delimiter = _sniff(sample)
+        delimiter = sniff_delimiter(sample)
         reader = csv.reader(itertools.chain(sample, stream), delimiter=delimiter)
         header = tuple(self._next(reader) or ())
         self.layout = _layout(self.path, header, delimiter, sample[0], self._column)
@@ -260,7 +260,7 @@ class ListReader:
             raise ScrubInputError(f"{self.path}: changed while being scrubbed; run it again")
 
 
-def _sniff(sample: list[str]) -> str:
+def sniff_delimiter(sample: list[str]) -> str:
     """The separator that gives the header the most fields, the same in every sampled row."""
     best, best_width = DELIMITERS[0], 1
     for delimiter in DELIMITERS:
