@@ -124,6 +124,14 @@ class Checker:
 
     async def check(self, request: CallRequest) -> CheckResult:
         """Decide one call and record it; the result is safe to answer."""
+        return await self._record(await self.decide_only(request))
+
+    async def decide_only(self, request: CallRequest) -> CheckResult:
+        """Decide one call exactly as `check` does, without recording it (`decision_id` None).
+
+        For callers that keep their own proof of many decisions at once, such as a list scrub;
+        a call is only ever placed on a recorded `check`.
+        """
         settings = self._settings()
         now = self._clock()
         campaign = settings.campaigns.get(request.campaign)
@@ -137,8 +145,7 @@ class Checker:
         except (GatekeeperError, TimeoutError, OSError) as err:
             log.error("facts_unavailable", error=str(err), campaign=request.campaign)
             decision = Decision(Reason.INTERNAL_ERROR, f"facts unavailable: {err}")
-        result = CheckResult(now, request, campaign, number, decision, snapshot, None)
-        return await self._record(result)
+        return CheckResult(now, request, campaign, number, decision, snapshot, None)
 
     async def _facts(
         self,

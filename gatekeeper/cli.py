@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gatekeeper.consent_cli",
     "gatekeeper.dncm.cli",
     "gatekeeper.audit.cli",
+    "gatekeeper.scrub_cli",
 )
 
 

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import enum
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -131,6 +131,12 @@ class ActStore(Protocol):
 
     async def acts_for(self, advertiser: str, e164: str) -> tuple[tuple[Act, ...], tuple[Act, ...]]:
         """The live (objections, consents) of this advertiser for this number."""
+        ...
+
+    async def acts_by_number(
+        self, advertiser: str
+    ) -> dict[str, tuple[tuple[Act, ...], tuple[Act, ...]]]:
+        """Every number's live (objections, consents) of this advertiser, read at once."""
         ...
 
     async def add(self, record: ActRecord) -> AddResult:
@@ -257,17 +263,29 @@ class SqliteActStore:
             ).fetchall()
         except sqlite3.Error as err:
             raise StoreError(f"{self._path}: cannot read acts: {err}") from err
-        objections: list[Act] = []
-        consents: list[Act] = []
-        for record_id, kind, day, at in rows:
-            act = Act(
-                ActKind(kind),
-                date.fromisoformat(day),
-                time.fromisoformat(at) if at is not None else None,
-                str(record_id),
-            )
-            (consents if act.kind is ActKind.CONSENT else objections).append(act)
-        return tuple(objections), tuple(consents)
+        return _split(_act_of(*row) for row in rows)
+
+    async def acts_by_number(
+        self, advertiser: str
+    ) -> dict[str, tuple[tuple[Act, ...], tuple[Act, ...]]]:
+        """Every number's live (objections, consents) of this advertiser, in one read.
+
+        For batch work (a list scrub): one query instead of one per number, the same acts
+        `acts_for` would give for each number.
+        """
+        by_number: dict[str, list[Act]] = {}
+        try:
+            async with self._db.execute(
+                "SELECT e164, id, kind, day, at FROM acts"
+                " WHERE advertiser = ? AND revoked_at IS NULL ORDER BY id",
+                (advertiser,),
+            ) as cursor:
+                rows = await cursor.fetchall()
+        except sqlite3.Error as err:
+            raise StoreError(f"{self._path}: cannot read acts: {err}") from err
+        for e164, *fields in rows:
+            by_number.setdefault(str(e164), []).append(_act_of(*fields))
+        return {e164: _split(acts) for e164, acts in by_number.items()}
 
     async def add(self, record: ActRecord) -> AddResult:
         """Store one record (or find its identical live twin)."""
@@ -375,6 +393,23 @@ class SqliteActStore:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _act_of(record_id: object, kind: object, day: object, at: object) -> Act:
+    return Act(
+        ActKind(str(kind)),
+        date.fromisoformat(str(day)),
+        time.fromisoformat(str(at)) if at is not None else None,
+        str(record_id),
+    )
+
+
+def _split(acts: Iterable[Act]) -> tuple[tuple[Act, ...], tuple[Act, ...]]:
+    objections: list[Act] = []
+    consents: list[Act] = []
+    for act in acts:
+        (consents if act.kind is ActKind.CONSENT else objections).append(act)
+    return tuple(objections), tuple(consents)
 
 
 def _row_of(record: ActRecord, created_at: datetime) -> tuple[str | None, ...]:

@@ -43,3 +43,11 @@ class AgiProtocolError(GatekeeperError):
 
 class AmiError(GatekeeperError):
     """The Asterisk manager connection failed or refused us."""
+
+
+class ScrubInputError(GatekeeperError):
+    """A calling list cannot be scrubbed as given; the message names file and line."""
+
+
+class ScrubUsageError(ScrubInputError):
+    """A scrub was asked wrongly (unknown campaign, no number column): a usage error."""

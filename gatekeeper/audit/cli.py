@@ -1,8 +1,9 @@
-"""`gatekeeper audit show|export|verify|report|purge`: reading and keeping the compliance record."""
+"""`gatekeeper audit show|events|export|verify|report|purge`: reading and keeping the record."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,20 +11,38 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from gatekeeper.audit.event_view import event_json, format_events
 from gatekeeper.audit.export import ExportFormat, write_export
 from gatekeeper.audit.period import local_text, parse_moment
 from gatekeeper.audit.purge import purge_before
 from gatekeeper.audit.report_data import gather
 from gatekeeper.audit.report_html import render
 from gatekeeper.audit.schema import log_path
-from gatekeeper.audit.store import DecisionRow, Filters, iter_decisions, reading, verify_log
+from gatekeeper.audit.store import (
+    NON_DECISION_TYPES,
+    DecisionRow,
+    Filters,
+    iter_decisions,
+    iter_events,
+    reading,
+    verify_log,
+)
 from gatekeeper.cli_support import ExitCode, load_settings_from
 from gatekeeper.config import DEFAULT_MAX_AGE_DAYS
 from gatekeeper.errors import AuditError
 from gatekeeper.numbers import InvalidNumber, normalise
 from gatekeeper.policy import Reason, Verdict
 
-SHOW_COLUMNS = ("time (Brussels)", "decision id", "campaign", "number", "verdict", "reason", "list")
+SHOW_COLUMNS = (
+    "time (Brussels)",
+    "decision id",
+    "campaign",
+    "number",
+    "verdict",
+    "reason",
+    "list",
+    "outcome",
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +56,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_filters(show)
     show.add_argument("--limit", type=int, default=None, help="show at most this many (newest)")
     show.set_defaults(handler=show_command)
+
+    events = commands.add_parser(
+        "events",
+        help="list the other records: service starts, reloads, list syncs, scrubs, outcomes...",
+    )
+    _add_log(events)
+    events.add_argument(
+        "--kind",
+        action="append",
+        metavar="KIND",
+        help="only this kind (list_sync, config_reload, scrub, outcome, purge...); repeatable",
+    )
+    events.add_argument("--since", type=_since, help="ISO date or date-time (Brussels)")
+    events.add_argument("--until", type=_until, help="ISO date (inclusive) or date-time")
+    events.add_argument("--json", action="store_true", help="one JSON object per line")
+    events.set_defaults(handler=events_command)
 
     export = commands.add_parser("export", help="export decisions as CSV or JSON lines")
     _add_filters(export)
@@ -157,7 +192,15 @@ def _show_cells(row: DecisionRow) -> tuple[str, ...]:
         str(row.get("verdict")).upper(),
         str(row.get("reason")),
         str(snapshot.get("list_date", "-")),
+        outcome_text(row.outcome),
     )
+
+
+def outcome_text(outcome: dict[str, object] | None) -> str:
+    """A call's outcome as `key=value` pairs, `-` when none was recorded."""
+    if not outcome:
+        return "-"
+    return " ".join(f"{key}={value}" for key, value in sorted(outcome.items()))
 
 
 def format_table(rows: list[DecisionRow]) -> str:
@@ -170,6 +213,19 @@ def format_table(rows: list[DecisionRow]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append(f"{len(rows)} decision(s)")
     return "\n".join(lines)
+
+
+def events_command(args: argparse.Namespace) -> int:
+    """Print the chain's non-decision records, oldest first."""
+    kinds = tuple(args.kind) if args.kind else None
+    with reading(_log_of(args)) as conn:
+        events = list(iter_events(conn, kinds, args.since, args.until, types=NON_DECISION_TYPES))
+    if args.json:
+        for event in events:
+            print(json.dumps(event_json(event), sort_keys=True, ensure_ascii=False))
+    else:
+        print(format_events(events))
+    return ExitCode.OK
 
 
 def export_command(args: argparse.Namespace) -> int:

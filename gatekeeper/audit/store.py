@@ -141,7 +141,7 @@ def outcome_of(conn: sqlite3.Connection, decision_id: str, uniqueid: str) -> dic
 
 @dataclass(frozen=True, slots=True)
 class EventRow:
-    """A stored event (list sync, config reload, bypass, purge checkpoint)."""
+    """A stored event (list sync, config reload, bypass, scrub), checkpoint or call outcome."""
 
     seq: int
     id: str
@@ -151,15 +151,25 @@ class EventRow:
     details: dict[str, Any]
 
 
+EVENT_TYPES = (RecordType.EVENT.value, RecordType.CHECKPOINT.value)
+NON_DECISION_TYPES = (*EVENT_TYPES, RecordType.OUTCOME.value)
+
+
 def iter_events(
     conn: sqlite3.Connection,
     kinds: tuple[str, ...] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    *,
+    types: tuple[str, ...] = EVENT_TYPES,
 ) -> Iterator[EventRow]:
-    """Events and checkpoints in chain order, optionally of some kinds and within a period."""
-    clauses = ["type IN ('event', 'checkpoint')"]
-    params: list[object] = []
+    """Records of these types (events and checkpoints unless told) in chain order.
+
+    Optionally only some kinds, within a period. An outcome's details are its whole body
+    (`uniqueid`, `decision_id`, `outcome`).
+    """
+    clauses = [f"type IN ({', '.join('?' for _ in types)})"]
+    params: list[object] = list(types)
     if kinds is not None:
         clauses.append(f"kind IN ({', '.join('?' for _ in kinds)})")
         params.extend(kinds)

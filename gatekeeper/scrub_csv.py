@@ -1,0 +1,397 @@
+"""Reading a calling list (CSV) and writing its scrubbed copy.
+
+Theory of operation: a calling list comes out of a CRM or a spreadsheet, so its form varies. A
+first pass reads the file in chunks to fingerprint it (sha256, size) and to decide its encoding:
+UTF-8, with or without a byte-order mark, else Latin-1, which reads any byte. The header line
+decides the separator: of `,` `;` and tab, the one that splits the header, and the rows after it,
+into the same and largest number of fields. The number column is the one named on the command
+line, else the one whose header is a known name for a phone number (accents, case, spaces and
+punctuation ignored: `Numéro de téléphone`, `GSM`, `Telefoonnummer`). The second pass streams the
+rows: a row whose field count differs from the header's is an error, since its number may have
+shifted into another column. Blank lines are skipped. The file must not change between the
+passes (checked by its size and times), so the fingerprint is that of the rows scrubbed.
+
+The copy goes to a private (0600) temporary file beside the target, in UTF-8 (with a byte-order
+mark when the input had one), with the input's separator and line ends, hashed as it is written;
+it replaces the target only once complete and flushed to disk.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import itertools
+import os
+import tempfile
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, BinaryIO, Self, TextIO
+
+from gatekeeper.errors import ScrubInputError, ScrubUsageError
+
+if TYPE_CHECKING:
+    from _csv import Reader
+
+NUMBER_COLUMN_NAMES = frozenset(
+    {
+        "number",
+        "phone",
+        "phonenumber",
+        "phoneno",
+        "telephone",
+        "telephonenumber",
+        "tel",
+        "telnr",
+        "telno",
+        "gsm",
+        "gsmnr",
+        "gsmnummer",
+        "mobile",
+        "mobilenumber",
+        "mobiel",
+        "mobielnummer",
+        "msisdn",
+        "numero",
+        "numerodetelephone",
+        "nummer",
+        "telefoon",
+        "telefoonnr",
+        "telefoonnummer",
+        "telefon",
+        "telefonnummer",
+    }
+)
+DELIMITERS = (",", ";", "\t")
+SNIFF_ROWS = 20
+CHUNK_BYTES = 1 << 20
+MAX_REPORTED_PROBLEMS = 20
+GK_PREFIX = "gk_"
+GK_COLUMNS = ("gk_decision", "gk_reason", "gk_number", "gk_scrub_id")
+
+_BOM = codecs.BOM_UTF8
+_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What the input file is: its hash and size, and how its bytes are read."""
+
+    sha256: str
+    size: int
+    encoding: str
+    bom: bool
+    not_utf8_line: int | None = None
+
+    @property
+    def note(self) -> str:
+        """What a person should know about the encoding, or nothing."""
+        if self.not_utf8_line is None:
+            return ""
+        return f"line {self.not_utf8_line} is not UTF-8: the file is read as Latin-1"
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How the rows of a calling list are laid out."""
+
+    header: tuple[str, ...]
+    delimiter: str
+    number_index: int
+    line_end: str
+    replaced: tuple[int, ...] = ()
+
+    @property
+    def number_column(self) -> str:
+        """The header of the number column."""
+        return self.header[self.number_index]
+
+    @property
+    def delimiter_name(self) -> str:
+        """The separator as a word."""
+        return _NAMES[self.delimiter]
+
+    def kept(self, fields: Sequence[str]) -> list[str]:
+        """The input fields that go to the output (earlier gk_ columns are replaced)."""
+        if not self.replaced:
+            return list(fields)
+        return [value for i, value in enumerate(fields) if i not in self.replaced]
+
+    def output_header(self) -> list[str]:
+        """The output's header: the input's columns, then the gatekeeper's."""
+        return [*self.kept(self.header), *GK_COLUMNS]
+
+
+def fingerprint(path: Path) -> Fingerprint:
+    """Hash the file and decide its encoding, reading it once in chunks."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    size = 0
+    lines_before = 1
+    bad_line: int | None = None
+    first = b""
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(CHUNK_BYTES):
+                if not first:
+                    first = chunk[: len(_BOM)]
+                digest.update(chunk)
+                size += len(chunk)
+                if bad_line is None:
+                    try:
+                        decoder.decode(chunk)
+                    except UnicodeDecodeError as err:
+                        bad_line = lines_before + chunk.count(b"\n", 0, err.start)
+                    lines_before += chunk.count(b"\n")
+        if bad_line is None:
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        bad_line = lines_before
+    except OSError as err:
+        raise ScrubInputError(f"{path}: cannot read: {err.strerror}") from err
+    if bad_line is not None:
+        return Fingerprint(digest.hexdigest(), size, "latin-1", bom=False, not_utf8_line=bad_line)
+    bom = first == _BOM
+    return Fingerprint(digest.hexdigest(), size, "utf-8-sig" if bom else "utf-8", bom=bom)
+
+
+def header_key(name: str) -> str:
+    """A header reduced for matching: no accents, no case, letters and digits only."""
+    plain = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in plain if c.isalnum() and not unicodedata.combining(c)).casefold()
+
+
+class ListReader:
+    """The rows of a calling list, streamed; use as a context manager, iterate, then `finish`."""
+
+    def __init__(self, path: Path, source: Fingerprint, column: str | None) -> None:
+        self.path = path
+        self._source = source
+        self._column = column
+        self._problems: list[str] = []
+        self._problem_count = 0
+        self._stream: TextIO | None = None
+        self._identity: tuple[int, int, int] | None = None
+        self.layout: Layout | None = None
+        self._reader: Reader | None = None
+
+    def __enter__(self) -> Self:
+        try:
+            stat = self.path.stat()
+            self._stream = self.path.open(encoding=self._source.encoding, newline="")
+        except OSError as err:
+            raise ScrubInputError(f"{self.path}: cannot read: {err.strerror}") from err
+        self._identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        started = False
+        try:
+            self._start(self._stream)
+            started = True
+        finally:
+            if not started:
+                self._stream.close()
+        return self
+
+    def _start(self, stream: TextIO) -> None:
+        sample = list(itertools.islice(stream, SNIFF_ROWS + 1))
+        if not sample or not sample[0].strip():
+            raise ScrubInputError(f"{self.path}:1: expected a header line naming the columns")
+        delimiter = sniff_delimiter(sample)
+        reader = csv.reader(itertools.chain(sample, stream), delimiter=delimiter)
+        header = tuple(self._next(reader) or ())
+        self.layout = _layout(self.path, header, delimiter, sample[0], self._column)
+        self._reader = reader
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+    def _next(self, reader: Reader) -> list[str] | None:
+        try:
+            return next(reader)
+        except StopIteration:
+            return None
+        except csv.Error as err:
+            line = reader.line_num
+            raise ScrubInputError(f"{self.path}:{line}: {err}") from err
+        except UnicodeDecodeError as err:  # only if the file changed after it was fingerprinted
+            raise ScrubInputError(f"{self.path}: changed while being scrubbed: {err}") from err
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        """(line, fields) of every non-blank row with as many fields as the header."""
+        assert self._reader is not None
+        assert self.layout is not None
+        reader, width = self._reader, len(self.layout.header)
+        while (fields := self._next(reader)) is not None:
+            line = reader.line_num
+            if len(fields) == width:
+                yield line, fields
+            elif any(value.strip() for value in fields):
+                self._problem(f"{self.path}:{line}: expected {width} fields, got {len(fields)}")
+
+    def _problem(self, text: str) -> None:
+        self._problem_count += 1
+        if len(self._problems) < MAX_REPORTED_PROBLEMS:
+            self._problems.append(text)
+
+    def finish(self) -> None:
+        """Raise ScrubInputError if a row was malformed or the file changed while read."""
+        if self._problem_count:
+            shown = list(self._problems)
+            if self._problem_count > len(shown):
+                shown.append(f"{self.path}: ... and {self._problem_count - len(shown)} more")
+            shown.append(
+                f"{self.path}: {self._problem_count} malformed row(s): nothing was scrubbed "
+                "(a field count that differs from the header's may hide a shifted number)"
+            )
+            raise ScrubInputError("\n".join(shown))
+        try:
+            stat = self.path.stat()
+        except OSError as err:
+            raise ScrubInputError(f"{self.path}: cannot read: {err.strerror}") from err
+        if (stat.st_ino, stat.st_size, stat.st_mtime_ns) != self._identity:
+            raise ScrubInputError(f"{self.path}: changed while being scrubbed; run it again")
+
+
+def sniff_delimiter(sample: list[str]) -> str:
+    """The separator that gives the header the most fields, the same in every sampled row."""
+    best, best_width = DELIMITERS[0], 1
+    for delimiter in DELIMITERS:
+        try:
+            rows = [row for row in csv.reader(sample, delimiter=delimiter) if row]
+        except csv.Error:
+            continue
+        width = len(rows[0]) if rows else 0
+        complete = rows[:-1] if len(sample) > SNIFF_ROWS else rows
+        if width > best_width and all(len(row) == width for row in complete):
+            best, best_width = delimiter, width
+    return best
+
+
+def _layout(
+    path: Path, header: tuple[str, ...], delimiter: str, first_line: str, column: str | None
+) -> Layout:
+    line_end = "\r\n" if first_line.endswith("\r\n") else "\n"
+    names = ", ".join(repr(name) for name in header)
+    if column is not None:
+        wanted = header_key(column)
+        matches = [i for i, name in enumerate(header) if name.strip() == column.strip()]
+        matches = matches or [i for i, name in enumerate(header) if header_key(name) == wanted]
+        if len(matches) != 1:
+            problem = "no column" if not matches else "more than one column"
+            raise ScrubUsageError(f"{path}:1: {problem} named {column!r}; the header has {names}")
+    else:
+        matches = [i for i, name in enumerate(header) if header_key(name) in NUMBER_COLUMN_NAMES]
+        if len(matches) != 1:
+            found = ", ".join(repr(header[i]) for i in matches)
+            problem = (
+                f"no column is named like a phone number (number, phone, tel, gsm, numero, "
+                f"nummer, ...); the header has {names}"
+                if not matches
+                else f"several columns could hold the number ({found})"
+            )
+            raise ScrubUsageError(f"{path}:1: {problem}: name the column with --column NAME")
+    index = matches[0]
+    replaced = tuple(
+        i for i, name in enumerate(header) if name.strip().lower() in GK_COLUMNS and i != index
+    )
+    return Layout(header, delimiter, index, line_end, replaced)
+
+
+class ScrubbedWriter:
+    """The scrubbed copy: a private temporary file, hashed as written, renamed when complete."""
+
+    def __init__(self, target: Path, layout: Layout, *, bom: bool) -> None:
+        self.target = target
+        self._layout = layout
+        self._bom = bom
+        self._digest = hashlib.sha256()
+        self._temp: Path | None = None
+        self._raw: BinaryIO | None = None
+        self._writer = csv.writer(self, delimiter=layout.delimiter, lineterminator=layout.line_end)
+        self.rows = 0
+
+    def __enter__(self) -> Self:
+        folder = self.target.parent
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=folder)
+        except OSError as err:
+            raise ScrubInputError(f"{self.target}: cannot write: {err.strerror}") from err
+        self._temp = Path(name)
+        self._raw = os.fdopen(fd, "wb")
+        started = False
+        try:
+            if self._bom:
+                self._put(_BOM)
+            self._writer.writerow(self._layout.output_header())
+            started = True
+        finally:
+            if not started:
+                self.discard()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.discard()
+
+    def write(self, text: str) -> int:
+        """Take text from the csv writer (it is not called directly)."""
+        self._put(text.encode("utf-8"))
+        return len(text)
+
+    def _put(self, data: bytes) -> None:
+        assert self._raw is not None
+        self._digest.update(data)
+        try:
+            self._raw.write(data)
+        except OSError as err:
+            raise ScrubInputError(f"{self.target}: cannot write: {err.strerror}") from err
+
+    def row(self, fields: Sequence[str], added: Sequence[str]) -> None:
+        """Write one row: the kept input fields, then the gatekeeper's."""
+        self._writer.writerow([*self._layout.kept(fields), *added])
+        self.rows += 1
+
+    def seal(self) -> str:
+        """Flush the temporary file to disk; returns its sha256."""
+        assert self._raw is not None
+        try:
+            self._raw.flush()
+            os.fsync(self._raw.fileno())
+            self._raw.close()
+        except OSError as err:
+            raise ScrubInputError(f"{self.target}: cannot write: {err.strerror}") from err
+        return self._digest.hexdigest()
+
+    def commit(self) -> None:
+        """Put the sealed copy in place of the target."""
+        assert self._temp is not None
+        try:
+            self._temp.replace(self.target)
+            self._temp = None
+            folder = os.open(self.target.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        except OSError as err:
+            raise ScrubInputError(f"{self.target}: cannot write: {err.strerror}") from err
+
+    def discard(self) -> None:
+        """Remove the temporary file unless it was committed."""
+        if self._raw is not None and not self._raw.closed:
+            self._raw.close()
+        if self._temp is not None:
+            self._temp.unlink(missing_ok=True)
+            self._temp = None
