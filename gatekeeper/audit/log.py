@@ -1,8 +1,17 @@
 """The decision log's writer: every record committed, in order, before its caller hears back.
 
-Theory of operation: one dedicated thread owns a plain sqlite3 connection. Callers on the event
-loop put a pending record (its columns, already serialised) and a future on a queue and await the
-future. The thread takes every pending record at once, opens an IMMEDIATE transaction, reads the
+Theory of operation: records take one of two lanes to the same file, never both at once.
+
+The fast lane runs on the event loop: a record joins a pending batch and a flush is scheduled
+with `call_soon`, so every record that arrives in the same loop iteration shares one commit (a
+group commit of about 100 µs, with no thread hop on the hot path). Its connection never waits
+for a lock: when another writer (a `gatekeeper check`, a sync, a purge) holds the file, the batch
+moves to the slow lane instead of blocking the loop.
+
+The slow lane is a dedicated thread owning its own connection, which waits for locks. Callers'
+records (columns already serialised) and futures go on a queue; while any record is in the slow
+lane, new records follow it there, so the chain keeps the order of recording. The thread takes
+every pending record at once, opens an IMMEDIATE transaction, reads the
 chain's head from the file (so other processes appending, such as `gatekeeper check` or a purge,
 are chained correctly), gives each record its sequence number, id and hash, inserts them, moves
 the head, and commits: a group commit. Only then does it resolve the callers' futures, with one
@@ -44,6 +53,7 @@ CHECKPOINT_INTERVAL_S = 5.0
 MAX_EVENT_KIND = 64
 
 _Waiter = tuple[NewRecord, asyncio.Future[str]]
+_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _STOP = None
 T = TypeVar("T")
 
@@ -66,6 +76,10 @@ class DecisionLog:
         self._ready: asyncio.Future[None] = loop.create_future()
         self._stopped: asyncio.Future[None] = loop.create_future()
         self._closing = False
+        self._fast: sqlite3.Connection | None = None
+        self._pending: list[_Waiter] = []
+        self._flush_scheduled = False
+        self._in_slow_lane = 0
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._checkpointer_stop = threading.Event()
         self._checkpointer = threading.Thread(
@@ -84,6 +98,8 @@ class DecisionLog:
         log = cls(path, asyncio.get_running_loop(), synchronous, busy_timeout_s)
         log._thread.start()
         await log._ready
+        log._fast = connect_writer(path, synchronous=synchronous, busy_timeout_s=busy_timeout_s)
+        log._fast.execute("PRAGMA busy_timeout=0")
         log._checkpointer.start()
         return log
 
@@ -138,6 +154,10 @@ class DecisionLog:
             await asyncio.shield(self._stopped)
             return
         self._closing = True
+        self._flush()
+        if self._fast is not None:
+            self._fast.close()
+            self._fast = None
         self._checkpointer_stop.set()
         self._queue.put(_STOP)
         await asyncio.shield(self._stopped)
@@ -150,8 +170,52 @@ class DecisionLog:
         if not self._thread.is_alive():
             raise AuditError(f"{self.path}: the decision log writer has stopped")
         future: asyncio.Future[str] = self._loop.create_future()
-        self._queue.put((pending, future))
+        self._pending.append((pending, future))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
         return await future
+
+    # --- the fast lane, on the event loop -------------------------------------------------
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        conn = self._fast
+        if conn is None or self._in_slow_lane:
+            self._to_slow_lane(batch)
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as err:
+            if err.sqlite_errorcode not in _BUSY_CODES:
+                _fail_all([f for _, f in batch], self._write_error(err))
+                return
+            self._to_slow_lane(batch)
+            return
+        try:
+            ids = append(conn, [pending for pending, _ in batch])
+            conn.execute("COMMIT")
+        except (sqlite3.Error, OSError) as err:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            _fail_all([f for _, f in batch], self._write_error(err))
+            return
+        _resolve_all([f for _, f in batch], ids)
+
+    def _to_slow_lane(self, batch: list[_Waiter]) -> None:
+        for waiter in batch:
+            self._in_slow_lane += 1
+            waiter[1].add_done_callback(self._left_slow_lane)
+            self._queue.put(waiter)
+
+    def _left_slow_lane(self, _future: asyncio.Future[str]) -> None:
+        self._in_slow_lane -= 1
+
+    def _write_error(self, err: Exception) -> AuditError:
+        return AuditError(f"{self.path}: cannot write the decision log: {err}")
 
     # --- the writer thread ---------------------------------------------------------------
 
@@ -226,8 +290,7 @@ class DecisionLog:
         except (sqlite3.Error, OSError) as err:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            error = AuditError(f"{self.path}: cannot write the decision log: {err}")
-            self._notify(_fail_all, [f for _, f in batch], error)
+            self._notify(_fail_all, [f for _, f in batch], self._write_error(err))
             return
         self._notify(_resolve_all, [f for _, f in batch], ids)
 

@@ -1,0 +1,65 @@
+"""The decision log never blocks the event loop on another writer's lock, and keeps order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gatekeeper.audit.log import DecisionLog
+from gatekeeper.audit.store import verify_log
+
+pytestmark = pytest.mark.asyncio
+
+
+@contextlib.contextmanager
+def _foreign_write_lock(path: Path) -> Iterator[sqlite3.Connection]:
+    """Another writer (another process in real life) holding the log's write lock."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+async def test_records_wait_for_a_foreign_lock_without_blocking_the_loop(tmp_path: Path) -> None:
+    """While another writer holds the lock, the loop keeps running; records land afterwards."""
+    path = tmp_path / "decisions.sqlite"
+    log = await DecisionLog.open(path)
+    try:
+        with _foreign_write_lock(path):
+            pending = [asyncio.ensure_future(log.record_event("probe", {"n": n})) for n in range(3)]
+            ticks = 0
+            for _ in range(20):
+                await asyncio.sleep(0.005)
+                ticks += 1
+            waiting = [not f.done() for f in pending]
+        ids = await asyncio.gather(*pending)
+    finally:
+        await log.close()
+    assert (ticks, waiting, ids == sorted(ids), verify_log(path).ok) == (
+        20,
+        [True, True, True],
+        True,
+        True,
+    )
+
+
+async def test_records_after_a_lock_keep_the_order_they_were_made_in(tmp_path: Path) -> None:
+    """Records made while earlier ones wait in the slow lane are chained after them."""
+    path = tmp_path / "decisions.sqlite"
+    log = await DecisionLog.open(path)
+    try:
+        with _foreign_write_lock(path):
+            first = asyncio.ensure_future(log.record_event("probe", {"n": 1}))
+            await asyncio.sleep(0.01)
+        second = asyncio.ensure_future(log.record_event("probe", {"n": 2}))
+        ids = [await first, await second]
+    finally:
+        await log.close()
+    assert ids == sorted(ids)
