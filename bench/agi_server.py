@@ -93,9 +93,11 @@ def client_process(port: int, connections: int, seconds: float, results: Connect
     results.close()
 
 
-async def serve_and_measure(connections: int, seconds: float) -> tuple[Figures, float]:
+async def serve_and_measure(
+    connections: int, seconds: float, *, batch: bool = False
+) -> tuple[Figures, float]:
     """Run the client process against the server; the client's figures and the server's CPU s."""
-    async with AgiServer(trivial_handler, "127.0.0.1", 0) as server:
+    async with AgiServer(trivial_handler, "127.0.0.1", 0, batch_variables=batch) as server:
         context = multiprocessing.get_context("spawn")
         receiving, sending = context.Pipe(duplex=False)
         client = context.Process(
@@ -117,15 +119,21 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--connections", type=int, default=50, help="calls kept in flight")
     parser.add_argument("--seconds", type=float, default=3.0, help="measured duration")
+    parser.add_argument(
+        "--batch", action="store_true", help="one EXEC MSet per answer, as `serve` does"
+    )
     args = parser.parse_args(argv)
     with Path(os.devnull).open("w", encoding="utf-8") as sink:
         configure_logging(stream=sink)
-        figures, server_cpu = asyncio.run(serve_and_measure(args.connections, args.seconds))
+        figures, server_cpu = asyncio.run(
+            serve_and_measure(args.connections, args.seconds, batch=args.batch)
+        )
     latencies, elapsed = figures.latencies, figures.elapsed
     if len(latencies) < 2:
         print("too few calls completed to report figures", file=sys.stderr)
         return 1
     cuts = statistics.quantiles(latencies, n=100)
+    print(f"variables set by:      {'one EXEC MSet' if args.batch else 'SET VARIABLE each'}")
     print(f"connections in flight: {args.connections}")
     print(f"calls answered:        {len(latencies)} in {elapsed:.2f} s")
     print(f"calls/s:               {len(latencies) / elapsed:,.0f}")

@@ -124,7 +124,10 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
         )
         ami = AmiService(settings.ami, watchdog, metrics)
         server = AgiServer(
-            agi_handler(services.checker, watchdog, metrics), settings.agi.host, settings.agi.port
+            agi_handler(services.checker, watchdog, metrics),
+            settings.agi.host,
+            settings.agi.port,
+            batch_variables=True,
         )
         health = HealthServer(
             {

@@ -52,9 +52,16 @@ class PlacedCall:
 
 
 async def place_calls(
-    client: AmiClient, specs: list[CallSpec], *, limit_s: float = CALL_TIMEOUT_S
+    client: AmiClient,
+    specs: list[CallSpec],
+    *,
+    limit_s: float = CALL_TIMEOUT_S,
+    agent_wait_s: float = 1.0,
 ) -> list[PlacedCall]:
-    """Originate every call at once and wait until each has hung up."""
+    """Originate every call at once and wait until each has hung up.
+
+    The originating side (the agent's leg) waits `agent_wait_s` once the call is answered.
+    """
     calls: dict[str, PlacedCall] = {}
     async with client.subscription() as events:
         for spec in specs:
@@ -63,7 +70,7 @@ async def place_calls(
             await client.originate(
                 f"Local/{spec.number}@{ROUTE_CONTEXT}",
                 application="Wait",
-                data="1",
+                data=f"{agent_wait_s:g}",
                 variables={"GK_CAMPAIGN": spec.campaign},
                 channel_id=linkedid,
                 other_channel_id=f"{linkedid}-route",

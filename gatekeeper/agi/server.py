@@ -22,6 +22,7 @@ cancels what is left. Each call ends with one canonical ``agi_call`` log line.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -39,6 +40,7 @@ from gatekeeper.agi.protocol import (
     Hangup,
     NeedData,
     Reply,
+    encode_command,
     encode_set_variable,
 )
 from gatekeeper.errors import AgiProtocolError
@@ -108,14 +110,61 @@ AgiHandler = Callable[[AgiRequest], Awaitable[Mapping[str, str]]]
 
 _Answer = Reply | CommandError | EndOfStream
 
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_+.:@/-]*")
+SET_VARIABLE_SUCCESS = "1"
+EXEC_SUCCESS = "0"
+
+
+@dataclass(frozen=True, slots=True)
+class _Command:
+    """One AGI command to send, what it sets, and the `result=` that means it worked."""
+
+    sets: str
+    line: bytes
+    success: str
+
+
+def answer_commands(variables: Mapping[str, str], *, batch: bool = True) -> tuple[_Command, ...]:
+    """The commands that set `variables` on the channel, in order.
+
+    When every name and value is plain (no comma, quote, space or backslash), one
+    `EXEC MSet a=1,b=2` sets them all in one round trip instead of one `SET VARIABLE` each: a
+    quarter of the socket writes and wake-ups per call, on both sides. Anything else falls back
+    to `SET VARIABLE`, which quotes safely.
+    """
+    if (
+        batch
+        and variables
+        and all(
+            _PLAIN_NAME.fullmatch(name) and _PLAIN_VALUE.fullmatch(value)
+            for name, value in variables.items()
+        )
+    ):
+        assignments = ",".join(f"{name}={value}" for name, value in variables.items())
+        line = encode_command("EXEC", "MSet", assignments)
+        return (_Command(",".join(variables), line, EXEC_SUCCESS),)
+    return tuple(
+        _Command(name, encode_set_variable(name, value), SET_VARIABLE_SUCCESS)
+        for name, value in variables.items()
+    )
+
 
 class AgiServer:
     """Accepts FastAGI connections and answers each call with the handler's variables."""
 
     def __init__(
-        self, handler: AgiHandler, host: str, port: int, *, limits: AgiLimits = AgiLimits()
+        self,
+        handler: AgiHandler,
+        host: str,
+        port: int,
+        *,
+        limits: AgiLimits = AgiLimits(),
+        batch_variables: bool = False,
     ) -> None:
+        """`batch_variables`: set plain variables with one `EXEC MSet` (see answer_commands)."""
         self._handler = handler
+        self._batch_variables = batch_variables
         self._host = host
         self._requested_port = port
         self._limits = limits
@@ -227,15 +276,17 @@ class AgiServer:
         outcome = "answered"
         hung_up = False
         try:
-            for name, command in zip(variables, commands, strict=True):
-                answer, hangup_seen = await self._exchange(command, connection, reader, writer)
+            for command in commands:
+                answer, hangup_seen = await self._exchange(command.line, connection, reader, writer)
                 hung_up = hung_up or hangup_seen
                 if isinstance(answer, EndOfStream):
                     outcome = "peer_closed"
                     break
-                if isinstance(answer, CommandError) or answer.result != "1":
+                if isinstance(answer, CommandError) or answer.result != command.success:
                     outcome = "command_failed"
-                    log.warning("agi_set_variable_failed", variable=name, answer=repr(answer))
+                    log.warning(
+                        "agi_set_variable_failed", variable=command.sets, answer=repr(answer)
+                    )
         except (AgiProtocolError, OSError) as err:
             _log_peer_failure("replies", request.peer, err)
             outcome = "peer_failed"
@@ -249,18 +300,18 @@ class AgiServer:
             variables=dict(variables),
         )
 
-    async def _decide(self, request: AgiRequest) -> tuple[Mapping[str, str], tuple[bytes, ...]]:
+    async def _decide(self, request: AgiRequest) -> tuple[Mapping[str, str], tuple[_Command, ...]]:
         try:
             async with asyncio.timeout(self._limits.handler_timeout):
                 variables = dict(await self._handler(request))
-            commands = tuple(encode_set_variable(name, value) for name, value in variables.items())
+            commands = answer_commands(variables, batch=self._batch_variables)
         except TimeoutError:
             log.exception("agi_handler_timeout", timeout=self._limits.handler_timeout)
         except Exception:
             log.exception("agi_handler_failed")
         else:
             return variables, commands
-        return FAIL_CLOSED, tuple(encode_set_variable(n, v) for n, v in FAIL_CLOSED.items())
+        return FAIL_CLOSED, answer_commands(FAIL_CLOSED, batch=self._batch_variables)
 
     async def _exchange(
         self,

@@ -228,6 +228,7 @@ class _Options:
     ping_interval: float
     ping_timeout: float
     on_link_change: Callable[[bool], None] | None
+    events: frozenset[str] | None = None
 
 
 class AmiClient:
@@ -242,6 +243,7 @@ class AmiClient:
         self._ping_interval = options.ping_interval
         self._ping_timeout = options.ping_timeout
         self._on_link_change = options.on_link_change
+        self._events = options.events
         self._subscribers: list[Subscription] = []
         self._link: _Link | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -263,11 +265,24 @@ class AmiClient:
         ping_interval: float = PING_INTERVAL_S,
         ping_timeout: float = PING_TIMEOUT_S,
         on_link_change: Callable[[bool], None] | None = None,
+        events: frozenset[str] | None = None,
     ) -> AmiClient:
-        """Connect and log in, or raise AmiError saying why (refused, timeout, no listener)."""
+        """Connect and log in, or raise AmiError saying why (refused, timeout, no listener).
+
+        `events` names the only events this session needs; Asterisk is asked to send just those
+        (a busy PBX emits dozens of events per call that the watchdog would parse for nothing).
+        """
         client = cls(
             _Options(
-                host, port, username, secret, timeout, ping_interval, ping_timeout, on_link_change
+                host,
+                port,
+                username,
+                secret,
+                timeout,
+                ping_interval,
+                ping_timeout,
+                on_link_change,
+                events,
             )
         )
         client._link = await client._open_link()
@@ -375,7 +390,26 @@ class AmiClient:
             link.close()
             raise AmiError(f"{where}: authentication refused for user {self.username!r}")
         log.info("ami_logged_in", host=self.host, port=self.port, user=self.username)
+        if self._events:
+            await self._filter_events(link, self._events)
         return link
+
+    async def _filter_events(self, link: _Link, events: frozenset[str]) -> None:
+        """Ask Asterisk for these events only; if it refuses, every event keeps coming."""
+        for name in sorted(events):
+            try:
+                reply = await link.request(
+                    {"Action": "Filter", "Operation": "Add", "Filter": f"Event: {name}"},
+                    self._timeout,
+                )
+            except AmiError as err:
+                log.warning("ami_event_filter_failed", event=name, error=str(err))
+                return
+            if _text(reply.get("Response", "")) != "Success":
+                log.warning(
+                    "ami_event_filter_refused", event=name, reply=_text(reply.get("Message", ""))
+                )
+                return
 
     def _set_link_state(self, *, up: bool) -> None:
         self._publish(AmiEvent(name=LINK_UP if up else LINK_DOWN))

@@ -44,6 +44,12 @@ EXPIRY_INTERVAL_S = 0.25
 log = structlog.get_logger("gatekeeper.ami.watchdog")
 
 
+WATCHED_EVENTS = frozenset(
+    {"Newchannel", "LocalBridge", "DialBegin", "DialEnd", "Newexten", "Hangup"}
+)
+"""The AMI events the bypass detector and the outcome tracker read; Asterisk sends only these."""
+
+
 class BypassRecorder(Protocol):
     """Where bypasses are recorded (the decision log implements it)."""
 
