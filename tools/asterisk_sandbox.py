@@ -130,6 +130,7 @@ class AsteriskSandbox:
     ami_username: str = "gatekeeper"
     ami_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     agi_timeout_s: int = 3
+    extra_dialplan: str = ""
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -174,7 +175,8 @@ class AsteriskSandbox:
             "extensions.conf": "[general]\nstatic = yes\nwriteprotect = yes\n\n[globals]\n"
             f"GATEKEEPER_AGI = 127.0.0.1:{self.agi_port}\n"
             f"GATEKEEPER_TIMEOUT = {self.agi_timeout_s}\n\n"
-            "#include gatekeeper.conf\n#include gatekeeper-example-route.conf\n",
+            "#include gatekeeper.conf\n#include gatekeeper-example-route.conf\n\n"
+            + self.extra_dialplan,
             "cdr.conf": "[general]\nenable = yes\n",
             "cdr_manager.conf": "[general]\nenabled = yes\n",
         }

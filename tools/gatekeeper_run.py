@@ -95,6 +95,7 @@ class GatekeeperRun:
     run_dir: Path
     import_list: bool = True
     customise: Callable[[dict[str, Any]], None] | None = None
+    extra_dialplan: str = ""
     agi_port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=free_port)
     sandbox: AsteriskSandbox = field(init=False)
@@ -103,7 +104,7 @@ class GatekeeperRun:
     sync_summary: str = ""
 
     def __post_init__(self) -> None:
-        self.sandbox = AsteriskSandbox(agi_port=self.agi_port)
+        self.sandbox = AsteriskSandbox(agi_port=self.agi_port, extra_dialplan=self.extra_dialplan)
         shutil.rmtree(self.run_dir, ignore_errors=True)
         self.config = write_run_config(
             self.run_dir,

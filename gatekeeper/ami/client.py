@@ -228,7 +228,7 @@ class _Options:
     ping_interval: float
     ping_timeout: float
     on_link_change: Callable[[bool], None] | None
-    events: frozenset[str] | None = None
+    event_filters: tuple[str, ...] = ()
 
 
 class AmiClient:
@@ -243,7 +243,7 @@ class AmiClient:
         self._ping_interval = options.ping_interval
         self._ping_timeout = options.ping_timeout
         self._on_link_change = options.on_link_change
-        self._events = options.events
+        self._event_filters = options.event_filters
         self._subscribers: list[Subscription] = []
         self._link: _Link | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -265,12 +265,13 @@ class AmiClient:
         ping_interval: float = PING_INTERVAL_S,
         ping_timeout: float = PING_TIMEOUT_S,
         on_link_change: Callable[[bool], None] | None = None,
-        events: frozenset[str] | None = None,
+        event_filters: tuple[str, ...] = (),
     ) -> AmiClient:
         """Connect and log in, or raise AmiError saying why (refused, timeout, no listener).
 
-        `events` names the only events this session needs; Asterisk is asked to send just those
-        (a busy PBX emits dozens of events per call that the watchdog would parse for nothing).
+        `event_filters` are AMI `Filter` rules (regular expressions over an event's text) for the
+        only events this session needs; Asterisk then sends just those (a busy PBX emits dozens
+        of events per call that would be parsed for nothing). Empty: every event.
         """
         client = cls(
             _Options(
@@ -282,7 +283,7 @@ class AmiClient:
                 ping_interval,
                 ping_timeout,
                 on_link_change,
-                events,
+                event_filters,
             )
         )
         client._link = await client._open_link()
@@ -390,25 +391,23 @@ class AmiClient:
             link.close()
             raise AmiError(f"{where}: authentication refused for user {self.username!r}")
         log.info("ami_logged_in", host=self.host, port=self.port, user=self.username)
-        if self._events:
-            await self._filter_events(link, self._events)
+        if self._event_filters:
+            await self._filter_events(link, self._event_filters)
         return link
 
-    async def _filter_events(self, link: _Link, events: frozenset[str]) -> None:
-        """Ask Asterisk for these events only; if it refuses, every event keeps coming."""
-        for name in sorted(events):
+    async def _filter_events(self, link: _Link, filters: tuple[str, ...]) -> None:
+        """Ask Asterisk for matching events only; if it refuses, every event keeps coming."""
+        for rule in filters:
             try:
                 reply = await link.request(
-                    {"Action": "Filter", "Operation": "Add", "Filter": f"Event: {name}"},
-                    self._timeout,
+                    {"Action": "Filter", "Operation": "Add", "Filter": rule}, self._timeout
                 )
             except AmiError as err:
-                log.warning("ami_event_filter_failed", event=name, error=str(err))
+                log.warning("ami_event_filter_failed", filter=rule, error=str(err))
                 return
             if _text(reply.get("Response", "")) != "Success":
-                log.warning(
-                    "ami_event_filter_refused", event=name, reply=_text(reply.get("Message", ""))
-                )
+                message = _text(reply.get("Message", ""))
+                log.warning("ami_event_filter_refused", filter=rule, reply=message)
                 return
 
     def _set_link_state(self, *, up: bool) -> None:

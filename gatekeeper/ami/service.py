@@ -16,7 +16,7 @@ from pathlib import Path
 import structlog
 
 from gatekeeper.ami.client import AmiClient, backoff_delays
-from gatekeeper.ami.watchdog import WATCHED_EVENTS, Watchdog
+from gatekeeper.ami.watchdog import Watchdog
 from gatekeeper.config import AmiSettings
 from gatekeeper.errors import AmiError, ConfigError
 from gatekeeper.metrics import Metrics
@@ -86,7 +86,7 @@ class AmiService:
                     settings.username,
                     self._secret,
                     on_link_change=self._link_changed,
-                    events=WATCHED_EVENTS,
+                    event_filters=self._watchdog.event_filters,
                 )
             except AmiError as err:
                 self.last_error = str(err)

@@ -44,10 +44,24 @@ EXPIRY_INTERVAL_S = 0.25
 log = structlog.get_logger("gatekeeper.ami.watchdog")
 
 
-WATCHED_EVENTS = frozenset(
-    {"Newchannel", "LocalBridge", "DialBegin", "DialEnd", "Newexten", "Hangup"}
-)
-"""The AMI events the bypass detector and the outcome tracker read; Asterisk sends only these."""
+WATCHED_EVENTS = ("Newchannel", "LocalBridge", "DialBegin", "DialEnd", "Hangup")
+"""The AMI events the bypass detector and the outcome tracker read in every context."""
+_ERE_SPECIAL = frozenset("\\.^$|?*+()[]{}")
+
+
+def event_filters(gated_contexts: Iterable[str]) -> tuple[str, ...]:
+    """AMI Filter rules for what the watchdog reads, so Asterisk sends nothing else.
+
+    `Newexten` (one per dialplan step, the bulk of a PBX's events) is needed only inside gated
+    contexts, where it shows a channel that jumped into a trunk context; Asterisk's filter is a
+    POSIX regular expression over the whole event, so it can say so.
+    """
+    escaped = "|".join(
+        "".join(f"\\{c}" if c in _ERE_SPECIAL else c for c in context)
+        for context in sorted(gated_contexts)
+    )
+    newexten = f"Event: Newexten.*Context: ({escaped})[[:space:]]"
+    return (*(f"Event: {name}" for name in WATCHED_EVENTS), newexten)
 
 
 class BypassRecorder(Protocol):
@@ -88,6 +102,7 @@ class Watchdog:
         self._client: AmiClient | None = None
         self._events: Subscription | None = None
         self._detector = BypassDetector(gated_contexts, clock)
+        self.event_filters = event_filters(self._detector.gated_contexts)
         self._tracker = OutcomeTracker(clock)
         self._on_bypass = on_bypass
         self._bypass_recorder = bypass_recorder

@@ -7,6 +7,7 @@ import contextlib
 import json
 import sqlite3
 import urllib.request
+from pathlib import Path
 
 import pytest
 from gatekeeper.ami.client import AmiClient
@@ -108,3 +109,29 @@ async def test_health_is_green_and_metrics_count_decisions(gatekeeper_run: Gatek
         True,
     )
     assert b'reason="listed"' in metrics
+
+
+MISROUTED = """
+[misrouted-campaign]
+; A route written without the gatekeeper-check subroutine, jumping into the trunk context.
+exten => _X.,1,Goto(gatekeeper-example-trunk,${EXTEN},1)
+"""
+
+
+async def test_route_jumping_into_the_trunk_context_is_a_bypass(tmp_path: Path) -> None:
+    """A misconfigured route that Goto()s the gated trunk context is caught and recorded."""
+    with GatekeeperRun(tmp_path / "run", extra_dialplan=MISROUTED) as run:
+        await _await_ami_login(run)
+        client = await _client(run)
+        try:
+            async with client.subscription() as events:
+                await client.originate(
+                    "Local/0470999999@misrouted-campaign", application="Wait", data="5"
+                )
+                async with asyncio.timeout(WAIT_S):
+                    while (await events.get()).name != "Hangup":
+                        pass
+        finally:
+            await client.close()
+        [bypass] = await _wait_for_records(run, "bypass", 1)
+    assert "gatekeeper-example-trunk" in json.dumps(bypass)
