@@ -12,24 +12,13 @@ import pytest
 from gatekeeper.audit import purge as purge_module
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.purge import purge_before
-from gatekeeper.audit.records import DecisionEntry
 from gatekeeper.audit.store import verify_log
 from gatekeeper.errors import AuditError
 
-ENTRY = DecisionEntry(
-    at=datetime(2025, 3, 3, 9, 15, tzinfo=UTC),
-    source="agi",
-    campaign="spring-promo",
-    purpose="commercial",
-    advertiser="acme",
-    dialled="0470123456",
-    e164="+32470123456",
-    verdict="allow",
-    reason="not_listed",
-    rule="not listed",
-    snapshot=None,
-    evidence=(),
-    host="node-1",
+from audit_support import NOT_LISTED
+
+ENTRY = dataclasses.replace(
+    NOT_LISTED, dialled="0470123456", rule="not listed", snapshot=None, uniqueid=""
 )
 
 

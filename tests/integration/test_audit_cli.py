@@ -8,34 +8,18 @@ import csv
 import dataclasses
 import io
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from gatekeeper.audit import cli as audit_cli
 from gatekeeper.audit.log import DecisionLog
-from gatekeeper.audit.records import DecisionEntry
 from gatekeeper.audit.schema import log_path
 from gatekeeper.audit.store import verify_log
-from gatekeeper.policy import Act, ActKind, SnapshotInfo
 
-SNAPSHOT = SnapshotInfo(3, date(2025, 3, 2), "ab" * 32, 2_000_000)
-BASE = DecisionEntry(
-    at=datetime(2025, 3, 3, 9, 15, tzinfo=UTC),
-    source="agi",
-    campaign="spring-promo",
-    purpose="commercial",
-    advertiser="acme",
-    dialled="0470 12 34 56",
-    e164="+32470123456",
-    verdict="block",
-    reason="listed",
-    rule="listed since 2024-01-01",
-    snapshot=SNAPSHOT,
-    evidence=(Act(ActKind.LISTING, date(2024, 1, 1), record_id="list-3"),),
-    uniqueid="1741000000.1",
-    host="node-1",
-)
+from audit_support import LISTED
+
+BASE = LISTED
 ENTRIES = (
     BASE,
     dataclasses.replace(

@@ -5,34 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from gatekeeper.audit import cli as audit_cli
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.purge import purge_before
-from gatekeeper.audit.records import DecisionEntry
 from gatekeeper.audit.schema import log_path
-from gatekeeper.policy import SnapshotInfo
 
-SNAPSHOT = SnapshotInfo(3, date(2025, 3, 2), "ab" * 32, 2_000_000)
-DECISION = DecisionEntry(
-    at=datetime(2025, 3, 3, 9, 15, tzinfo=UTC),
-    source="agi",
-    campaign="spring-promo",
-    purpose="commercial",
-    advertiser="acme",
-    dialled="0470 12 34 56",
-    e164="+32470123456",
-    verdict="allow",
-    reason="not_listed",
-    rule="+32470123456 is not listed and has no objection",
-    snapshot=SNAPSHOT,
-    evidence=(),
-    uniqueid="1741000000.1",
-    host="node-1",
-)
+from audit_support import NOT_LISTED
+
+DECISION = NOT_LISTED
 EVENTS: tuple[tuple[str, dict[str, object], datetime], ...] = (
     (
         "service_start",

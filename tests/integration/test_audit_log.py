@@ -7,35 +7,25 @@ import dataclasses
 import json
 import sqlite3
 import stat
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 import structlog
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.oplog import log_decision
-from gatekeeper.audit.records import DecisionEntry
 from gatekeeper.audit.store import verify_log
 from gatekeeper.errors import AuditError
-from gatekeeper.policy import Act, ActKind, SnapshotInfo
+from gatekeeper.policy import Act, ActKind
 
-ENTRY = DecisionEntry(
-    at=datetime(2025, 3, 3, 9, 15, tzinfo=UTC),
-    source="agi",
-    campaign="spring-promo",
-    purpose="commercial",
-    advertiser="acme",
-    dialled="0470 12 34 56",
-    e164="+32470123456",
-    verdict="block",
-    reason="listed",
-    rule="listed since 2024-01-01",
-    snapshot=SnapshotInfo(3, date(2025, 3, 2), "ab" * 32, 2_000_000),
+from audit_support import LISTED
+
+ENTRY = dataclasses.replace(
+    LISTED,
     evidence=(Act(ActKind.LISTING, date(2024, 1, 1)),),
     channel="Local/0470123456@gated-0001;2",
     uniqueid="1741000000.17",
     linkedid="1741000000.16",
-    host="node-1",
 )
 
 

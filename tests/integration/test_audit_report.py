@@ -8,35 +8,19 @@ import dataclasses
 import re
 import shutil
 import subprocess
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from gatekeeper.audit import cli as audit_cli
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.period import parse_moment
-from gatekeeper.audit.records import DecisionEntry
-from gatekeeper.policy import Act, ActKind, SnapshotInfo
+
+from audit_support import LISTED
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 CHROMIUM_TIMEOUT_S = 120
-SNAPSHOT = SnapshotInfo(3, date(2025, 3, 2), "ab" * 32, 2_000_000)
-BASE = DecisionEntry(
-    at=datetime(2025, 3, 3, 9, 15, tzinfo=UTC),
-    source="agi",
-    campaign="spring-promo",
-    purpose="commercial",
-    advertiser="acme",
-    dialled="0470 12 34 56",
-    e164="+32470123456",
-    verdict="block",
-    reason="listed",
-    rule="listed since 2024-01-01",
-    snapshot=SNAPSHOT,
-    evidence=(Act(ActKind.LISTING, date(2024, 1, 1), record_id="list-3"),),
-    uniqueid="1741000000.1",
-    host="node-1",
-)
+BASE = LISTED
 
 
 async def _fill(path: Path) -> None:

@@ -6,31 +6,18 @@ import argparse
 import asyncio
 import dataclasses
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from gatekeeper.audit.chain import record_hash
 from gatekeeper.audit.cli import verify_command
 from gatekeeper.audit.log import DecisionLog
-from gatekeeper.audit.records import DecisionEntry
 from gatekeeper.audit.store import verify_log
 
-ENTRY = DecisionEntry(
-    at=datetime(2025, 3, 3, 9, 15, tzinfo=UTC),
-    source="agi",
-    campaign="spring-promo",
-    purpose="commercial",
-    advertiser="acme",
-    dialled="0470123456",
-    e164="+32470123456",
-    verdict="allow",
-    reason="not_listed",
-    rule="+32470123456 is not listed and has no objection",
-    snapshot=None,
-    evidence=(),
-    host="node-1",
-)
+from audit_support import NOT_LISTED
+
+ENTRY = dataclasses.replace(NOT_LISTED, dialled="0470123456", snapshot=None, uniqueid="")
 
 
 @pytest.fixture

@@ -55,22 +55,25 @@ async def _await_ami_login(run: GatekeeperRun) -> None:
             await asyncio.sleep(0.1)
 
 
-async def test_call_straight_to_the_trunk_is_recorded_as_bypass(
-    gatekeeper_run: GatekeeperRun,
-) -> None:
-    """A call originated into the gated trunk context, skipping the check, is a bypass."""
-    await _await_ami_login(gatekeeper_run)
-    client = await _client(gatekeeper_run)
+async def _originate_until_hangup(run: GatekeeperRun, channel: str) -> None:
+    """Once the watchdog is logged in, originate `channel` and wait for its first hangup."""
+    await _await_ami_login(run)
+    client = await _client(run)
     try:
         async with client.subscription() as events:
-            await client.originate(
-                "Local/0470999999@gatekeeper-example-trunk", application="Wait", data="5"
-            )
+            await client.originate(channel, application="Wait", data="5")
             async with asyncio.timeout(WAIT_S):
                 while (await events.get()).name != "Hangup":
                     pass
     finally:
         await client.close()
+
+
+async def test_call_straight_to_the_trunk_is_recorded_as_bypass(
+    gatekeeper_run: GatekeeperRun,
+) -> None:
+    """A call originated into the gated trunk context, skipping the check, is a bypass."""
+    await _originate_until_hangup(gatekeeper_run, "Local/0470999999@gatekeeper-example-trunk")
     [bypass] = await _wait_for_records(gatekeeper_run, "bypass", 1)
     assert "gatekeeper-example-trunk" in json.dumps(bypass)
 
@@ -121,17 +124,6 @@ exten => _X.,1,Goto(gatekeeper-example-trunk,${EXTEN},1)
 async def test_route_jumping_into_the_trunk_context_is_a_bypass(tmp_path: Path) -> None:
     """A misconfigured route that Goto()s the gated trunk context is caught and recorded."""
     with GatekeeperRun(tmp_path / "run", extra_dialplan=MISROUTED) as run:
-        await _await_ami_login(run)
-        client = await _client(run)
-        try:
-            async with client.subscription() as events:
-                await client.originate(
-                    "Local/0470999999@misrouted-campaign", application="Wait", data="5"
-                )
-                async with asyncio.timeout(WAIT_S):
-                    while (await events.get()).name != "Hangup":
-                        pass
-        finally:
-            await client.close()
+        await _originate_until_hangup(run, "Local/0470999999@misrouted-campaign")
         [bypass] = await _wait_for_records(run, "bypass", 1)
     assert "gatekeeper-example-trunk" in json.dumps(bypass)

@@ -16,27 +16,20 @@ from gatekeeper.audit.chain import (
 )
 from gatekeeper.audit.records import DecisionEntry, canonical_json, decision_body, utc_text
 from gatekeeper.errors import AuditError
-from gatekeeper.policy import Act, ActKind, SnapshotInfo
+from gatekeeper.policy import Act, ActKind
+
+from audit_support import LISTED
 
 
 def _entry() -> DecisionEntry:
-    return DecisionEntry(
+    return dataclasses.replace(
+        LISTED,
         at=datetime(2025, 3, 3, 10, 0, tzinfo=UTC),
-        source="agi",
-        campaign="spring-promo",
-        purpose="commercial",
-        advertiser="acme",
-        dialled="0470 12 34 56",
-        e164="+32470123456",
-        verdict="block",
-        reason="listed",
-        rule="listed since 2024-01-01",
-        snapshot=SnapshotInfo(3, date(2025, 3, 2), "ab" * 32, 2_000_000),
         evidence=(
             Act(ActKind.LISTING, date(2024, 1, 1)),
             Act(ActKind.CONSENT, date(2023, 5, 1), time(9, 30), "c-17"),
         ),
-        host="node-1",
+        uniqueid="",
     )
 
 
