@@ -7,7 +7,7 @@ import re
 
 import phonenumbers
 import pytest
-from gatekeeper import numbers
+from gatekeeper import number_ranges, numbers
 from gatekeeper.numbers import (
     BelgianNumber,
     ForeignNumber,
@@ -255,7 +255,7 @@ def test_every_table_key_agrees_with_phonenumbers() -> None:
 )
 def test_the_pattern_expansion_matches_exactly_what_the_regex_matches(pattern: str) -> None:
     """Expanded cubes hold exactly the digit strings the regular expression fully matches."""
-    cubes = numbers._PatternExpander(pattern).expand()
+    cubes = number_ranges._PatternExpander(pattern).expand()
     rng = random.Random(pattern)
     compiled = re.compile(pattern)
     for _ in range(3000):
@@ -274,7 +274,7 @@ def test_metadata_the_expansion_does_not_know_disables_the_tables(pattern: str) 
     metadata = PhoneMetadata(
         id="ZZ", country_code=999, general_desc=desc, mobile=desc, register=False
     )
-    assert numbers._build_tables(metadata) is None
+    assert number_ranges.build_range_tables(metadata) is None
 
 
 def test_the_reference_path_formats_through_phonenumbers() -> None:
