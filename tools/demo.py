@@ -9,12 +9,15 @@ configured), prints each decision as a compliance officer reads it, and stops al
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gatekeeper.ami.client import AmiClient
+from gatekeeper.clock import today
+from gatekeeper.logs import configure_logging
 
 from tools.asterisk_sandbox import REPO
 from tools.calls import CallSpec, PlacedCall, place_calls
@@ -41,6 +44,7 @@ async def _place(run: GatekeeperRun) -> list[PlacedCall]:
 
 def main() -> int:
     """Run the demo; exit 0 when every call went the way the law says."""
+    configure_logging(level=logging.WARNING)
     run_dir = REPO / ".run" / "demo"
     with GatekeeperRun(run_dir) as run:
         print(f"DNCM list imported: {run.sync_summary}")
@@ -59,6 +63,22 @@ def main() -> int:
         verify = gatekeeper(run.config, "audit", "verify", check=False)
         print()
         print(f"gatekeeper audit verify: {verify.stdout.strip()}")
+        report = run_dir / "report.html"
+        day = today().isoformat()
+        gatekeeper(
+            run.config,
+            "audit",
+            "report",
+            "--since",
+            day,
+            "--until",
+            day,
+            "--number",
+            "0470 12 34 56",
+            "--output",
+            str(report),
+        )
+        print(f"gatekeeper audit report (for an inspector, NL/FR): {report}")
     expected = {
         ("spring-promo", "0470 12 34 56"): False,
         ("spring-promo", "0470999999"): True,

@@ -197,10 +197,20 @@ def _show_cells(row: DecisionRow) -> tuple[str, ...]:
 
 
 def outcome_text(outcome: dict[str, object] | None) -> str:
-    """A call's outcome as `key=value` pairs, `-` when none was recorded."""
+    """A call's outcome as a person reads it: `answered, talked 12.5 s`, `-` when none."""
     if not outcome:
         return "-"
-    return " ".join(f"{key}={value}" for key, value in sorted(outcome.items()))
+    result = str(outcome.get("result") or "unknown").replace("_", " ")
+    parts = [result]
+    talk = outcome.get("talk_seconds")
+    if isinstance(talk, int | float) and talk:
+        parts.append(f"talked {talk:.1f} s")
+    cause = outcome.get("hangup_cause_text")
+    if cause and result != "answered":
+        parts.append(str(cause))
+    if outcome.get("reached_network") is False:
+        parts.append("never reached the network")
+    return ", ".join(parts)
 
 
 def format_table(rows: list[DecisionRow]) -> str:

@@ -17,6 +17,12 @@ from gatekeeper.audit.schema import log_path
 from audit_support import NOT_LISTED
 
 DECISION = NOT_LISTED
+OUTCOME = {
+    "result": "answered",
+    "talk_seconds": 31.0,
+    "hangup_cause_text": "Normal Clearing",
+    "reached_network": True,
+}
 EVENTS: tuple[tuple[str, dict[str, object], datetime], ...] = (
     (
         "service_start",
@@ -77,7 +83,7 @@ def config(tmp_path: Path) -> Path:
             await log.record(DECISION)
             for kind, details, at in EVENTS:
                 await log.record_event(kind, details, at=at)
-            await log.record_outcome("1741000000.1", {"disposition": "ANSWERED", "billsec": 31})
+            await log.record_outcome("1741000000.1", OUTCOME)
         finally:
             await log.close()
 
@@ -156,7 +162,7 @@ def test_events_table_shows_which_list_and_rules_were_in_force(
         "input.name=march.csv rows=200 verdicts.allow=150 verdicts.block=50" in (by_kind["scrub"])
     )
     assert "channel=PJSIP/trunk-0001 number=+32470999999" in by_kind["bypass"]
-    assert "outcome=billsec:31,disposition:ANSWERED" in by_kind["outcome"]
+    assert "result:answered" in by_kind["outcome"]
 
 
 def test_events_json_is_one_complete_object_per_line(
@@ -171,7 +177,7 @@ def test_events_json_is_one_complete_object_per_line(
     assert (scrub["type"], scrub["at_brussels"]) == ("event", "2025-03-04 10:00:00+01:00")
     outcome = objects[-1]
     assert (outcome["type"], outcome["details"]["uniqueid"]) == ("outcome", "1741000000.1")
-    assert outcome["details"]["outcome"] == {"disposition": "ANSWERED", "billsec": 31}
+    assert outcome["details"]["outcome"] == OUTCOME
 
 
 def test_events_shows_purge_checkpoints(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -202,7 +208,7 @@ def test_show_has_the_call_outcome_of_each_decision(
     assert run(config, "show", "--number", "0470 12 34 56") == 0
     header, _rule, row, _count = capsys.readouterr().out.strip().splitlines()
     assert header.split()[-1] == "outcome"
-    assert row.endswith("billsec=31 disposition=ANSWERED")
+    assert row.endswith("answered, talked 31.0 s")
 
 
 def test_show_marks_a_decision_without_outcome(
