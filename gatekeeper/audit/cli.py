@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from gatekeeper.audit.event_view import event_json, format_events
+from gatekeeper.audit.event_view import event_json, format_events, outcome_text
 from gatekeeper.audit.export import ExportFormat, write_export
 from gatekeeper.audit.period import local_text, parse_moment
 from gatekeeper.audit.purge import purge_before
@@ -194,23 +194,6 @@ def _show_cells(row: DecisionRow) -> tuple[str, ...]:
         str(snapshot.get("list_date", "-")),
         outcome_text(row.outcome),
     )
-
-
-def outcome_text(outcome: dict[str, object] | None) -> str:
-    """A call's outcome as a person reads it: `answered, talked 12.5 s`, `-` when none."""
-    if not outcome:
-        return "-"
-    result = str(outcome.get("result") or "unknown").replace("_", " ")
-    parts = [result]
-    talk = outcome.get("talk_seconds")
-    if isinstance(talk, int | float) and talk:
-        parts.append(f"talked {talk:.1f} s")
-    cause = outcome.get("hangup_cause_text")
-    if cause and result != "answered":
-        parts.append(str(cause))
-    if outcome.get("reached_network") is False:
-        parts.append("never reached the network")
-    return ", ".join(parts)
 
 
 def format_table(rows: list[DecisionRow]) -> str:

@@ -132,3 +132,20 @@ def format_events(events: list[EventRow]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append(f"{len(events)} record(s)")
     return "\n".join(lines)
+
+
+def outcome_text(outcome: dict[str, object] | None) -> str:
+    """A call's outcome as a person reads it: `answered, talked 12.5 s`, `-` when none."""
+    if not outcome:
+        return "-"
+    result = str(outcome.get("result") or "unknown").replace("_", " ")
+    parts = [result]
+    talk = outcome.get("talk_seconds")
+    if isinstance(talk, int | float) and talk:
+        parts.append(f"talked {talk:.1f} s")
+    cause = outcome.get("hangup_cause_text")
+    if cause and result != "answered":
+        parts.append(str(cause))
+    if outcome.get("reached_network") is False:
+        parts.append("never reached the network")
+    return ", ".join(parts)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
+from gatekeeper.audit.event_view import outcome_text
 from gatekeeper.audit.export import evidence_text
 from gatekeeper.audit.period import BRUSSELS, local_text
 from gatekeeper.audit.report_data import DayFigures, ReportData, sync_succeeded
@@ -322,7 +323,7 @@ def _number_section(data: ReportData) -> str:
                 _td(row.get("rule")),
                 _td(f"{snapshot.get('list_date', '—')} {str(snapshot.get('sha256', ''))[:16]}"),
                 _td(evidence_text(row.get("evidence") or []) or "—"),
-                _td(json.dumps(row.outcome, sort_keys=True) if row.outcome else "—"),
+                _td(outcome_text(row.outcome) if row.outcome else "—"),
             )
         )
     headers = (

@@ -53,7 +53,7 @@ async def _fill(path: Path) -> None:
                     uniqueid="",
                 )
             )
-        await log.record_outcome("1741000000.1", {"disposition": "NO ANSWER"})
+        await log.record_outcome("1741000000.1", {"result": "no_answer", "reached_network": True})
     finally:
         await log.close()
 
@@ -120,7 +120,7 @@ def test_report_renders_totals_chart_and_evidence_in_chromium(report: Path, tmp_
         "Beslissingen per dag" in dom and "Décisions par jour" in dom,
         "Chain verified" in dom,
         evidence.count("listing 2024-01-01 #list-3"),
-        "NO ANSWER" in evidence,
+        "no answer" in evidence,
         dom.count("refused"),
         "delivery-notice&quot;]}" in dom or 'delivery-notice"]}' in dom,
     ) == ("8", "3", True, 7, True, True, 5, True, 1, True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gatekeeper.audit.cli import outcome_text
+from gatekeeper.audit.event_view import outcome_text
 
 
 @pytest.mark.parametrize(
