@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import signal
 import time
@@ -41,6 +40,8 @@ log = structlog.get_logger()
 
 CHECK_SCRIPT = "check"
 METRICS_REFRESH_S = 10.0
+RESTART_KEYS = ("data_dir", "agi", "ami", "health")
+"""Settings a reload cannot change in a running service: its sockets and files stay as started."""
 LICENCE_CHECK_INTERVAL_S = 6 * 3600
 
 
@@ -180,7 +181,7 @@ def rules_in_force(settings: Settings) -> dict[str, object]:
     """What the decision log keeps of a configuration: enough to show which rules applied."""
     return {
         "config": str(settings.path),
-        "config_sha256": hashlib.sha256(settings.path.read_bytes()).hexdigest(),
+        "config_sha256": settings.sha256,
         "licensee": settings.licensee.name,
         "licence_valid_until": settings.licensee.licence_valid_until.isoformat(),
         "max_age_days": settings.dncm.max_age_days,
@@ -199,10 +200,20 @@ async def _reload_on_request(
         if stop.is_set():
             return
         reload.clear()
+        before = live.current()
         changed = await asyncio.to_thread(live.reload)
-        details: dict[str, object] = {"changed": changed, **rules_in_force(live.current())}
+        after = live.current()
+        status = "refused" if live.last_reload_error else "applied" if changed else "unchanged"
+        details: dict[str, object] = {"status": status, **rules_in_force(after)}
+        if live.last_reload_error:
+            details["error"] = live.last_reload_error
+        needs_restart = sorted(
+            key for key in RESTART_KEYS if getattr(before, key) != getattr(after, key)
+        )
+        if needs_restart:
+            details["restart_required"] = needs_restart
+            log.warning("config_restart_required", keys=needs_restart, path=str(live.path))
         await decision_log.record_event("config_reload", details)
-        log.info("config_reloaded" if changed else "config_unchanged", path=str(live.path))
 
 
 async def _licence_watch(live: LiveSettings, stop: asyncio.Event) -> None:

@@ -16,7 +16,9 @@ fixes; the zone data comes from the `tzdata` package where the system has none.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import hashlib
 import os
 import re
 import threading
@@ -157,6 +159,8 @@ class Settings:
     campaigns: Mapping[str, Campaign] = field(default_factory=lambda: MappingProxyType({}))
     audit: AuditSettings = field(default_factory=AuditSettings)
     health: Endpoint = field(default_factory=lambda: DEFAULT_HEALTH_LISTEN)
+    sha256: str = field(default="", compare=False)
+    """Fingerprint of the file's text, so the decision log can name the exact file in force."""
 
 
 def config_path(explicit: str | None) -> Path:
@@ -184,7 +188,8 @@ def load_settings(path: Path) -> Settings:
         raise ConfigError(f"{where}: not valid YAML: {problem}") from err
     if root is None:
         raise ConfigError(f"{path}: configuration is empty")
-    return _Reader(path).settings(_Node(root, ""))
+    settings = _Reader(path).settings(_Node(root, ""))
+    return dataclasses.replace(settings, sha256=hashlib.sha256(text.encode()).hexdigest())
 
 
 class _Node:
@@ -514,6 +519,7 @@ class LiveSettings:
         self._path = path
         self._settings = settings if settings is not None else load_settings(path)
         self._reload_lock = threading.Lock()
+        self.last_reload_error: str | None = None
 
     @property
     def path(self) -> Path:
@@ -530,8 +536,10 @@ class LiveSettings:
         with self._reload_lock:
             fresh = _load_or_error(self._path)
             if isinstance(fresh, ConfigError):
+                self.last_reload_error = str(fresh)
                 log.error("config_reload_refused", path=str(self._path), error=str(fresh))
                 return False
+            self.last_reload_error = None
             if fresh == self._settings:
                 log.info("config_reload_unchanged", path=str(self._path))
                 return False

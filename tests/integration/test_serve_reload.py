@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import signal
 import sqlite3
@@ -101,3 +102,43 @@ def _event_bodies(run: GatekeeperRun, kind: str) -> list[dict[str, object]]:
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
         rows = conn.execute("SELECT body FROM chain WHERE kind = ?", (kind,)).fetchall()
     return [json.loads(body) for (body,) in rows]
+
+
+async def _reload_records(run: GatekeeperRun, count: int) -> list[dict[str, object]]:
+    for _ in range(100):
+        bodies = _event_bodies(run, "config_reload")
+        if len(bodies) >= count:
+            return bodies
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"fewer than {count} config_reload records")
+
+
+def _details(body: dict[str, object]) -> dict[str, object]:
+    details = body["details"]
+    assert isinstance(details, dict)
+    return details
+
+
+async def test_refused_reload_records_the_fingerprint_still_in_force(
+    gatekeeper_run: GatekeeperRun,
+) -> None:
+    """A refused reload is recorded as refused, naming the file still in force, not the new one."""
+    good = gatekeeper_run.config.read_bytes()
+    gatekeeper_run.config.write_text(good.decode() + "campaigns: [broken\n", encoding="utf-8")
+    _hangup(gatekeeper_run)
+    [body] = await _reload_records(gatekeeper_run, 1)
+    details = _details(body)
+    assert (details["status"], details["config_sha256"]) == (
+        "refused",
+        hashlib.sha256(good).hexdigest(),
+    )
+
+
+async def test_reload_flags_settings_that_need_a_restart(gatekeeper_run: GatekeeperRun) -> None:
+    """A new AGI listen address cannot move a running server: the reload record says so."""
+    config = yaml.safe_load(gatekeeper_run.config.read_text(encoding="utf-8"))
+    config["agi"] = {"listen": "127.0.0.1:1"}
+    gatekeeper_run.config.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    _hangup(gatekeeper_run)
+    [body] = await _reload_records(gatekeeper_run, 1)
+    assert _details(body)["restart_required"] == ["agi"]
