@@ -33,7 +33,9 @@ SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
         "config_sha256",
     ),
     "config_reload": (
-        "changed",
+        "status",
+        "error",
+        "restart_required",
         "licence_valid_until",
         "max_age_days",
         "campaigns",
@@ -103,6 +105,11 @@ def summary(event: EventRow) -> str:
     """The details that matter for this kind, as `key=value` pairs."""
     keys = SUMMARY_KEYS.get(event.kind, ())
     picked = [(key, _lookup(event.details, key)) for key in keys]
+    if event.kind == "outcome":
+        picked = [
+            (key, outcome_text(value) if key == "outcome" and isinstance(value, dict) else value)
+            for key, value in picked
+        ]
     pairs = [(key, value) for key, value in picked if value is not _MISSING]
     if not pairs:
         pairs = _leaves(event.details)

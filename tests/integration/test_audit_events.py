@@ -48,7 +48,7 @@ EVENTS: tuple[tuple[str, dict[str, object], datetime], ...] = (
     ),
     (
         "config_reload",
-        {"changed": True, "max_age_days": 4, "config_sha256": "ef" * 32},
+        {"status": "applied", "max_age_days": 4, "config_sha256": "ef" * 32},
         datetime(2025, 3, 4, 8, 0, tzinfo=UTC),
     ),
     (
@@ -157,7 +157,7 @@ def test_events_table_shows_which_list_and_rules_were_in_force(
         in (by_kind["list_sync"])
     )
     assert "campaigns=spring-promo(advertiser:acme,purpose:commercial)" in by_kind["service_start"]
-    assert "changed=true max_age_days=4" in by_kind["config_reload"]
+    assert "status=applied max_age_days=4" in by_kind["config_reload"]
     assert (
         "input.name=march.csv rows=200 verdicts.allow=150 verdicts.block=50" in (by_kind["scrub"])
     )
