@@ -162,7 +162,7 @@ def test_events_table_shows_which_list_and_rules_were_in_force(
         "input.name=march.csv rows=200 verdicts.allow=150 verdicts.block=50" in (by_kind["scrub"])
     )
     assert "channel=PJSIP/trunk-0001 number=+32470999999" in by_kind["bypass"]
-    assert "result:answered" in by_kind["outcome"]
+    assert "outcome=answered, talked 31.0 s" in by_kind["outcome"]
 
 
 def test_events_json_is_one_complete_object_per_line(
