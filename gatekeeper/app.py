@@ -30,6 +30,7 @@ from gatekeeper.config import LiveSettings, Settings, legal_today
 from gatekeeper.consent import open_act_store
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.sync import SYNC_STATUS, sync_forever
+from gatekeeper.errors import GatekeeperError
 from gatekeeper.health import HealthServer
 from gatekeeper.health_checks import agi_check, list_check, log_check
 from gatekeeper.licence import log_licence_state
@@ -141,7 +142,11 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
             settings.health.host,
             settings.health.port,
         )
-        await server.start()
+        try:
+            await server.start()
+        except OSError as err:
+            where = f"{settings.agi.host}:{settings.agi.port}"
+            raise GatekeeperError(f"agi.listen {where}: cannot listen: {err.strerror}") from err
         await health.start()
         log.info("serving", agi=f"{settings.agi.host}:{server.port}", health=str(settings.health))
         await services.decision_log.record_event("service_start", rules_in_force(settings))
