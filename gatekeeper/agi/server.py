@@ -290,7 +290,8 @@ class AgiServer:
         except (AgiProtocolError, OSError) as err:
             _log_peer_failure("replies", request.peer, err)
             outcome = "peer_failed"
-        log.info(
+        report = log.debug if outcome == "answered" else log.warning
+        report(
             "agi_call",
             script=request.script,
             peer=request.peer,
