@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 
+from gatekeeper.answers import human_answer, json_answer
 from gatekeeper.app import install_signal_handlers, open_services, serve
 from gatekeeper.checker import CallRequest, CheckResult
 from gatekeeper.cli_support import ExitCode, settings_path_from
@@ -41,8 +42,6 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     """Decide one call, record it like any other, print the answer."""
-    from gatekeeper.answers import human_answer, json_answer  # noqa: PLC0415 - CLI-only
-
     live = LiveSettings(settings_path_from(args))
 
     async def decide() -> CheckResult:
