@@ -91,12 +91,14 @@ async def _decide(sandbox: AsteriskSandbox, watchdog: Watchdog, verdict: str) ->
     return await serve_agi(sandbox.agi_port, answer)
 
 
-async def _originate(client: AmiClient, context: str, *, campaign: str = "") -> tuple[str, str]:
+async def _originate(
+    client: AmiClient, context: str, *, campaign: str = "", hold: str = "2"
+) -> tuple[str, str]:
     first = f"gk-{uuid.uuid4().hex[:12]}"
     await client.originate(
         f"Local/{NUMBER}@{context}",
         application="Wait",
-        data="2",
+        data=hold,
         variables={"GK_CAMPAIGN": campaign} if campaign else {},
         channel_id=first,
         other_channel_id=f"{first}-2",
@@ -126,7 +128,7 @@ async def test_call_straight_into_trunk_is_recorded_as_bypass(guarded: Guarded) 
 
 async def test_alert_mode_records_the_bypass_and_lets_the_call_be(alerting: Guarded) -> None:
     """With on_bypass: alert the bypass is recorded, and the trunk ends the call itself."""
-    first, second = await _originate(alerting.client, TRUNK)
+    first, second = await _originate(alerting.client, TRUNK, hold="5")
     details = await alerting.log.bypass_for(first)
     hangup = await next_event(alerting.events, "Hangup", Uniqueid=second)
     assert (details["action"], details["hung_up"], hangup.get("Cause")) == ("alert", False, "16")
