@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 import structlog
 
-from gatekeeper.agi.server import AgiHandler, AgiRequest, AgiServer
+from gatekeeper.agi.server import AgiHandler, AgiLimits, AgiRequest, AgiServer
 from gatekeeper.ami.service import AmiService
 from gatekeeper.ami.watchdog import Watchdog
 from gatekeeper.answers import agi_variables
 from gatekeeper.audit.log import DecisionLog
-from gatekeeper.checker import CallRequest, Checker
+from gatekeeper.checker import CHECK_DEADLINE_S, CallRequest, Checker
 from gatekeeper.config import LiveSettings, Settings, legal_today
 from gatekeeper.consent import open_act_store
 from gatekeeper.dncm.index import ListIndex
@@ -41,6 +41,7 @@ log = structlog.get_logger()
 
 CHECK_SCRIPT = "check"
 METRICS_REFRESH_S = 10.0
+HANDLER_MARGIN_S = 1.0
 RESTART_KEYS = ("data_dir", "agi", "ami", "health")
 """Settings a reload cannot change in a running service: its sockets and files stay as started."""
 LICENCE_CHECK_INTERVAL_S = 6 * 3600
@@ -129,6 +130,7 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
             agi_handler(services.checker, watchdog, metrics),
             settings.agi.host,
             settings.agi.port,
+            limits=AgiLimits(handler_timeout=CHECK_DEADLINE_S + HANDLER_MARGIN_S),
             batch_variables=True,
         )
         health = HealthServer(

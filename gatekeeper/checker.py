@@ -41,7 +41,10 @@ from gatekeeper.policy import (
 )
 
 FACTS_DEADLINE_S = 0.5
-RECORD_DEADLINE_S = 2.0
+RECORD_DEADLINE_S = 1.0
+CHECK_DEADLINE_S = FACTS_DEADLINE_S + RECORD_DEADLINE_S
+"""The longest a check takes; the AGI server's handler deadline must be longer, so that the
+checker's own fail-closed answer (recorded when it can be) is the one Asterisk gets."""
 
 log = structlog.get_logger()
 
@@ -142,9 +145,9 @@ class Checker:
                 facts = await self._facts(settings, request, campaign, number, now.date())
             snapshot = facts.snapshot
             decision = decide(facts)
-        except (GatekeeperError, TimeoutError, OSError) as err:
-            log.error("facts_unavailable", error=str(err), campaign=request.campaign)
-            decision = Decision(Reason.INTERNAL_ERROR, f"facts unavailable: {err}")
+        except Exception as err:  # noqa: BLE001 - any failure to gather facts blocks, recorded
+            log.error("facts_unavailable", error=repr(err), campaign=request.campaign)
+            decision = Decision(Reason.INTERNAL_ERROR, f"facts unavailable: {err!r}")
         return CheckResult(now, request, campaign, number, decision, snapshot, None)
 
     async def _facts(

@@ -287,6 +287,7 @@ class AgiServer:
                     log.warning(
                         "agi_set_variable_failed", variable=command.sets, answer=repr(answer)
                     )
+                    break
         except (AgiProtocolError, OSError) as err:
             _log_peer_failure("replies", request.peer, err)
             outcome = "peer_failed"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import queue
 import sqlite3
 import threading
@@ -169,6 +170,7 @@ class DecisionLog:
             raise AuditError(f"{self.path}: the decision log is closed")
         if not self._thread.is_alive():
             raise AuditError(f"{self.path}: the decision log writer has stopped")
+        _refuse_unencodable(pending)
         future: asyncio.Future[str] = self._loop.create_future()
         self._pending.append((pending, future))
         if not self._flush_scheduled:
@@ -180,7 +182,8 @@ class DecisionLog:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        batch, self._pending = self._pending, []
+        pending, self._pending = self._pending, []
+        batch = [waiter for waiter in pending if not waiter[1].done()]
         if not batch:
             return
         conn = self._fast
@@ -196,9 +199,9 @@ class DecisionLog:
             self._to_slow_lane(batch)
             return
         try:
-            ids = append(conn, [pending for pending, _ in batch])
+            ids = append(conn, [record for record, _ in batch])
             conn.execute("COMMIT")
-        except (sqlite3.Error, OSError) as err:
+        except Exception as err:  # noqa: BLE001 - any failure fails the batch, never a half-open transaction
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             _fail_all([f for _, f in batch], self._write_error(err))
@@ -206,13 +209,13 @@ class DecisionLog:
         _resolve_all([f for _, f in batch], ids)
 
     def _to_slow_lane(self, batch: list[_Waiter]) -> None:
+        self._in_slow_lane += len(batch)
         for waiter in batch:
-            self._in_slow_lane += 1
-            waiter[1].add_done_callback(self._left_slow_lane)
             self._queue.put(waiter)
 
-    def _left_slow_lane(self, _future: asyncio.Future[str]) -> None:
-        self._in_slow_lane -= 1
+    def _left_slow_lane(self, count: int) -> None:
+        """The writer thread is done with `count` records (committed, failed or dropped)."""
+        self._in_slow_lane -= count
 
     def _write_error(self, err: Exception) -> AuditError:
         return AuditError(f"{self.path}: cannot write the decision log: {err}")
@@ -281,18 +284,33 @@ class DecisionLog:
             if item is not _STOP:
                 error = AuditError(f"{self.path}: the decision log is closed")
                 self._notify(_fail_future, item[1], error)
+                self._notify(self._left_slow_lane, 1)
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Waiter]) -> None:
+        live: list[_Waiter] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            ids = append(conn, [pending for pending, _ in batch])
+            live = [waiter for waiter in batch if not waiter[1].cancelled()]
+            ids = append(conn, [record for record, _ in live]) if live else []
             conn.execute("COMMIT")
-        except (sqlite3.Error, OSError) as err:
+        except Exception as err:  # noqa: BLE001 - any failure fails the batch; the thread lives on
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             self._notify(_fail_all, [f for _, f in batch], self._write_error(err))
-            return
-        self._notify(_resolve_all, [f for _, f in batch], ids)
+        else:
+            self._notify(_resolve_all, [f for _, f in live], ids)
+        finally:
+            self._notify(self._left_slow_lane, len(batch))
+
+
+def _refuse_unencodable(record: NewRecord) -> None:
+    """Text SQLite cannot store (a lone surrogate, say) fails only this record."""
+    for value in dataclasses.astuple(record):
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as err:
+                raise AuditError(f"record holds text that is not valid Unicode: {err}") from err
 
 
 def _resolve_none(future: asyncio.Future[None]) -> None:

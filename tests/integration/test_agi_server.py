@@ -119,8 +119,8 @@ async def test_hangup_notice_before_each_reply_is_tolerated() -> None:
 
 
 @pytest.mark.asyncio
-async def test_refused_command_does_not_stop_the_rest() -> None:
-    """A 511 reply (dead channel) is logged and the next variables are still sent."""
+async def test_refused_command_stops_the_answer() -> None:
+    """A 511 reply (dead channel) is logged and nothing more is sent: GK_DECISION stays unset."""
     async with running(Recorder()) as server:
         with capture_logs() as logs:
             commands = await place_call(
@@ -128,7 +128,7 @@ async def test_refused_command_does_not_stop_the_rest() -> None:
                 recorded_environment(),
                 reply=b"511 Command Not Permitted on a dead channel or intercept routine\n",
             )
-    assert len(commands) == 4
+    assert len(commands) == 1
     assert [e["outcome"] for e in logs if e["event"] == "agi_call"] == ["command_failed"]
 
 

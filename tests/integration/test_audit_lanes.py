@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.store import verify_log
+from gatekeeper.errors import AuditError
 
 pytestmark = pytest.mark.asyncio
 
@@ -63,3 +64,38 @@ async def test_records_after_a_lock_keep_the_order_they_were_made_in(tmp_path: P
     finally:
         await log.close()
     assert ids == sorted(ids)
+
+
+async def test_unencodable_record_fails_alone_and_the_log_goes_on(tmp_path: Path) -> None:
+    """A record holding a lone surrogate is refused; the next record is committed as usual."""
+    path = tmp_path / "decisions.sqlite"
+    log = await DecisionLog.open(path)
+    try:
+        with pytest.raises(AuditError):
+            await log.record_event("scrub", {"input": "liste_\udce9.csv"})
+        after = await log.record_event("probe", {"n": 1})
+    finally:
+        await log.close()
+    assert (bool(after), verify_log(path).ok) == (True, True)
+
+
+async def test_record_abandoned_by_its_caller_is_not_committed(tmp_path: Path) -> None:
+    """A record whose caller gave up (deadline) while the file was locked is dropped, not kept."""
+    path = tmp_path / "decisions.sqlite"
+    log = await DecisionLog.open(path)
+    try:
+        with _foreign_write_lock(path):
+            abandoned = asyncio.ensure_future(log.record_event("probe", {"n": "abandoned"}))
+            await asyncio.sleep(0.01)
+            abandoned.cancel()
+            kept = asyncio.ensure_future(log.record_event("probe", {"n": "kept"}))
+            await asyncio.sleep(0.01)
+        await kept
+    finally:
+        await log.close()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        bodies = [body for (body,) in conn.execute("SELECT body FROM chain ORDER BY seq")]
+    assert (["abandoned" in b for b in bodies], ["kept" in b for b in bodies]) == (
+        [False],
+        [True],
+    )
