@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 from gatekeeper.numbers import BelgianNumber, ForeignNumber, InvalidNumber, Normalised
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 class Purpose(enum.StrEnum):
@@ -121,12 +124,25 @@ class Act:
     record_id: str = ""
 
     def is_later_than(self, other: Act) -> bool:
-        """Whether this act is known to come after `other` (same day without both times: no)."""
+        """Whether this act is known to come after `other` (same day without both times: no).
+
+        Times are Belgian wall-clock times; in the hour that repeats when summer time ends,
+        a time does not say which of the two it was, so such a time orders like no time.
+        """
         if self.day != other.day:
             return self.day > other.day
         if self.at is None or other.at is None:
             return False
+        if _in_repeated_hour(self.day, self.at) or _in_repeated_hour(other.day, other.at):
+            return False
         return self.at > other.at
+
+
+def _in_repeated_hour(day: date, at: time) -> bool:
+    """Whether `at` on `day` happened twice in Brussels (the autumn clock change)."""
+    first = datetime.combine(day, at, BRUSSELS)
+    second = datetime.combine(day, at, BRUSSELS).replace(fold=1)
+    return first.utcoffset() != second.utcoffset()
 
 
 @dataclass(frozen=True, slots=True)

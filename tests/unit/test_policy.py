@@ -248,3 +248,29 @@ def test_invalid_number_rule_names_refusal() -> None:
 def test_describe_without_record_id_or_time() -> None:
     """A listing is described by kind and date alone."""
     assert describe(listing(0)) == f"listing of {TODAY.isoformat()}"
+
+
+AUTUMN_CHANGE = date(2026, 10, 25)
+"""Summer time ends in Brussels: 02:00-02:59 happens twice that night."""
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (AUTUMN_CHANGE, Reason.OBJECTION),
+        (AUTUMN_CHANGE - timedelta(days=7), Reason.CONSENT_AFTER_OBJECTION),
+    ],
+    ids=["repeated-hour", "ordinary-night"],
+)
+def test_times_in_the_repeated_autumn_hour_do_not_order_acts(day: date, expected: Reason) -> None:
+    """02:45 may be before 02:15 on the night clocks go back: that tie goes against consent."""
+    decision = decide(
+        replace(
+            BASE,
+            today=day + timedelta(days=1),
+            snapshot=replace(SNAPSHOT, list_date=day),
+            objections=(Act(ActKind.OBJECTION, day, time(2, 15), "o1"),),
+            consents=(Act(ActKind.CONSENT, day, time(2, 45), "c1"),),
+        )
+    )
+    assert decision.reason is expected
