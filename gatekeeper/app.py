@@ -172,7 +172,11 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
 async def _list_age_watch(index: ListIndex, metrics: Metrics, stop: asyncio.Event) -> None:
     previous_syncs = (0, 0)
     while not stop.is_set():
-        snapshot = index.snapshot()
+        try:
+            snapshot = index.snapshot()
+        except GatekeeperError as err:
+            log.error("list_unreadable", error=str(err))
+            snapshot = None
         metrics.set_list_age(-1 if snapshot is None else (legal_today() - snapshot.list_date).days)
         syncs = (SYNC_STATUS.attempts - SYNC_STATUS.failures, SYNC_STATUS.failures)
         for _ in range(syncs[0] - previous_syncs[0]):

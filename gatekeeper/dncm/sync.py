@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -33,7 +34,7 @@ import structlog
 from gatekeeper.clock import BRUSSELS, now
 from gatekeeper.config import Settings
 from gatekeeper.dncm.dates import number_of
-from gatekeeper.dncm.history import record_sync, recorded_ids
+from gatekeeper.dncm.history import record_sync, recorded_ids, sync_history
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.layout import SAMPLE_BYTES, Layout, LayoutPin, detect_layout
 from gatekeeper.dncm.parser import ListParser, ParseTally, RejectedLine
@@ -46,7 +47,13 @@ from gatekeeper.dncm.storage import (
     fsync_directory,
     import_lock,
 )
-from gatekeeper.errors import GatekeeperError, ListFormatError, ListRefusedError, SyncError
+from gatekeeper.errors import (
+    GatekeeperError,
+    IndexUnavailableError,
+    ListFormatError,
+    ListRefusedError,
+    SyncError,
+)
 
 log = structlog.get_logger()
 
@@ -55,6 +62,7 @@ KEPT_SNAPSHOTS = 2
 DAILY_AT = (0, 30)
 RETRY_FIRST_S = 60.0
 RETRY_MAX_S = 3600.0
+MAX_BACKOFF_DOUBLINGS = 16
 CHILD_DEADLINE_S = 1800.0
 CHILD_GRACE_S = 10.0
 
@@ -149,9 +157,12 @@ def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
                 limits=limits,
                 force=force,
             )
+            previous_file = paths.snapshot(previous.snapshot_id) if previous else None
             added, removed = builder.compare(
-                paths.snapshot(previous.snapshot_id) if previous else None
+                previous_file if previous_file is not None and previous_file.exists() else None
             )
+            if list_date is None and previous is not None:
+                day = _unchanged_keeps_date(day, previous, parser.tally.sha256)
             record = SyncRecord(
                 snapshot_id=snapshot_id,
                 imported_at=now(),
@@ -233,15 +244,42 @@ def _validate(  # noqa: PLR0913 - every refusal needs its own fact
 
 
 def _current_record(paths: IndexPaths) -> SyncRecord | None:
+    """The live snapshot's metadata; from the sync history when its file is gone or unreadable.
+
+    A lost snapshot file must not stop the import that replaces it: the history still has its
+    row count (the truncation guard's baseline) and its id.
+    """
     snapshot_id = paths.read_current()
     if snapshot_id is None:
         return None
     path = paths.snapshot(snapshot_id)
-    connection = open_snapshot(path)
     try:
-        return read_record(connection, path)
-    finally:
-        connection.close()
+        connection = open_snapshot(path)
+        try:
+            return read_record(connection, path)
+        finally:
+            connection.close()
+    except (IndexUnavailableError, sqlite3.Error) as err:
+        log.warning("dncm_current_snapshot_unreadable", snapshot=str(path), error=str(err))
+    recorded = [r for r in sync_history(paths.directory) if r.snapshot_id == snapshot_id]
+    return recorded[-1] if recorded else None
+
+
+def _unchanged_keeps_date(day: date, previous: SyncRecord, sha256: str) -> date:
+    """A file identical to the live one is not a newer list, whatever its modification time.
+
+    DNCM's daily file always differs from the day before; the same bytes again with a newer
+    mtime are a stale copy re-copied (a `touch`, a `cp` without `-p`, a mirror job), and
+    dating it by its mtime would keep an old list looking fresh.
+    """
+    if sha256 != previous.sha256 or day <= previous.list_date:
+        return day
+    log.warning(
+        "dncm_unchanged_file_keeps_list_date",
+        list_date=previous.list_date.isoformat(),
+        file_date=day.isoformat(),
+    )
+    return previous.list_date
 
 
 def _next_id(paths: IndexPaths, previous: SyncRecord | None) -> int:
@@ -371,12 +409,13 @@ async def sync_forever(  # noqa: PLR0913 - schedule knobs are keyword-only with 
         status.attempts += 1
         try:
             report = await sync_in_child(_settings_of(settings_provider), stop)
-        except (GatekeeperError, OSError) as err:
+            index.refresh()
+        except (GatekeeperError, OSError, ValueError) as err:
             failures += 1
             status.failures += 1
             status.consecutive_failures = failures
             status.last_error = str(err)
-            delay = min(retry_max_s, retry_first_s * 2 ** (failures - 1))
+            delay = min(retry_max_s, retry_first_s * 2 ** min(failures - 1, MAX_BACKOFF_DOUBLINGS))
             log.error("dncm_sync_failed", error=str(err), retry_in_s=delay, failures=failures)
             continue
         failures = 0
@@ -384,7 +423,6 @@ async def sync_forever(  # noqa: PLR0913 - schedule knobs are keyword-only with 
         status.last_success_at = now()
         status.last_error = None
         status.last_report = report
-        index.refresh()
         log.info("dncm_sync_ok", **report)
         delay = seconds_until_next_run(now(), daily_at)
 
@@ -414,6 +452,10 @@ async def sync_in_child(settings: Settings, stop: asyncio.Event) -> dict[str, ob
             raise SyncError(
                 "sync stopped before it finished" if stopped in done else "sync timed out"
             )
+    except asyncio.CancelledError:
+        communicate.cancel()
+        await asyncio.shield(_end_child(process))
+        raise
     finally:
         stopped.cancel()
     out, err = communicate.result()
@@ -425,7 +467,10 @@ async def sync_in_child(settings: Settings, stop: asyncio.Event) -> dict[str, ob
             f"sync exited with {process.returncode} after {time.monotonic() - started:.1f} s: "
             + (last[-1] if last else "no message")
         )
-    report: dict[str, object] = json.loads(out)
+    try:
+        report: dict[str, object] = json.loads(out)
+    except ValueError as err:
+        raise SyncError(f"sync printed no JSON report: {err}") from err
     return report
 
 
