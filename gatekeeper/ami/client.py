@@ -391,12 +391,20 @@ class AmiClient:
             link.close()
             raise AmiError(f"{where}: authentication refused for user {self.username!r}")
         log.info("ami_logged_in", host=self.host, port=self.port, user=self.username)
-        if self._event_filters:
-            await self._filter_events(link, self._event_filters)
+        if self._event_filters and not await self._filter_events(link, self._event_filters):
+            link.close()
+            self._event_filters = ()
+            log.warning("ami_event_filters_dropped", host=self.host, port=self.port)
+            return await self._open_link()
         return link
 
-    async def _filter_events(self, link: _Link, filters: tuple[str, ...]) -> None:
-        """Ask Asterisk for matching events only; if it refuses, every event keeps coming."""
+    async def _filter_events(self, link: _Link, filters: tuple[str, ...]) -> bool:
+        """Ask Asterisk for matching events only; False if any rule failed.
+
+        Once one rule is in place Asterisk sends only what some rule matches, so a session
+        with only some of its rules would miss events: the caller starts a new session
+        without filters instead (more events to read, none missed).
+        """
         for rule in filters:
             try:
                 reply = await link.request(
@@ -404,11 +412,12 @@ class AmiClient:
                 )
             except AmiError as err:
                 log.warning("ami_event_filter_failed", filter=rule, error=str(err))
-                return
+                return False
             if _text(reply.get("Response", "")) != "Success":
                 message = _text(reply.get("Message", ""))
                 log.warning("ami_event_filter_refused", filter=rule, reply=message)
-                return
+                return False
+        return True
 
     def _set_link_state(self, *, up: bool) -> None:
         self._publish(AmiEvent(name=LINK_UP if up else LINK_DOWN))
