@@ -63,6 +63,8 @@ DAILY_AT = (0, 30)
 RETRY_FIRST_S = 60.0
 RETRY_MAX_S = 3600.0
 MAX_BACKOFF_DOUBLINGS = 16
+TRAILER_MARK = " trailer"
+"""Ends a snapshot's layout when its file had a record-count trailer."""
 CHILD_DEADLINE_S = 1800.0
 CHILD_GRACE_S = 10.0
 
@@ -174,7 +176,8 @@ def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
                 removed=removed,
                 duplicates=parser.tally.accepted - builder.rows,
                 rejected=parser.tally.rejected,
-                layout=detected.describe(),
+                layout=detected.describe()
+                + (TRAILER_MARK if parser.tally.trailer_count is not None else ""),
             )
             builder.seal(record)
         except BaseException:
@@ -221,6 +224,12 @@ def _validate(  # noqa: PLR0913 - every refusal needs its own fact
         raise ListRefusedError(
             f"{file}:{tally.trailer_line}: the trailer counts {tally.trailer_count} records "
             f"but the file holds {tally.data_lines}: probably truncated or corrupt"
+        )
+    had_trailer = previous is not None and previous.layout.endswith(TRAILER_MARK)
+    if had_trailer and tally.trailer_count is None and not force:
+        raise ListRefusedError(
+            f"{file}: the previous list file ended with a record count and this one has none: "
+            "probably cut short; use --force if the supplier changed the layout"
         )
     unproven = layout.date_format.day_first and not tally.day_first_proven
     if unproven and pin.date_format is None and tally.accepted:

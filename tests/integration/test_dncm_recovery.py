@@ -6,8 +6,10 @@ import os
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.sync import import_list_file
+from gatekeeper.errors import ListRefusedError
 
 LIST_DAY = date(2026, 11, 20)
 
@@ -65,3 +67,37 @@ def test_changed_file_is_dated_by_its_mtime(tmp_path: Path) -> None:
     _set_mtime(source, LIST_DAY + timedelta(days=1))
     again = import_list_file(directory, source, source="t")
     assert again.record.list_date == LIST_DAY + timedelta(days=1)
+
+
+def _with_trailer(path: Path, rows: int) -> Path:
+    _list_file(path, rows)
+    with path.open("a", encoding="ascii") as out:
+        out.write(f"{rows}\n")
+    return path
+
+
+def test_file_without_the_trailer_the_last_one_had_is_refused(tmp_path: Path) -> None:
+    """After a file ending with a record count, one cut at a line boundary without it is refused."""
+    directory = tmp_path / "dncm"
+    import_list_file(
+        directory, _with_trailer(tmp_path / "a.txt", 1000), source="t", list_date=LIST_DAY
+    )
+    cut = _list_file(tmp_path / "b.txt", 990)
+    with pytest.raises(ListRefusedError, match="record count"):
+        import_list_file(directory, cut, source="t", list_date=LIST_DAY + timedelta(days=1))
+
+
+def test_forced_import_accepts_a_file_without_the_trailer(tmp_path: Path) -> None:
+    """--force accepts a supplier's change of layout that drops the trailer."""
+    directory = tmp_path / "dncm"
+    import_list_file(
+        directory, _with_trailer(tmp_path / "a.txt", 1000), source="t", list_date=LIST_DAY
+    )
+    report = import_list_file(
+        directory,
+        _list_file(tmp_path / "b.txt", 1000),
+        source="t",
+        list_date=LIST_DAY + timedelta(days=1),
+        force=True,
+    )
+    assert report.record.rows == 1000
