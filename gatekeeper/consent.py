@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from gatekeeper.policy import Act, ActKind
 STORE_RELATIVE_PATH = Path("consent") / "acts.sqlite"
 SCHEMA_VERSION = 1
 READ_BUSY_TIMEOUT_MS = 50
+STORE_FILE_MODE = 0o600
+"""Consents and objections are personal data: owner only (SQLite gives its -wal the same)."""
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA = """
@@ -179,6 +182,10 @@ async def open_act_store(path: Path) -> SqliteActStore:
         path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
     except OSError as err:
         raise StoreError(f"{path.parent}: cannot create the store folder: {err.strerror}") from err
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, STORE_FILE_MODE))
+    except OSError as err:
+        raise StoreError(f"{path}: cannot create the act store: {err.strerror}") from err
     try:
         connection = await aiosqlite.connect(path, isolation_level=None)
     except sqlite3.Error as err:

@@ -278,3 +278,12 @@ async def test_scenario_through_store(store: SqliteActStore, scenario: Scenario)
     decision = decide(replace(facts, objections=objections, consents=consents))
     assert decision.reason is scenario.expect
     assert decision.reason is not Reason.INTERNAL_ERROR
+
+
+@pytest.mark.asyncio
+async def test_store_file_is_private(tmp_path: Path) -> None:
+    """The act store holds personal data: its file is created readable by its owner only."""
+    path = tmp_path / "consent" / "acts.sqlite"
+    store = await open_act_store(path)
+    await store.close()
+    assert path.stat().st_mode & 0o777 == 0o600
