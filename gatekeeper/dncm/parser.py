@@ -136,7 +136,9 @@ class ListParser:
                         try:
                             day = read_date(day_text, form)
                         except DateFieldError as err:
-                            pending = (lineno, line, str(err))
+                            self._reject(lineno, f"{err}; {_KEPT_LISTED}")
+                            accepted += 1
+                            batch.append((key, latest))
                             continue
                         if len(dates) < _DATE_CACHE_LIMIT:
                             dates[day_text] = day
@@ -145,9 +147,11 @@ class ListParser:
                             check_day_first = False
                     if day > latest:
                         self._reject(
-                            lineno, f"registration date {day_of(day)} is after the list date"
+                            lineno,
+                            f"registration date {day_of(day)} is after the list date; "
+                            + _KEPT_LISTED,
                         )
-                        continue
+                        day = latest
                     accepted += 1
                     batch.append((key, day))
                 tally.accepted = accepted
@@ -165,6 +169,10 @@ class ListParser:
                 tally.trailer_line = pending[0]
                 tally.trailer_count = count
         tally.sha256 = hasher.hexdigest()
+
+
+_KEPT_LISTED = "the number is kept as listed on the list date"
+"""A readable number with an unreadable date is still on the list: dated as late as it can be."""
 
 
 def _trailer_count(line: bytes) -> int | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from gatekeeper.dncm.index import ListIndex
-from gatekeeper.dncm.sync import import_list_file
+from gatekeeper.dncm.sync import ImportLimits, import_list_file
 from gatekeeper.errors import ListRefusedError
 
 LIST_DAY = date(2026, 11, 20)
@@ -101,3 +101,24 @@ def test_forced_import_accepts_a_file_without_the_trailer(tmp_path: Path) -> Non
         force=True,
     )
     assert report.record.rows == 1000
+
+
+def test_number_with_an_unreadable_date_stays_on_the_list(tmp_path: Path) -> None:
+    """A readable number whose date is broken is reported, and still listed as of the list date."""
+    directory = tmp_path / "dncm"
+    source = tmp_path / "list.txt"
+    good = "".join(f"04701{n:05d};2020-01-01\n" for n in range(20))
+    source.write_text(good + "0471111111;2019-13-45\n0471111113;2030-01-01\n", encoding="ascii")
+    report = import_list_file(
+        directory,
+        source,
+        source="t",
+        list_date=LIST_DAY,
+        limits=ImportLimits(max_rejected_lines=5),
+    )
+    index = ListIndex(directory)
+    try:
+        dates = [index.lookup(key).listing_date for key in (32471111111, 32471111113)]
+    finally:
+        index.close()
+    assert (report.record.rows, len(report.rejects), dates) == (22, 2, [LIST_DAY, LIST_DAY])
