@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,8 @@ from gatekeeper.errors import AuditError
 from gatekeeper.numbers import InvalidNumber, normalise
 from gatekeeper.policy import Reason, Verdict
 
+PRIVATE_FILE_MODE = 0o600
+MAX_SHOWN_DIALLED = 40
 SHOW_COLUMNS = (
     "time (Brussels)",
     "decision id",
@@ -54,7 +57,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     show = commands.add_parser("show", help="list decisions as a table")
     _add_filters(show)
-    show.add_argument("--limit", type=int, default=None, help="show at most this many (newest)")
+    show.add_argument(
+        "--limit", type=_positive, default=None, help="show at most this many (newest)"
+    )
     show.set_defaults(handler=show_command)
 
     events = commands.add_parser(
@@ -166,10 +171,33 @@ def _output(path: Path | None) -> Iterator[TextIO]:
         yield sys.stdout
         return
     try:
-        with path.open("w", encoding="utf-8", newline="") as out:
+        with _private(path).open("w", encoding="utf-8", newline="") as out:
             yield out
     except OSError as err:
         raise AuditError(f"{path}: cannot write: {err.strerror}") from err
+
+
+def _private(path: Path) -> Path:
+    """Create `path` owner-only before writing: exports and reports hold subscribers' numbers."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
+    path.chmod(PRIVATE_FILE_MODE)
+    return path
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+def _shown_dialled(dialled: str) -> str:
+    """A dialled string that is not a number, quoted so no control character reaches the screen."""
+    shown = repr(dialled)
+    return shown if len(shown) <= MAX_SHOWN_DIALLED else shown[: MAX_SHOWN_DIALLED - 1] + "…"
 
 
 def show_command(args: argparse.Namespace) -> int:
@@ -188,7 +216,7 @@ def _show_cells(row: DecisionRow) -> tuple[str, ...]:
         local_text(row.at),
         row.id,
         str(row.get("campaign")),
-        str(row.get("e164") or row.get("dialled")),
+        str(row.get("e164") or _shown_dialled(str(row.get("dialled")))),
         str(row.get("verdict")).upper(),
         str(row.get("reason")),
         str(snapshot.get("list_date", "-")),
@@ -226,7 +254,7 @@ def export_command(args: argparse.Namespace) -> int:
     with reading(_log_of(args)) as conn, _output(args.output) as out:
         count = write_export(iter_decisions(conn, filters_of(args)), out, ExportFormat(args.format))
     if args.output is not None:
-        print(f"{count} decision(s) written to {args.output}", file=sys.stderr)
+        print(f"{count} decision(s) written to {args.output}")
     return ExitCode.OK
 
 
@@ -265,7 +293,7 @@ def report_command(args: argparse.Namespace) -> int:
         return ExitCode.USAGE
     page = render(data, max_age_days=max_age)
     try:
-        args.output.write_text(page, encoding="utf-8")
+        _private(args.output).write_text(page, encoding="utf-8")
     except OSError as err:
         raise AuditError(f"{args.output}: cannot write: {err.strerror}") from err
     print(f"{args.output}: {data.total} decision(s) from {len(data.days)} day(s)")
