@@ -78,7 +78,14 @@ def _register_kind(
     import_.add_argument("file", metavar="FILE.csv", type=Path)
     import_.set_defaults(handler=_with_kind(kind, _import))
 
-    revoke = actions.add_parser("revoke", help=f"revoke a {noun} recorded by mistake or withdrawn")
+    revoke = actions.add_parser(
+        "revoke",
+        help=f"revoke a {noun} recorded by mistake",
+        description=f"Revoke a {noun} recorded by mistake: it stops counting, as if never given, "
+        "and stays for the proof. A subscriber who withdraws consent is not a mistake: record "
+        "that as `objection add` with its date, so the later act wins and no older consent "
+        "comes back.",
+    )
     revoke.add_argument("record_id", metavar="ID", type=int)
     revoke.add_argument("--reason", default="", metavar="TEXT")
     revoke.set_defaults(handler=_with_kind(kind, _revoke))

@@ -54,6 +54,7 @@ from gatekeeper.errors import (
     ListRefusedError,
     SyncError,
 )
+from gatekeeper.policy import LIST_DATE_TOLERANCE_DAYS
 
 log = structlog.get_logger()
 
@@ -137,7 +138,14 @@ def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
         stat = file.stat()
     except OSError as err:
         raise SyncError(f"{file}: cannot read the list file: {err.strerror}") from err
+    if not file.is_file():
+        raise SyncError(f"{file}: not a list file (a folder or a device?)")
     day = list_date or mtime_date(stat.st_mtime)
+    if (day - now().date()).days > LIST_DATE_TOLERANCE_DAYS:
+        raise ListRefusedError(
+            f"{file}: list date {day.isoformat()} is in the future"
+            + ("" if list_date else " (the file's modification time; is the clock right?)")
+        )
     with import_lock(paths):
         _remove_partials(paths)
         previous = _current_record(paths)
@@ -195,9 +203,12 @@ def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
 
 
 def _detect(file: Path, pin: LayoutPin) -> Layout:
-    with file.open("rb") as stream:
-        head = stream.read(SAMPLE_BYTES)
-        at_eof = not stream.read(1)
+    try:
+        with file.open("rb") as stream:
+            head = stream.read(SAMPLE_BYTES)
+            at_eof = not stream.read(1)
+    except OSError as err:
+        raise SyncError(f"{file}: cannot read the list file: {err.strerror}") from err
     return detect_layout(head, at_eof=at_eof, pin=pin, where=str(file))
 
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import date
+import subprocess
+import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from gatekeeper.config import load_settings
+from gatekeeper.config import legal_today, load_settings
 from gatekeeper.dncm.__main__ import main
 from gatekeeper.dncm.history import sync_history
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.sync import SyncStatus, sync_forever, sync_now
 
 SAMPLE = Path(__file__).resolve().parents[2] / "config" / "sample-dncm.txt"
+GATEKEEPER = str(Path(sys.executable).parent / "gatekeeper")
 
 
 def _config(tmp_path: Path, source: str) -> Path:
@@ -140,3 +143,32 @@ async def test_failed_scheduled_sync_alerts_and_keeps_the_list(tmp_path: Path) -
     assert [r.snapshot_id for r in sync_history(settings.data_dir / "dncm")] == [1]
     assert index.listing_date(32470123456) == date(2019, 3, 14)
     assert json.dumps(status.last_report) == "{}"
+
+
+def test_folder_given_as_the_file_is_a_clear_failure(tmp_path: Path) -> None:
+    """`sync --file FOLDER` exits 1 with a message naming it, not a traceback."""
+    config = _config(tmp_path, f"{{file: {SAMPLE}}}")
+    done = subprocess.run(
+        [GATEKEEPER, "-c", str(config), "sync", "--file", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, "not a list file" in done.stderr, "Traceback" in done.stderr) == (
+        1,
+        True,
+        False,
+    )
+
+
+def test_list_date_in_the_future_is_refused(tmp_path: Path) -> None:
+    """A list dated after tomorrow cannot be right: the sync is refused and nothing replaced."""
+    config = _config(tmp_path, f"{{file: {SAMPLE}}}")
+    future = (legal_today() + timedelta(days=30)).isoformat()
+    done = subprocess.run(
+        [GATEKEEPER, "-c", str(config), "sync", "--file", str(SAMPLE), "--list-date", future],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, "in the future" in done.stderr) == (1, True)
