@@ -42,6 +42,7 @@ from gatekeeper.policy import (
 
 FACTS_DEADLINE_S = 0.5
 RECORD_DEADLINE_S = 1.0
+MAX_RECORDED_DIALLED = 256
 CHECK_DEADLINE_S = FACTS_DEADLINE_S + RECORD_DEADLINE_S
 """The longest a check takes; the AGI server's handler deadline must be longer, so that the
 checker's own fail-closed answer (recorded when it can be) is the one Asterisk gets."""
@@ -200,6 +201,13 @@ class Checker:
         return replace(result, decision_id=decision_id)
 
 
+def _bounded(dialled: str) -> str:
+    """The dialled string as recorded: a pasted essay is cut, a number never is."""
+    if len(dialled) <= MAX_RECORDED_DIALLED:
+        return dialled
+    return dialled[:MAX_RECORDED_DIALLED] + f"… ({len(dialled)} characters)"
+
+
 def _entry_of(result: CheckResult, host: str) -> DecisionEntry:
     request = result.request
     return DecisionEntry(
@@ -208,7 +216,7 @@ def _entry_of(result: CheckResult, host: str) -> DecisionEntry:
         campaign=request.campaign,
         purpose=result.campaign.purpose.value if result.campaign else None,
         advertiser=result.campaign.advertiser if result.campaign else None,
-        dialled=request.dialled,
+        dialled=_bounded(request.dialled),
         e164=result.e164,
         verdict=result.decision.verdict.value,
         reason=result.decision.reason.value,

@@ -54,3 +54,17 @@ def test_check_with_broken_config_exits_2_and_names_the_key(tmp_path: Path) -> N
     )
     done = gatekeeper(broken, "check", "0470999999", "--campaign", "x", check=False)
     assert (done.returncode, done.stdout, "licensee.role" in done.stderr) == (2, "", True)
+
+
+def test_an_enormous_dialled_string_is_recorded_cut_short(config: Path) -> None:
+    """A 100,000-character dialled string is refused as invalid and recorded cut to 256 + note."""
+    done = gatekeeper(config, "check", "0" * 100_000, "--campaign", "spring-promo", "--json")
+    exported = gatekeeper(config, "audit", "export", "--format", "jsonl").stdout
+    record = json.loads(exported.splitlines()[-1])
+    assert (
+        json.loads(done.stdout)["reason"],
+        record["dialled"].endswith("(100000 characters)"),
+    ) == (
+        "invalid_number",
+        True,
+    )
