@@ -130,6 +130,7 @@ class AsteriskSandbox:
     ami_username: str = "gatekeeper"
     ami_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     agi_timeout_s: int = 3
+    agi_host: str = "127.0.0.1"
     extra_dialplan: str = ""
     process: subprocess.Popen[bytes] | None = None
 
@@ -173,7 +174,7 @@ class AsteriskSandbox:
             "manager.conf": "[general]\nenabled = yes\nbindaddr = 127.0.0.1\n"
             f"port = {self.ami_port}\n\n" + self._manager_user(),
             "extensions.conf": "[general]\nstatic = yes\nwriteprotect = yes\n\n[globals]\n"
-            f"GATEKEEPER_AGI = 127.0.0.1:{self.agi_port}\n"
+            f"GATEKEEPER_AGI = {self.agi_host}:{self.agi_port}\n"
             f"GATEKEEPER_TIMEOUT = {self.agi_timeout_s}\n\n"
             "#include gatekeeper.conf\n#include gatekeeper-example-route.conf\n\n"
             + self.extra_dialplan,

@@ -23,6 +23,7 @@ from typing import Any, Self
 
 import yaml
 from gatekeeper.clock import today
+from pyroute2 import netns
 
 from tools.asterisk_sandbox import REPO, AsteriskSandbox, free_port
 
@@ -40,6 +41,7 @@ def write_run_config(  # noqa: PLR0913 - keyword-only knobs of one test fixture
     ami_secret: str,
     customise: Callable[[dict[str, Any]], None] | None = None,
     health_port: int | None = None,
+    agi_host: str = "127.0.0.1",
 ) -> Path:
     """The example config, pointed at this run's data folder, ports and AMI secret."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -48,7 +50,7 @@ def write_run_config(  # noqa: PLR0913 - keyword-only knobs of one test fixture
     secret_file.write_text(ami_secret + "\n", encoding="utf-8")
     secret_file.chmod(0o600)
     config["data_dir"] = "data"
-    config["agi"] = {"listen": f"127.0.0.1:{agi_port}"}
+    config["agi"] = {"listen": f"{agi_host}:{agi_port}"}
     config["health"] = {"listen": f"127.0.0.1:{health_port or free_port()}"}
     config["ami"] = {
         **config.get("ami", {}),
@@ -75,14 +77,16 @@ def gatekeeper(config: Path, *args: str, check: bool = True) -> subprocess.Compl
     )
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], timeout: float, host: str = "127.0.0.1"
+) -> None:
     """Wait until something listens on the loopback port, or the process dies."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gatekeeper serve exited with {process.returncode}")
         with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
+            if probe.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.05)
     raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
@@ -96,6 +100,8 @@ class GatekeeperRun:
     import_list: bool = True
     customise: Callable[[dict[str, Any]], None] | None = None
     extra_dialplan: str = ""
+    agi_host: str = "127.0.0.1"
+    serve_netns: str | None = None
     agi_port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=free_port)
     sandbox: AsteriskSandbox = field(init=False)
@@ -104,7 +110,9 @@ class GatekeeperRun:
     sync_summary: str = ""
 
     def __post_init__(self) -> None:
-        self.sandbox = AsteriskSandbox(agi_port=self.agi_port, extra_dialplan=self.extra_dialplan)
+        self.sandbox = AsteriskSandbox(
+            agi_port=self.agi_port, agi_host=self.agi_host, extra_dialplan=self.extra_dialplan
+        )
         shutil.rmtree(self.run_dir, ignore_errors=True)
         self.config = write_run_config(
             self.run_dir,
@@ -113,6 +121,7 @@ class GatekeeperRun:
             ami_secret=self.sandbox.ami_secret,
             customise=self.customise,
             health_port=self.health_port,
+            agi_host=self.agi_host,
         )
 
     def start(self) -> None:
@@ -132,9 +141,15 @@ class GatekeeperRun:
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=self._enter_netns if self.serve_netns else None,  # noqa: PLW1509 - tests only
         )
         log.close()
-        wait_for_port(self.agi_port, self.serve, START_TIMEOUT_S)
+        wait_for_port(self.agi_port, self.serve, START_TIMEOUT_S, self.agi_host)
+
+    def _enter_netns(self) -> None:
+        """In the child, before exec: move into the network namespace the test made."""
+        assert self.serve_netns is not None
+        netns.setns(self.serve_netns)
 
     def stop_gatekeeper(self) -> None:
         """Stop `gatekeeper serve` with SIGTERM, as systemd does."""
