@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from gatekeeper.config import config_path, legal_today, load_settings
 from gatekeeper.errors import ConfigError
@@ -31,6 +32,10 @@ def check_config(args: argparse.Namespace) -> int:
     except ConfigError as err:
         _say(f"gatekeeper: configuration error: {err}")
         return EXIT_USAGE
+    problem = _data_dir_problem(settings.data_dir)
+    if problem is not None:
+        _say(f"gatekeeper: configuration error: {path}: data_dir: {problem}")
+        return EXIT_USAGE
     campaigns = len(settings.campaigns)
     advertisers = len(settings.advertisers)
     _out(
@@ -42,6 +47,18 @@ def check_config(args: argparse.Namespace) -> int:
     if warning is not None:
         _say(f"gatekeeper: warning: {warning}")
     return EXIT_OK
+
+
+def _data_dir_problem(data_dir: Path) -> str | None:
+    """Why the data folder cannot hold the gatekeeper's files, if it cannot (nothing is created)."""
+    existing = data_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == data_dir and not data_dir.is_dir():
+        return f"{data_dir} exists and is not a folder"
+    if existing != data_dir and not existing.is_dir():
+        return f"{existing} is not a folder, so {data_dir} cannot be created"
+    return None
 
 
 def _out(text: str) -> None:

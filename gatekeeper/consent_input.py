@@ -137,8 +137,11 @@ def _rows(path: Path) -> Iterable[tuple[int, RawRecord]]:
     try:
         header = [name.strip().lower() for name in next(reader)]
         _check_header(path, header)
-        for fields in reader:
-            line = reader.line_num
+        while True:
+            line = reader.line_num + 1
+            fields = next(reader, None)
+            if fields is None:
+                break
             if not any(field.strip() for field in fields):
                 continue
             if len(fields) != len(header):

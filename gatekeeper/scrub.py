@@ -200,6 +200,11 @@ async def scrub(
         raise ScrubUsageError(f"unknown campaign {request.campaign!r} (configured: {known})")
     if request.output.resolve() == request.source.resolve():
         raise ScrubUsageError(f"{request.output}: the output must not be the input file")
+    if str(request.output) == "-":
+        raise ScrubUsageError(
+            "--output -: the scrubbed list is personal data and goes to a private file, "
+            "not to standard output; name a file"
+        )
     started = clock()
     source = fingerprint(request.source)
     index = PinnedList.open(settings.data_dir / "dncm")

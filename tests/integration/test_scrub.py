@@ -397,6 +397,13 @@ def test_output_must_not_be_the_input(synced: Gatekeeper) -> None:
     assert (code, source.read_bytes()) == (2, before)
 
 
+def test_output_to_standard_output_is_refused(synced: Gatekeeper) -> None:
+    """`--output -` is a usage error (exit 2), not a file named `-` nor personal data on stdout."""
+    source = write_list(synced.folder, ("0470 12 34 56",))
+    code = synced("scrub", str(source), "--campaign", "spring-promo", "--output", "-")
+    assert (code, (synced.folder / "-").exists(), Path("-").exists()) == (2, False, False)
+
+
 def test_earlier_gk_columns_are_replaced(synced: Gatekeeper) -> None:
     """Scrubbing a scrubbed list replaces its gk_ columns instead of adding a second set."""
     source = write_list(synced.folder, ("0470 12 34 56", "0470 99 99 99"))
