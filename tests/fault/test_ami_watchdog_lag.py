@@ -31,7 +31,7 @@ def sandbox() -> Iterator[AsteriskSandbox]:
 async def _originate(client: AmiClient) -> str:
     first = f"gk-{uuid.uuid4().hex[:12]}"
     await client.originate(
-        f"Local/0470999999@{TRUNK}", application="Wait", data="1", channel_id=first
+        f"Local/0470999999@{TRUNK}", application="Wait", data="5", channel_id=first
     )
     return first
 
