@@ -22,8 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gatekeeper.ami.client import AmiClient
-from tools.calls import CallSpec, place_calls
+from tools.calls import CallSpec, connect, place_calls
 from tools.gatekeeper_run import GatekeeperRun
 
 DRIVER_EVENTS = ("Event: VarSet.*Variable: GK_", "Event: UserEvent", "Event: Hangup")
@@ -45,13 +44,7 @@ def _pids(run: GatekeeperRun) -> dict[str, int]:
 
 async def _drive(run: GatekeeperRun, calls: int, width: int) -> tuple[float, int]:
     sandbox = run.sandbox
-    client = await AmiClient.connect(
-        "127.0.0.1",
-        sandbox.ami_port,
-        sandbox.ami_username,
-        sandbox.ami_secret,
-        event_filters=DRIVER_EVENTS,
-    )
+    client = await connect(sandbox, event_filters=DRIVER_EVENTS)
     right = 0
     try:
         await place_calls(client, [CallSpec(UNLISTED, "spring-promo")] * 10, limit_s=60)

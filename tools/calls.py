@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from gatekeeper.ami.client import AmiClient, AmiEvent
 
+from tools.asterisk_sandbox import AsteriskSandbox
+
 ROUTE_CONTEXT = "gatekeeper-example-outbound"
 CALL_TIMEOUT_S = 20.0
 
@@ -91,3 +93,29 @@ def _observe(calls: dict[str, PlacedCall], event: AmiEvent) -> None:
         call.reached_trunk = True
     elif event.name == "Hangup" and event.fields.get("Uniqueid") == call.linkedid:
         call.ended = True
+
+
+async def connect(sandbox: AsteriskSandbox, *, event_filters: tuple[str, ...] = ()) -> AmiClient:
+    """An AMI session with the sandbox's manager user."""
+    return await AmiClient.connect(
+        "127.0.0.1",
+        sandbox.ami_port,
+        sandbox.ami_username,
+        sandbox.ami_secret,
+        event_filters=event_filters,
+    )
+
+
+async def place_through(
+    sandbox: AsteriskSandbox,
+    specs: list[CallSpec],
+    *,
+    limit_s: float = CALL_TIMEOUT_S,
+    agent_wait_s: float = 1.0,
+) -> list[PlacedCall]:
+    """Open an AMI session, place the calls, close the session."""
+    client = await connect(sandbox)
+    try:
+        return await place_calls(client, specs, limit_s=limit_s, agent_wait_s=agent_wait_s)
+    finally:
+        await client.close()

@@ -15,12 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gatekeeper.ami.client import AmiClient
 from gatekeeper.clock import today
 from gatekeeper.logs import configure_logging
 
 from tools.asterisk_sandbox import REPO
-from tools.calls import CallSpec, PlacedCall, place_calls
+from tools.calls import CallSpec, place_through
 from tools.gatekeeper_run import GatekeeperRun, gatekeeper
 
 DEMO_CALLS = [
@@ -31,24 +30,13 @@ DEMO_CALLS = [
 ]
 
 
-async def _place(run: GatekeeperRun) -> list[PlacedCall]:
-    sandbox = run.sandbox
-    client = await AmiClient.connect(
-        "127.0.0.1", sandbox.ami_port, sandbox.ami_username, sandbox.ami_secret
-    )
-    try:
-        return await place_calls(client, [*DEMO_CALLS])
-    finally:
-        await client.close()
-
-
 def main() -> int:
     """Run the demo; exit 0 when every call went the way the law says."""
     configure_logging(level=logging.WARNING)
     run_dir = REPO / ".run" / "demo"
     with GatekeeperRun(run_dir) as run:
         print(f"DNCM list imported: {run.sync_summary}")
-        calls = asyncio.run(_place(run))
+        calls = asyncio.run(place_through(run.sandbox, DEMO_CALLS))
         print()
         print("What Asterisk did with each call:")
         for call in calls:

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from gatekeeper.ami.client import AmiClient
 from pyroute2 import IPRoute, NetNS, netns
 from tools.asterisk_sandbox import DEFAULT_ROOT, READY_MARK
-from tools.calls import CallSpec, PlacedCall, place_calls
+from tools.calls import CallSpec, PlacedCall, place_through
 from tools.gatekeeper_run import GatekeeperRun
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
@@ -64,14 +63,7 @@ def link() -> Iterator[Link]:
 
 
 async def _call(run: GatekeeperRun) -> PlacedCall:
-    sandbox = run.sandbox
-    client = await AmiClient.connect(
-        "127.0.0.1", sandbox.ami_port, sandbox.ami_username, sandbox.ami_secret
-    )
-    try:
-        [call] = await place_calls(client, [CallSpec("0470999999", "spring-promo")], limit_s=30)
-    finally:
-        await client.close()
+    [call] = await place_through(run.sandbox, [CallSpec("0470999999", "spring-promo")], limit_s=30)
     return call
 
 

@@ -7,9 +7,8 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
-from gatekeeper.ami.client import AmiClient
 from tools.asterisk_sandbox import DEFAULT_ROOT, READY_MARK, AsteriskSandbox, free_port
-from tools.calls import CallSpec, PlacedCall, place_calls
+from tools.calls import CallSpec, PlacedCall, place_through
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 
@@ -34,13 +33,7 @@ async def _call_through(sandbox: AsteriskSandbox, peer: Peer) -> PlacedCall:
 
     server = await asyncio.start_server(tracked, "127.0.0.1", sandbox.agi_port)
     try:
-        client = await AmiClient.connect(
-            "127.0.0.1", sandbox.ami_port, sandbox.ami_username, sandbox.ami_secret
-        )
-        try:
-            [call] = await place_calls(client, [CallSpec("0470999999", "spring-promo")])
-        finally:
-            await client.close()
+        [call] = await place_through(sandbox, [CallSpec("0470999999", "spring-promo")])
     finally:
         server.close()
         for writer in writers:

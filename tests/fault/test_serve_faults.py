@@ -12,8 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from gatekeeper.ami.client import AmiClient
-from tools.calls import CallSpec, PlacedCall, place_calls
+from tools.calls import CallSpec, PlacedCall, place_through
 from tools.gatekeeper_run import GatekeeperRun
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
@@ -51,14 +50,7 @@ def _health(run: GatekeeperRun) -> tuple[int, dict[str, object]]:
 
 
 async def _place(run: GatekeeperRun, specs: list[CallSpec]) -> list[PlacedCall]:
-    sandbox = run.sandbox
-    client = await AmiClient.connect(
-        "127.0.0.1", sandbox.ami_port, sandbox.ami_username, sandbox.ami_secret
-    )
-    try:
-        return await place_calls(client, specs, limit_s=60)
-    finally:
-        await client.close()
+    return await place_through(run.sandbox, specs, limit_s=60)
 
 
 async def test_unwritable_log_blocks_commercial_calls_and_turns_health_red(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from gatekeeper.ami.client import AmiClient
-from tools.calls import CallSpec, PlacedCall, place_calls
+from tools.calls import CallSpec, PlacedCall, place_through
 from tools.gatekeeper_run import GatekeeperRun, gatekeeper
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
@@ -16,14 +15,7 @@ UNLISTED = "0470 99 99 99"
 
 
 async def _place(run: GatekeeperRun, *specs: CallSpec) -> list[PlacedCall]:
-    sandbox = run.sandbox
-    client = await AmiClient.connect(
-        "127.0.0.1", sandbox.ami_port, sandbox.ami_username, sandbox.ami_secret
-    )
-    try:
-        return await place_calls(client, list(specs))
-    finally:
-        await client.close()
+    return await place_through(run.sandbox, list(specs))
 
 
 async def test_listed_number_on_commercial_campaign_never_reaches_trunk(

@@ -7,12 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from gatekeeper.ami.client import AmiClient
 from gatekeeper.clock import today
 from legal_scenarios import Scenario, load_scenarios
 from scenario_setup import customiser, groups, prepare_data
 from tools.asterisk_sandbox import DEFAULT_ROOT, READY_MARK
-from tools.calls import CallSpec, place_calls
+from tools.calls import CallSpec, place_through
 from tools.gatekeeper_run import GatekeeperRun
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
@@ -51,16 +50,8 @@ async def test_scenarios_through_asterisk(key: tuple[int | None, int], tmp_path:
     )
     await asyncio.to_thread(prepare_data, run.run_dir / "data", scenarios)
     with run:
-        sandbox = run.sandbox
-        client = await AmiClient.connect(
-            "127.0.0.1", sandbox.ami_port, sandbox.ami_username, sandbox.ami_secret
-        )
-        try:
-            calls = await place_calls(
-                client, [CallSpec(_dialled(s), s.campaign) for s in scenarios], limit_s=60
-            )
-        finally:
-            await client.close()
+        specs = [CallSpec(_dialled(s), s.campaign) for s in scenarios]
+        calls = await place_through(run.sandbox, specs, limit_s=60)
     seen = [(c.reason, c.reached_trunk) for c in calls]
     expected = [(s.expect.value, s.expect.verdict.value == "allow") for s in scenarios]
     assert seen == expected

@@ -11,8 +11,7 @@ import sqlite3
 
 import pytest
 import yaml
-from gatekeeper.ami.client import AmiClient
-from tools.calls import CallSpec, PlacedCall, place_calls
+from tools.calls import CallSpec, PlacedCall, place_through
 from tools.gatekeeper_run import GatekeeperRun
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
@@ -25,14 +24,7 @@ def _add_campaign(run: GatekeeperRun, name: str) -> None:
 
 
 async def _place(run: GatekeeperRun, specs: list[CallSpec]) -> list[PlacedCall]:
-    sandbox = run.sandbox
-    client = await AmiClient.connect(
-        "127.0.0.1", sandbox.ami_port, sandbox.ami_username, sandbox.ami_secret
-    )
-    try:
-        return await place_calls(client, specs, limit_s=60)
-    finally:
-        await client.close()
+    return await place_through(run.sandbox, specs, limit_s=60)
 
 
 def _hangup(run: GatekeeperRun) -> None:

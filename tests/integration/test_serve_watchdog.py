@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from gatekeeper.ami.client import AmiClient
-from tools.calls import CallSpec, PlacedCall, place_calls
+from tools.calls import CallSpec, PlacedCall, connect, place_calls
 from tools.gatekeeper_run import GatekeeperRun
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
@@ -20,10 +20,7 @@ WAIT_S = 10.0
 
 
 async def _client(run: GatekeeperRun) -> AmiClient:
-    sandbox = run.sandbox
-    return await AmiClient.connect(
-        "127.0.0.1", sandbox.ami_port, sandbox.ami_username, sandbox.ami_secret
-    )
+    return await connect(run.sandbox)
 
 
 def _records(run: GatekeeperRun, kind: str) -> list[dict[str, object]]:
