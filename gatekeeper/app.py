@@ -131,7 +131,6 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
             settings.agi.host,
             settings.agi.port,
             limits=AgiLimits(handler_timeout=CHECK_DEADLINE_S + HANDLER_MARGIN_S),
-            batch_variables=True,
         )
         health = HealthServer(
             {

@@ -160,9 +160,13 @@ class AgiServer:
         port: int,
         *,
         limits: AgiLimits = AgiLimits(),
-        batch_variables: bool = False,
+        batch_variables: bool = True,
     ) -> None:
-        """`batch_variables`: set plain variables with one `EXEC MSet` (see answer_commands)."""
+        """Serve `handler` on host:port.
+
+        `batch_variables` sets plain variables with one `EXEC MSet` (see `answer_commands`);
+        False sends one `SET VARIABLE` per variable.
+        """
         self._handler = handler
         self._batch_variables = batch_variables
         self._host = host

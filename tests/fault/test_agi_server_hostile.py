@@ -57,7 +57,7 @@ async def running(handler: AgiHandler, limits: AgiLimits = PATIENT) -> AsyncIter
     """A started server on an ephemeral loopback port, closed afterwards."""
     async with (
         asyncio.timeout(SAFETY_NET),
-        AgiServer(handler, "127.0.0.1", 0, limits=limits) as server,
+        AgiServer(handler, "127.0.0.1", 0, limits=limits, batch_variables=False) as server,
     ):
         yield server
 

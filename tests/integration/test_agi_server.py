@@ -71,8 +71,12 @@ class Recorder:
 
 @contextlib.asynccontextmanager
 async def running(handler: AgiHandler, limits: AgiLimits | None = None) -> AsyncIterator[AgiServer]:
-    """A started server on an ephemeral loopback port, closed afterwards."""
-    server = AgiServer(handler, "127.0.0.1", 0, limits=limits or AgiLimits())
+    """A started server on an ephemeral loopback port, closed afterwards.
+
+    These tests pin the one-`SET VARIABLE`-per-variable exchange; the batched default is pinned
+    by test_default_answer_is_one_mset and tests/unit/test_agi_answer_commands.py.
+    """
+    server = AgiServer(handler, "127.0.0.1", 0, limits=limits or AgiLimits(), batch_variables=False)
     async with asyncio.timeout(SAFETY_NET), server:
         yield server
 
@@ -290,3 +294,21 @@ def test_limits_refuse_nonsense(limits: dict[str, float]) -> None:
     """Limits that would disable a deadline or a cap are refused."""
     with pytest.raises(ValueError, match="AgiLimits"):
         AgiLimits(**limits)  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_default_answer_is_one_mset() -> None:
+    """By default a plain answer goes out as one EXEC MSet, and success is result=0."""
+    server = AgiServer(Recorder(), "127.0.0.1", 0)
+    async with asyncio.timeout(SAFETY_NET), server:
+        with capture_logs() as logs:
+            commands = await place_call(
+                server.port, recorded_environment(), reply=b"200 result=0\n"
+            )
+            await server.close()
+    expected = (
+        b'EXEC "MSet" "GK_DECISION=ALLOW,GK_REASON=not_listed,GK_DECISION_ID=17,'
+        b'GK_NUMBER=0470123456"\n'
+    )
+    assert commands == [expected]
+    assert [e["outcome"] for e in logs if e["event"] == "agi_call"] == ["answered"]
