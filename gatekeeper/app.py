@@ -169,7 +169,8 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
 
 
 async def _list_age_watch(index: ListIndex, metrics: Metrics, stop: asyncio.Event) -> None:
-    previous_syncs = (0, 0)
+    """Refresh the list's age and the scheduled syncs' counts in the metrics."""
+    counted_ok = counted_failed = 0
     while not stop.is_set():
         try:
             snapshot = index.snapshot()
@@ -177,14 +178,11 @@ async def _list_age_watch(index: ListIndex, metrics: Metrics, stop: asyncio.Even
             log.error("list_unreadable", error=str(err))
             snapshot = None
         metrics.set_list_age(-1 if snapshot is None else (legal_today() - snapshot.list_date).days)
-        syncs = (SYNC_STATUS.attempts - SYNC_STATUS.failures, SYNC_STATUS.failures)
-        for _ in range(syncs[0] - previous_syncs[0]):
-            metrics.count_sync(ok=True)
-        for _ in range(syncs[1] - previous_syncs[1]):
-            metrics.count_sync(ok=False)
-        previous_syncs = syncs
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), METRICS_REFRESH_S)
+        ok, failed = SYNC_STATUS.attempts - SYNC_STATUS.failures, SYNC_STATUS.failures
+        metrics.count_sync(ok=True, count=ok - counted_ok)
+        metrics.count_sync(ok=False, count=failed - counted_failed)
+        counted_ok, counted_failed = ok, failed
+        await _pause(stop, METRICS_REFRESH_S)
 
 
 def rules_in_force(settings: Settings) -> dict[str, object]:
@@ -228,10 +226,16 @@ async def _reload_on_request(
 
 async def _licence_watch(live: LiveSettings, stop: asyncio.Event) -> None:
     while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), LICENCE_CHECK_INTERVAL_S)
+        await _pause(stop, LICENCE_CHECK_INTERVAL_S)
         if not stop.is_set():
             log_licence_state(live.current(), legal_today())
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stop` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()
 
 
 async def _first_of(*events: asyncio.Event) -> None:

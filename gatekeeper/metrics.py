@@ -84,9 +84,9 @@ class Metrics:
         """The age of the list in use (days since its list date)."""
         self._list_age.set(days)
 
-    def count_sync(self, ok: bool) -> None:
-        """One list synchronisation, successful or not."""
-        self._syncs.labels(result="ok" if ok else "failed").inc()
+    def count_sync(self, ok: bool, count: int = 1) -> None:
+        """`count` more list synchronisations, successful or not."""
+        self._syncs.labels(result="ok" if ok else "failed").inc(count)
 
     def set_ami_connected(self, connected: bool) -> None:
         """The AMI link went up or down."""
