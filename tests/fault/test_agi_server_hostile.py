@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 
 import pytest
 from gatekeeper.agi.protocol import MAX_HEADER_BYTES
 from gatekeeper.agi.server import AgiHandler, AgiLimits, AgiRequest, AgiServer
 from structlog.testing import capture_logs
 
-SESSIONS = Path(__file__).resolve().parent.parent / "agi_sessions"
-SAFETY_NET = 30.0
-"""Seconds before a hung test fails instead of hanging the suite; never a measured figure."""
+from agi_support import SAFETY_NET, place_call, recorded_environment
+from agi_support import running as running_server
+
 PATIENT = AgiLimits(header_timeout=SAFETY_NET * 2, reply_timeout=SAFETY_NET * 2)
 """Limits that never cut a stalled peer off while a test runs, so stalls stay in flight."""
 ALLOW = {"GK_DECISION": "ALLOW", "GK_REASON": "not_listed"}
@@ -24,42 +23,16 @@ FAILED_CLOSED = [
 ]
 
 
-def recorded_environment() -> bytes:
-    """The environment block of the recorded check_allow session."""
-    raw = (SESSIONS / "check_allow.agi").read_bytes()
-    return raw[: raw.index(b"\n\n") + 2]
-
-
-async def place_call(port: int, header: bytes) -> list[bytes]:
-    """Send `header`, answer every command with 200 result=1, return the commands."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    commands: list[bytes] = []
-    try:
-        writer.write(header)
-        while line := await reader.readline():
-            commands.append(line)
-            writer.write(b"200 result=1\n")
-            await writer.drain()
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
-    return commands
-
-
 async def allow(request: AgiRequest) -> Mapping[str, str]:
     """A handler that allows every call."""
     return ALLOW
 
 
-@contextlib.asynccontextmanager
-async def running(handler: AgiHandler, limits: AgiLimits = PATIENT) -> AsyncIterator[AgiServer]:
-    """A started server on an ephemeral loopback port, closed afterwards."""
-    async with (
-        asyncio.timeout(SAFETY_NET),
-        AgiServer(handler, "127.0.0.1", 0, limits=limits, batch_variables=False) as server,
-    ):
-        yield server
+def running(
+    handler: AgiHandler, limits: AgiLimits = PATIENT
+) -> contextlib.AbstractAsyncContextManager[AgiServer]:
+    """A started server that, by default, never cuts a stalled peer off during a test."""
+    return running_server(handler, limits)
 
 
 async def read_until_closed(reader: asyncio.StreamReader) -> bytes:

@@ -3,49 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 
 import pytest
 import structlog
-from gatekeeper.agi.server import AgiHandler, AgiLimits, AgiRequest, AgiServer
+from gatekeeper.agi.server import AgiLimits, AgiRequest, AgiServer
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
-SESSIONS = Path(__file__).resolve().parent.parent / "agi_sessions"
-SAFETY_NET = 30.0
-"""Seconds before a hung test fails instead of hanging the suite; never a measured figure."""
-
-
-def recorded_environment(name: str = "check_allow") -> bytes:
-    """The environment block of a recorded Asterisk session."""
-    raw = (SESSIONS / f"{name}.agi").read_bytes()
-    return raw[: raw.index(b"\n\n") + 2]
+from agi_support import SAFETY_NET, place_call, recorded_environment, running
 
 
 def environment(**variables: str) -> bytes:
     """A small environment block with the given variables."""
     return b"".join(f"{k}: {v}\n".encode() for k, v in variables.items()) + b"\n"
-
-
-async def place_call(
-    port: int, header: bytes, *, before_reply: bytes = b"", reply: bytes = b"200 result=1\n"
-) -> list[bytes]:
-    """Send `header`, answer every command like Asterisk, return the commands in order."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    commands: list[bytes] = []
-    try:
-        writer.write(header)
-        while line := await reader.readline():
-            commands.append(line)
-            writer.write(before_reply + reply)
-            await writer.drain()
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
-    return commands
 
 
 def set_variables(variables: Mapping[str, str]) -> list[bytes]:
@@ -67,18 +38,6 @@ class Recorder:
         self.requests.append(request)
         number = request.arguments[0] if request.arguments else ""
         return {**ALLOW, "GK_NUMBER": number}
-
-
-@contextlib.asynccontextmanager
-async def running(handler: AgiHandler, limits: AgiLimits | None = None) -> AsyncIterator[AgiServer]:
-    """A started server on an ephemeral loopback port, closed afterwards.
-
-    These tests pin the one-`SET VARIABLE`-per-variable exchange; the batched default is pinned
-    by test_default_answer_is_one_mset and tests/unit/test_agi_answer_commands.py.
-    """
-    server = AgiServer(handler, "127.0.0.1", 0, limits=limits or AgiLimits(), batch_variables=False)
-    async with asyncio.timeout(SAFETY_NET), server:
-        yield server
 
 
 @pytest.mark.asyncio
