@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+from gatekeeper.audit import cli as audit_cli
 from gatekeeper.audit.records import DecisionEntry
 from gatekeeper.policy import Act, ActKind, SnapshotInfo
 
@@ -36,3 +39,13 @@ NOT_LISTED = dataclasses.replace(
     evidence=(),
 )
 """The same call to an unlisted number, allowed."""
+
+
+def run(config: Path, *argv: str) -> int:
+    """Parse `-c CONFIG audit ARGV...` with the audit command group and run its handler."""
+    parser = argparse.ArgumentParser(prog="gatekeeper")
+    parser.add_argument("-c", "--config")
+    audit_cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["-c", str(config), "audit", *argv])
+    code: int = args.handler(args)
+    return code

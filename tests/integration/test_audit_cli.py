@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import csv
 import dataclasses
@@ -12,12 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from gatekeeper.audit import cli as audit_cli
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.schema import log_path
 from gatekeeper.audit.store import verify_log
 
-from audit_support import LISTED
+from audit_support import LISTED, run
 
 BASE = LISTED
 ENTRIES = (
@@ -79,16 +77,6 @@ def config(tmp_path: Path) -> Path:
 
     asyncio.run(fill())
     return path
-
-
-def run(config: Path, *argv: str) -> int:
-    """Parse `-c CONFIG audit ARGV...` with the audit command group and run its handler."""
-    parser = argparse.ArgumentParser(prog="gatekeeper")
-    parser.add_argument("-c", "--config")
-    audit_cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["-c", str(config), "audit", *argv])
-    code: int = args.handler(args)
-    return code
 
 
 def _shown_ids(out: str) -> list[str]:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from gatekeeper.audit import cli as audit_cli
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.purge import purge_before
 from gatekeeper.audit.schema import log_path
 
-from audit_support import NOT_LISTED
+from audit_support import NOT_LISTED, run
 
 DECISION = NOT_LISTED
 OUTCOME = {
@@ -89,16 +87,6 @@ def config(tmp_path: Path) -> Path:
 
     asyncio.run(fill())
     return path
-
-
-def run(config: Path, *argv: str) -> int:
-    """Parse `-c CONFIG audit ARGV...` with the audit command group and run its handler."""
-    parser = argparse.ArgumentParser(prog="gatekeeper")
-    parser.add_argument("-c", "--config")
-    audit_cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["-c", str(config), "audit", *argv])
-    code: int = args.handler(args)
-    return code
 
 
 def shown_kinds(out: str) -> list[str]:
