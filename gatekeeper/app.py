@@ -36,6 +36,7 @@ from gatekeeper.health_checks import agi_check, list_check, log_check
 from gatekeeper.licence import log_licence_state
 from gatekeeper.metrics import Metrics
 from gatekeeper.policy import Verdict
+from gatekeeper.pseudonyms import Pseudonyms, open_pseudonyms
 
 log = structlog.get_logger()
 
@@ -54,6 +55,7 @@ class Services:
     index: ListIndex
     checker: Checker
     decision_log: DecisionLog
+    pseudonyms: Pseudonyms
 
 
 @contextlib.asynccontextmanager
@@ -66,8 +68,9 @@ async def open_services(live: LiveSettings) -> AsyncIterator[Services]:
         try:
             decision_log = await DecisionLog.open(settings.data_dir / "audit" / "decisions.sqlite")
             try:
-                checker = Checker(live.current, index, acts, decision_log)
-                yield Services(index, checker, decision_log)
+                pseudonyms = open_pseudonyms(settings.data_dir, create=True)
+                checker = Checker(live.current, index, acts, decision_log, pseudonyms=pseudonyms)
+                yield Services(index, checker, decision_log, pseudonyms)
             finally:
                 await decision_log.close()
         finally:
@@ -124,6 +127,7 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
             bypass_recorder=services.decision_log,
             outcome_recorder=services.decision_log,
             metrics=metrics,
+            pseudonyms=services.pseudonyms,
         )
         ami = AmiService(settings.ami, watchdog, metrics)
         server = AgiServer(

@@ -39,6 +39,7 @@ from gatekeeper.policy import (
     Verdict,
     decide,
 )
+from gatekeeper.pseudonyms import Pseudonyms
 
 FACTS_DEADLINE_S = 0.5
 RECORD_DEADLINE_S = 1.0
@@ -109,7 +110,7 @@ class CheckResult:
 class Checker:
     """Decides and records calls against the settings in force."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - its collaborators; the last two keyword-only
         self,
         settings: Callable[[], Settings],
         index: ListLookup,
@@ -117,12 +118,15 @@ class Checker:
         recorder: DecisionRecorder,
         *,
         clock: Callable[[], datetime] = now,
+        pseudonyms: Pseudonyms | None = None,
     ) -> None:
+        """`pseudonyms` name numbers in the `decision` log line; without them it names none."""
         self._settings = settings
         self._index = index
         self._acts = acts
         self._recorder = recorder
         self._clock = clock
+        self._pseudonyms = pseudonyms
         self._host = socket.gethostname()
         self.record_failure: str | None = None
 
@@ -197,7 +201,7 @@ class Checker:
                 return replace(result, decision=blocked)
             return result
         self.record_failure = None
-        log_decision(entry, decision_id)
+        log_decision(entry, decision_id, self._pseudonyms)
         return replace(result, decision_id=decision_id)
 
 

@@ -35,6 +35,7 @@ from gatekeeper.ami.client import (
 from gatekeeper.ami.outcomes import Outcome, OutcomeTracker
 from gatekeeper.config import BypassAction
 from gatekeeper.errors import AmiError
+from gatekeeper.pseudonyms import Pseudonyms, loggable
 
 BYPASS_EVENT_KIND = "bypass"
 WATCH_GAP_EVENT_KIND = "ami_watch_gap"
@@ -98,6 +99,7 @@ class Watchdog:
         metrics: BypassCounter | None = None,
         clock: Callable[[], float] = time.monotonic,
         subscription_limit: int = SUBSCRIPTION_LIMIT,
+        pseudonyms: Pseudonyms | None = None,
     ) -> None:
         self._client: AmiClient | None = None
         self._events: Subscription | None = None
@@ -109,6 +111,7 @@ class Watchdog:
         self._outcome_recorder = outcome_recorder
         self._metrics = metrics
         self._subscription_limit = subscription_limit
+        self._pseudonyms = pseudonyms
         self.failures = 0
         self.lags = 0
         if not self._detector.gated_contexts:
@@ -212,7 +215,7 @@ class Watchdog:
         }
         if error:
             details["error"] = error
-        log.warning("ami_bypass", **details)
+        log.warning("ami_bypass", **loggable(details, self._pseudonyms))
         await self._bypass_recorder.record_event(BYPASS_EVENT_KIND, details)
 
     async def _record_gap(self, state: str, detail: str) -> None:

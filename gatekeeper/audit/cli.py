@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from gatekeeper.audit import pseudonym_cli
 from gatekeeper.audit.event_view import event_json, format_events, outcome_text
 from gatekeeper.audit.export import ExportFormat, write_export
 from gatekeeper.audit.period import local_text, parse_moment
@@ -60,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show.add_argument(
         "--limit", type=_positive, default=None, help="show at most this many (newest)"
     )
+    show.add_argument("--pseudonym", help="only the number the journal shows as this pseudonym")
     show.set_defaults(handler=show_command)
 
     events = commands.add_parser(
@@ -100,6 +102,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_log(purge)
     purge.add_argument("--dry-run", action="store_true", help="only count what would go")
     purge.set_defaults(handler=purge_command)
+
+    pseudonym_cli.register(commands, _add_log, _log_of)
 
 
 def _add_log(parser: argparse.ArgumentParser) -> None:
@@ -202,8 +206,11 @@ def _shown_dialled(dialled: str) -> str:
 
 def show_command(args: argparse.Namespace) -> int:
     """Print matching decisions as a table."""
-    with reading(_log_of(args)) as conn:
+    path = _log_of(args)
+    with reading(path) as conn:
         rows = list(iter_decisions(conn, filters_of(args)))
+    if args.pseudonym is not None:
+        rows = pseudonym_cli.with_pseudonym(rows, args.pseudonym, path)
     if args.limit is not None:
         rows = rows[-args.limit :]
     print(format_table(rows))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 
 import pytest
 import pytest_asyncio
+import structlog
 from gatekeeper.ami.client import AmiClient, Subscription
 from gatekeeper.ami.watchdog import BYPASS_HANGUP_CAUSE, Watchdog
 from gatekeeper.config import BypassAction
@@ -186,3 +188,12 @@ async def test_blocked_call_gets_a_not_dialled_outcome(
         False,
         21,
     )
+
+
+async def test_bypass_log_line_names_no_number(guarded: Guarded) -> None:
+    """The `ami_bypass` journal line shows neither the number nor a channel name holding it."""
+    with structlog.testing.capture_logs() as logs:
+        first, _ = await _originate(guarded.client, TRUNK)
+        await guarded.log.bypass_for(first)
+    lines = [json.dumps(line) for line in logs if line["event"] == "ami_bypass"]
+    assert (len(lines), NUMBER in lines[0]) == (1, False)

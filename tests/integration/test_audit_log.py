@@ -17,6 +17,7 @@ from gatekeeper.audit.oplog import log_decision
 from gatekeeper.audit.store import verify_log
 from gatekeeper.errors import AuditError
 from gatekeeper.policy import Act, ActKind
+from gatekeeper.pseudonyms import KEY_BYTES, Pseudonyms
 
 from audit_support import LISTED
 
@@ -177,20 +178,23 @@ async def test_record_after_close_raises(log_file: Path) -> None:
 
 
 def test_decision_line_carries_the_fields() -> None:
-    """The operations log emits one `decision` event with id, number, verdict and list."""
+    """The operations log emits one `decision` event with id, pseudonym, verdict and list."""
+    pseudonyms = Pseudonyms(bytes(KEY_BYTES))
     with structlog.testing.capture_logs() as captured:
-        log_decision(ENTRY, "1M84S8GD50001")
+        log_decision(ENTRY, "1M84S8GD50001", pseudonyms)
     line = captured[0]
     assert (
         line["event"],
         line["decision_id"],
-        line["number"],
+        line["pseudonym"],
         line["verdict"],
         line["list_date"],
+        line["channel"],
     ) == (
         "decision",
         "1M84S8GD50001",
-        "+32470123456",
+        pseudonyms.of("+32470123456"),
         "block",
         "2025-03-02",
+        f"Local/{pseudonyms.of('0470123456')}@gated-0001;2",
     )
