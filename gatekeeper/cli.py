@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import structlog
 
-from gatekeeper import __version__
-from gatekeeper.cli_support import ExitCode
+from gatekeeper import __version__, run_as
+from gatekeeper.cli_support import ExitCode, load_settings_from
 from gatekeeper.errors import ConfigError, GatekeeperError
 from gatekeeper.logs import configure_logging
 
@@ -46,13 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code."""
     parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
     except SystemExit as exit_:
         return int(exit_.code or 0)
     if args.command != "serve":
         configure_logging(stream=sys.stderr)
     try:
+        refused = _wrong_user(args, words)
+        if refused is not None:
+            print(f"gatekeeper: {refused}", file=sys.stderr)
+            return ExitCode.USAGE
         code: int = args.handler(args)
     except ConfigError as err:
         print(f"gatekeeper: configuration error: {err}", file=sys.stderr)
@@ -66,6 +71,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         structlog.get_logger().exception("unexpected_error", command=args.command)
         return ExitCode.FAILURE
     return code
+
+
+def _wrong_user(args: argparse.Namespace, words: Sequence[str]) -> str | None:
+    """Why a writing command must not run as this user (gatekeeper/run_as.py), or None."""
+    if not run_as.writes_data(args):
+        return None
+    data_dir = load_settings_from(args).data_dir
+    return run_as.refusal(data_dir, words, explicit_config=args.config is not None)
 
 
 def run() -> None:
