@@ -159,6 +159,8 @@ class Settings:
     campaigns: Mapping[str, Campaign] = field(default_factory=lambda: MappingProxyType({}))
     audit: AuditSettings = field(default_factory=AuditSettings)
     health: Endpoint = field(default_factory=lambda: DEFAULT_HEALTH_LISTEN)
+    officers_group: str | None = None
+    """The group that may read reports, exports and scrubbed lists (0640); None: 0600."""
     sha256: str = field(default="", compare=False)
     """Fingerprint of the file's text, so the decision log can name the exact file in force."""
 
@@ -319,6 +321,7 @@ class _Reader:
                 "campaigns",
                 "audit",
                 "health",
+                "officers_group",
             },
             {"licensee", "data_dir"},
         )
@@ -339,6 +342,7 @@ class _Reader:
             campaigns=MappingProxyType(campaigns),
             audit=self.optional(top, "audit", self.audit, AuditSettings()),
             health=self.optional(top, "health", self.health, DEFAULT_HEALTH_LISTEN),
+            officers_group=self.optional(top, "officers_group", self.text, None),
         )
 
     def audit(self, node: _Node) -> AuditSettings:

@@ -37,6 +37,7 @@ from gatekeeper.dncm.index import ListAnswer
 from gatekeeper.dncm.snapshot import open_snapshot, read_record
 from gatekeeper.dncm.storage import IndexPaths
 from gatekeeper.errors import IndexUnavailableError, ScrubUsageError, StoreError, SyncError
+from gatekeeper.officer_files import refuse_inside
 from gatekeeper.policy import Act, Campaign, Purpose, Reason, SnapshotInfo, Verdict
 from gatekeeper.scrub_csv import Fingerprint, Layout, ListReader, ScrubbedWriter, fingerprint
 
@@ -205,6 +206,7 @@ async def scrub(
             "--output -: the scrubbed list is personal data and goes to a private file, "
             "not to standard output; name a file"
         )
+    refuse_inside(request.output, settings.data_dir)
     started = clock()
     source = fingerprint(request.source)
     index = PinnedList.open(settings.data_dir / "dncm")
@@ -263,7 +265,9 @@ class _Run:
             layout = reader.layout
             assert layout is not None
             index = layout.number_index
-            with ScrubbedWriter(request.output, layout, bom=self.source.bom) as writer:
+            with ScrubbedWriter(
+                request.output, layout, bom=self.source.bom, group=self.settings.officers_group
+            ) as writer:
                 for _line, fields in reader:
                     result = await checker.decide_only(
                         CallRequest(fields[index], request.campaign, SCRUB_SOURCE)

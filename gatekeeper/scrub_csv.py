@@ -11,9 +11,10 @@ rows: a row whose field count differs from the header's is an error, since its n
 shifted into another column. Blank lines are skipped. The file must not change between the
 passes (checked by its size and times), so the fingerprint is that of the rows scrubbed.
 
-The copy goes to a private (0600) temporary file beside the target, in UTF-8 (with a byte-order
-mark when the input had one), with the input's separator and line ends, hashed as it is written;
-it replaces the target only once complete and flushed to disk.
+The copy goes to a private (0600) temporary file beside the target (0640 to `officers_group`
+when one is set: gatekeeper/officer_files.py), in UTF-8 (with a byte-order mark when the input
+had one), with the input's separator and line ends, hashed as it is written; it replaces the
+target only once complete and flushed to disk.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, Self, TextIO
 
 from gatekeeper.errors import ScrubInputError, ScrubUsageError
+from gatekeeper.officer_files import share
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -308,8 +310,12 @@ def _layout(
 class ScrubbedWriter:
     """The scrubbed copy: a private temporary file, hashed as written, renamed when complete."""
 
-    def __init__(self, target: Path, layout: Layout, *, bom: bool) -> None:
+    def __init__(
+        self, target: Path, layout: Layout, *, bom: bool, group: str | None = None
+    ) -> None:
+        """`group`: the officers group that may read the copy (0640); None keeps it 0600."""
         self.target = target
+        self._group = group
         self._layout = layout
         self._bom = bom
         self._digest = hashlib.sha256()
@@ -328,6 +334,7 @@ class ScrubbedWriter:
         self._raw = os.fdopen(fd, "wb")
         started = False
         try:
+            share(fd, self.target, self._group)
             if self._bom:
                 self._put(_BOM)
             self._writer.writerow(self._layout.output_header())

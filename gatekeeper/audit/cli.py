@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,9 +32,9 @@ from gatekeeper.cli_support import ExitCode, load_settings_from
 from gatekeeper.config import DEFAULT_MAX_AGE_DAYS
 from gatekeeper.errors import AuditError
 from gatekeeper.numbers import InvalidNumber, normalise
+from gatekeeper.officer_files import create_output
 from gatekeeper.policy import Reason, Verdict
 
-PRIVATE_FILE_MODE = 0o600
 MAX_SHOWN_DIALLED = 40
 SHOW_COLUMNS = (
     "time (Brussels)",
@@ -170,22 +169,26 @@ def filters_of(args: argparse.Namespace) -> Filters:
 
 
 @contextmanager
-def _output(path: Path | None) -> Iterator[TextIO]:
+def _output(path: Path | None, args: argparse.Namespace) -> Iterator[TextIO]:
     if path is None:
         yield sys.stdout
         return
     try:
-        with _private(path).open("w", encoding="utf-8", newline="") as out:
+        with _for_officers(path, args).open("w", encoding="utf-8", newline="") as out:
             yield out
     except OSError as err:
         raise AuditError(f"{path}: cannot write: {err.strerror}") from err
 
 
-def _private(path: Path) -> Path:
-    """Create `path` owner-only before writing: exports and reports hold subscribers' numbers."""
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
-    path.chmod(PRIVATE_FILE_MODE)
-    return path
+def _for_officers(path: Path, args: argparse.Namespace) -> Path:
+    """Create `path` before writing: 0600, or 0640 to `officers_group` (docs/operations.md).
+
+    With `--log` no configuration is read, so the file stays owner-only.
+    """
+    if args.log is not None:
+        return create_output(path, None, None)
+    settings = load_settings_from(args)
+    return create_output(path, settings.officers_group, settings.data_dir)
 
 
 def _positive(text: str) -> int:
@@ -258,7 +261,7 @@ def events_command(args: argparse.Namespace) -> int:
 
 def export_command(args: argparse.Namespace) -> int:
     """Write matching decisions as CSV or JSON lines."""
-    with reading(_log_of(args)) as conn, _output(args.output) as out:
+    with reading(_log_of(args)) as conn, _output(args.output, args) as out:
         count = write_export(iter_decisions(conn, filters_of(args)), out, ExportFormat(args.format))
     if args.output is not None:
         print(f"{count} decision(s) written to {args.output}")
@@ -300,7 +303,7 @@ def report_command(args: argparse.Namespace) -> int:
         return ExitCode.USAGE
     page = render(data, max_age_days=max_age)
     try:
-        _private(args.output).write_text(page, encoding="utf-8")
+        _for_officers(args.output, args).write_text(page, encoding="utf-8")
     except OSError as err:
         raise AuditError(f"{args.output}: cannot write: {err.strerror}") from err
     print(f"{args.output}: {data.total} decision(s) from {len(data.days)} day(s)")

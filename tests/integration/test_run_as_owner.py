@@ -14,6 +14,7 @@ from tools.gatekeeper_run import GATEKEEPER, gatekeeper, write_run_config
 
 NOBODY = 65534
 """The owner of data_dir in these tests: not root, and present on every Debian system."""
+SETPRIV_NOBODY = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups")
 
 WRITING_COMMANDS = {
     "check": ("check", "0470999999", "--campaign", "spring-promo"),
@@ -49,8 +50,7 @@ def config(run_dir: Path) -> Path:
 
 def _as_nobody(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-        + [str(GATEKEEPER), "-c", str(config), *args],
+        [*SETPRIV_NOBODY, str(GATEKEEPER), "-c", str(config), *args],
         capture_output=True,
         text=True,
         check=False,
@@ -64,7 +64,7 @@ def test_root_is_refused_where_another_user_owns_data_dir(config: Path, command:
     """As root, every writing command exits 2 with the runuser line, and writes nothing."""
     done = gatekeeper(config, *WRITING_COMMANDS[command], check=False)
     hint = f"runuser -u nobody -- gatekeeper -c {config} {WRITING_COMMANDS[command][0]}"
-    assert (done.returncode, hint in done.stderr, os.listdir(config.parent / "data")) == (
+    assert (done.returncode, hint in done.stderr, list((config.parent / "data").iterdir())) == (
         2,
         True,
         [],
