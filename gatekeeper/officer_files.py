@@ -19,6 +19,7 @@ from gatekeeper.errors import ConfigError, GatekeeperError
 
 PRIVATE_MODE = 0o600
 SHARED_MODE = 0o640
+ROOT_UID = 0
 
 
 class OutputAccessError(GatekeeperError):
@@ -33,16 +34,11 @@ def output_mode(group: str | None) -> int:
 def share(fd: int, path: Path, group: str | None) -> None:
     """Give the freshly created file open on `fd` its group and mode (see the module notes)."""
     if group is not None:
-        gid = group_id(group)
+        gid = usable_group(group, path)
         try:
             os.fchown(fd, -1, gid)
         except PermissionError as err:
-            user = _user_name()
-            message = (
-                f"{path}: cannot give it to group {group} (officers_group): {user} is not a "
-                f"member of it; add it with `usermod -aG {group} {user}`"
-            )
-            raise OutputAccessError(message) from err
+            raise _not_a_member(group, path) from err
     os.fchmod(fd, output_mode(group))
 
 
@@ -50,7 +46,7 @@ def create_output(path: Path, group: str | None, data_dir: Path | None) -> Path:
     """Create (or take over) `path` for an officer, before anything is written to it."""
     refuse_inside(path, data_dir)
     if group is not None:
-        group_id(group)
+        usable_group(group, path)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_MODE)
     except OSError as err:
@@ -75,13 +71,28 @@ def refuse_inside(path: Path, data_dir: Path | None) -> None:
         raise OutputAccessError(message)
 
 
-def group_id(name: str) -> int:
-    """The id of the officers group; an unknown name is a configuration error."""
+def usable_group(name: str, path: Path) -> int:
+    """The id of the officers group, which this user may give files to.
+
+    An unknown name is a configuration error; a user outside the group (other than root) is
+    refused before any file is made.
+    """
     try:
-        return grp.getgrnam(name).gr_gid
+        gid = grp.getgrnam(name).gr_gid
     except KeyError as err:
         message = f"officers_group: no group named {name!r} on this host (groupadd {name})"
         raise ConfigError(message) from err
+    if os.geteuid() != ROOT_UID and gid != os.getegid() and gid not in os.getgroups():
+        raise _not_a_member(name, path)
+    return gid
+
+
+def _not_a_member(group: str, path: Path) -> OutputAccessError:
+    user = _user_name()
+    return OutputAccessError(
+        f"{path}: cannot give it to group {group} (officers_group): {user} is not a member "
+        f"of it; add it with `usermod -aG {group} {user}` and log in again"
+    )
 
 
 def _user_name() -> str:

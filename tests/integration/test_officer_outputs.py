@@ -15,6 +15,8 @@ import pytest
 from gatekeeper.clock import today
 from tools.gatekeeper_run import gatekeeper, write_run_config
 
+from owner_support import NOBODY, as_nobody, enterable_run_dir
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="creates a group: needs root")
 
 
@@ -30,14 +32,21 @@ def officers() -> Iterator[str]:
 
 
 @pytest.fixture
-def config(tmp_path: Path, officers: str) -> Path:
+def run_dir() -> Iterator[Path]:
+    """A run folder every user may enter."""
+    with enterable_run_dir() as folder:
+        yield folder
+
+
+@pytest.fixture
+def config(run_dir: Path, officers: str) -> Path:
     """The example config with `officers_group` set, the sample list and one decision."""
 
     def customise(config: dict[str, Any]) -> None:
         config["officers_group"] = officers
 
     path = write_run_config(
-        tmp_path, agi_port=4573, ami_port=5038, ami_secret="unused", customise=customise
+        run_dir, agi_port=4573, ami_port=5038, ami_secret="unused", customise=customise
     )
     gatekeeper(path, "sync", "--list-date", today().isoformat())
     gatekeeper(path, "check", "0470999999", "--campaign", "spring-promo")
@@ -103,4 +112,18 @@ def test_an_output_inside_data_dir_is_refused(config: Path) -> None:
         1,
         True,
         True,
+    )
+
+
+def test_a_user_outside_the_group_is_told_to_join_it(config: Path, officers: str) -> None:
+    """Run by a user outside officers_group, an export is refused with the usermod line."""
+    data_dir, out_dir = config.parent / "data", config.parent / "out"
+    out_dir.mkdir()
+    subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(data_dir), str(out_dir)], check=True)
+    target = out_dir / "export.csv"
+    done = as_nobody(config, "audit", "export", "--output", str(target))
+    assert (done.returncode, f"usermod -aG {officers} nobody" in done.stderr, target.exists()) == (
+        1,
+        True,
+        False,
     )

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tools.gatekeeper_run import GATEKEEPER, gatekeeper, write_run_config
+from tools.gatekeeper_run import gatekeeper, write_run_config
 
-NOBODY = 65534
-"""The owner of data_dir in these tests: not root, and present on every Debian system."""
-SETPRIV_NOBODY = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups")
+from owner_support import NOBODY, as_nobody, enterable_run_dir
 
 WRITING_COMMANDS = {
     "check": ("check", "0470999999", "--campaign", "spring-promo"),
@@ -31,11 +26,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="changes file owners: 
 
 @pytest.fixture
 def run_dir() -> Iterator[Path]:
-    """A run folder every user may enter (pytest's own is root-only), removed afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix="gk-run-as-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder)
+    """A run folder every user may enter."""
+    with enterable_run_dir() as folder:
+        yield folder
 
 
 @pytest.fixture
@@ -46,17 +39,6 @@ def config(run_dir: Path) -> Path:
     data_dir.mkdir(mode=0o700)
     os.chown(data_dir, NOBODY, NOBODY)
     return path
-
-
-def _as_nobody(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*SETPRIV_NOBODY, str(GATEKEEPER), "-c", str(config), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        cwd=config.parent,
-    )
 
 
 @pytest.mark.parametrize("command", WRITING_COMMANDS)
@@ -73,7 +55,7 @@ def test_root_is_refused_where_another_user_owns_data_dir(config: Path, command:
 
 def test_the_owner_may_write(config: Path) -> None:
     """Run as the owner of data_dir, `check` records its decision in files that user owns."""
-    done = _as_nobody(config, "check", "0470999999", "--campaign", "spring-promo")
+    done = as_nobody(config, "check", "0470999999", "--campaign", "spring-promo")
     log = config.parent / "data" / "audit" / "decisions.sqlite"
     assert (done.returncode, log.stat().st_uid) == (0, NOBODY), done.stderr
 
@@ -81,7 +63,7 @@ def test_the_owner_may_write(config: Path) -> None:
 def test_a_file_left_by_another_user_is_named_with_the_repair(config: Path) -> None:
     """The owner is refused too when a kept folder in data_dir belongs to someone else."""
     (config.parent / "data" / "audit").mkdir()
-    done = _as_nobody(config, "check", "0470999999", "--campaign", "spring-promo")
+    done = as_nobody(config, "check", "0470999999", "--campaign", "spring-promo")
     assert (done.returncode, f"chown -R nobody: {config.parent / 'data'}" in done.stderr) == (
         2,
         True,
