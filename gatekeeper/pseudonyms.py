@@ -50,12 +50,13 @@ class Pseudonyms:
         if len(key) != KEY_BYTES:
             message = f"a pseudonym key is {KEY_BYTES} bytes, got {len(key)}"
             raise PseudonymKeyError(message)
-        self._key = key
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def of(self, value: str) -> str:
         """The pseudonym of one value (a number in E.164, or a dialled string)."""
-        digest = hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
-        return digest[:PSEUDONYM_HEX]
+        mac = self._keyed.copy()
+        mac.update(value.encode("utf-8"))
+        return mac.hexdigest()[:PSEUDONYM_HEX]
 
     def of_call(self, e164: str | None, dialled: str) -> str | None:
         """The pseudonym of a call's number: its E.164 form, else the string dialled, if any."""
