@@ -34,11 +34,12 @@ _WRITING_ACTIONS: dict[str, tuple[str, frozenset[str]] | None] = {
     "check": None,
     "sync": None,
     "scrub": None,
-    "consent": ("consent_action", frozenset({"add", "import", "revoke"})),
-    "objection": ("objection_action", frozenset({"add", "import", "revoke"})),
+    "consent": None,
+    "objection": None,
     "audit": ("audit_command", frozenset({"purge"})),
 }
-"""Commands that write below data_dir; None: every action of the command writes."""
+"""Commands that write below data_dir; None: every action of the command writes (`consent show`
+too: it opens the store for writing, and makes it when it does not exist yet)."""
 
 
 def writes_data(args: argparse.Namespace) -> bool:

@@ -16,6 +16,7 @@ WRITING_COMMANDS = {
     "sync": ("sync",),
     "consent add": ("consent", "add", "0470999999", "--advertiser", "acme", "--date", "2025-01-02"),
     "objection revoke": ("objection", "revoke", "1"),
+    "consent show": ("consent", "show", "0470999999"),
     "audit purge": ("audit", "purge"),
     "scrub": ("scrub", "list.csv", "--campaign", "spring-promo", "--output", "out.csv"),
     "serve": ("serve",),
