@@ -42,6 +42,7 @@ def write_run_config(  # noqa: PLR0913 - keyword-only knobs of one test fixture
     customise: Callable[[dict[str, Any]], None] | None = None,
     health_port: int | None = None,
     agi_host: str = "127.0.0.1",
+    ami_username: str | None = None,
 ) -> Path:
     """The example config, pointed at this run's data folder, ports and AMI secret."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -58,6 +59,8 @@ def write_run_config(  # noqa: PLR0913 - keyword-only knobs of one test fixture
         "port": ami_port,
         "secret_file": "ami.secret",
     }
+    if ami_username is not None:
+        config["ami"]["username"] = ami_username
     config.setdefault("dncm", {})["source"] = {"file": str(SAMPLE_LIST)}
     if customise is not None:
         customise(config)
@@ -118,7 +121,8 @@ class GatekeeperRun:
             self.run_dir,
             agi_port=self.agi_port,
             ami_port=self.sandbox.ami_port,
-            ami_secret=self.sandbox.ami_secret,
+            ami_secret=self.sandbox.service_secret,
+            ami_username=self.sandbox.service_username,
             customise=self.customise,
             health_port=self.health_port,
             agi_host=self.agi_host,

@@ -358,6 +358,11 @@ class AmiClient:
         if _text(reply.get("Ping", "")) != "Pong":
             raise AmiError("AMI ping got an unexpected reply")
 
+    async def getvar(self, name: str) -> str:
+        """A global variable's or a dialplan function's value (empty if unset); AmiError if refused."""
+        reply = await self._action({"Action": "Getvar", "Variable": name})
+        return _text(reply.get("Value", ""))
+
     async def _action(
         self, fields: Mapping[str, str | list[str]], deadline: float | None = None
     ) -> Any:  # noqa: ANN401 - panoramisk's untyped Message
