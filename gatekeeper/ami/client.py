@@ -359,7 +359,7 @@ class AmiClient:
             raise AmiError("AMI ping got an unexpected reply")
 
     async def getvar(self, name: str) -> str:
-        """A global variable's or a dialplan function's value (empty if unset); AmiError if refused."""
+        """A global variable or dialplan function value (empty if unset); AmiError if refused."""
         reply = await self._action({"Action": "Getvar", "Variable": name})
         return _text(reply.get("Value", ""))
 
