@@ -105,6 +105,8 @@ class GatekeeperRun:
     extra_dialplan: str = ""
     agi_host: str = "127.0.0.1"
     serve_netns: str | None = None
+    serve_prefix: tuple[str, ...] = ()
+    """Words run before `gatekeeper serve`, such as tools/unit_seccomp.py and a unit."""
     agi_port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=free_port)
     sandbox: AsteriskSandbox = field(init=False)
@@ -140,7 +142,7 @@ class GatekeeperRun:
         """Start `gatekeeper serve` and wait until it answers on its AGI port."""
         log = (self.run_dir / "serve.log").open("ab")
         self.serve = subprocess.Popen(
-            [str(GATEKEEPER), "-c", str(self.config), "serve"],
+            [*self.serve_prefix, str(GATEKEEPER), "-c", str(self.config), "serve"],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
