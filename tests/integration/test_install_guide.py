@@ -13,7 +13,10 @@ from tools.constraints import pinned, render, runtime_requirements
 
 GUIDE = REPO / "docs" / "operations.md"
 SYSTEMD = REPO / "systemd"
-SKIPPED = ("adduser", "apt-get", "python3 -m venv", "/opt/", "ln ", "asterisk ", "systemctl")
+SKIPPED = (
+    *("adduser", "apt-get", "python3 -m venv", "/opt/", "ln ", "asterisk ", "systemctl"),
+    *("chown", "runuser", "gatekeeper", "for ", "done"),
+)
 """Commands that need the real host (users, packages, Asterisk, systemd): not run here."""
 
 
@@ -131,7 +134,7 @@ def _scratch_script(root: Path, steps: range) -> str:
         for block in _blocks("sh").get(step, []):
             for command in block.replace("\\\n", " ").splitlines():
                 word = command.strip()
-                if not word or word.startswith((*SKIPPED, "chown", "runuser", "gatekeeper")):
+                if not word or word.startswith(SKIPPED):
                     continue
                 unowned = re.sub(r"-o \S+ -g \S+ ", "", command)
                 lines.append(re.sub(r"(?<![\w.])/(etc|var)/", f"{root}/\\1/", unowned))
