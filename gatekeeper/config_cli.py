@@ -6,11 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from gatekeeper import deploy_checks
 from gatekeeper.config import config_path, legal_today, load_settings
 from gatekeeper.errors import ConfigError
 from gatekeeper.licence import licence_warning
 
 EXIT_OK = 0
+EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
@@ -21,11 +23,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check = actions.add_parser(
         "check", help="validate the configuration file and report the licence's state"
     )
+    deploy_checks.add_arguments(check)
     check.set_defaults(handler=check_config)
 
 
 def check_config(args: argparse.Namespace) -> int:
-    """Print `configuration OK: ...` and exit 0, or print the error and exit 2."""
+    """Print `configuration OK: ...` and exit 0, or print the error and exit 2.
+
+    A valid file whose deployment checks fail (gatekeeper/deploy_checks.py) exits 1.
+    """
     path = config_path(getattr(args, "config", None))
     try:
         settings = load_settings(path)
@@ -46,7 +52,7 @@ def check_config(args: argparse.Namespace) -> int:
     warning = licence_warning(settings, legal_today())
     if warning is not None:
         _say(f"gatekeeper: warning: {warning}")
-    return EXIT_OK
+    return EXIT_OK if deploy_checks.report(settings, args) else EXIT_FAILURE
 
 
 def _data_dir_problem(data_dir: Path) -> str | None:

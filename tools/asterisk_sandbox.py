@@ -6,7 +6,10 @@ so `install` builds a minimal unstable root once (`debootstrap --variant=minbase
 folder that is renamed into place only when complete; later runs reuse it. Each sandbox instance
 gets its own config, run, spool and log folders inside the root (named after the instance), its
 own AMI port, and loads the repository's `asterisk/` files unchanged, so what admins include is
-what the tests prove. Asterisk runs in the foreground (`-f`) as a child process, in the
+what the tests prove: the shipped AMI user (`asterisk/manager-gatekeeper.conf`, with its rights
+and event filter) is `service_username`, the one `gatekeeper serve` logs in with. The tests
+drive calls with a second, test-only user (`ami_username`) that may also originate, a right the
+shipped user must never have. Asterisk runs in the foreground (`-f`) as a child process, in the
 chroot, and is stopped with `core stop now` (then SIGTERM, then SIGKILL).
 """
 
@@ -32,6 +35,9 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO / ".cache" / "asterisk-root"
 SNIPPETS = REPO / "asterisk"
 READY_MARK = "gatekeeper-sandbox-ready"
+TEST_USER_RIGHTS = (
+    "read = call,system,user,dialplan,agent,reporting\nwrite = call,system,originate,reporting\n"
+)
 BOOT_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 
@@ -48,6 +54,7 @@ MODULES = (
     "func_strings.so",
     "func_timeout.so",
     "func_channel.so",
+    "func_dialplan.so",
     "bridge_simple.so",
     "bridge_native_rtp.so",
     "res_timing_timerfd.so",
@@ -129,6 +136,8 @@ class AsteriskSandbox:
     ami_port: int = field(default_factory=free_port)
     ami_username: str = "gatekeeper"
     ami_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    service_username: str = "gatekeeper-service"
+    service_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     agi_timeout_s: int = 3
     agi_host: str = "127.0.0.1"
     extra_dialplan: str = ""
@@ -187,9 +196,16 @@ class AsteriskSandbox:
             shutil.copyfile(SNIPPETS / snippet, etc / snippet)
 
     def _manager_user(self) -> str:
-        text = (SNIPPETS / "manager-gatekeeper.conf").read_text(encoding="utf-8")
-        text = text.replace("[gatekeeper]", f"[{self.ami_username}]")
-        return re.sub(r"^secret = .*$", f"secret = {self.ami_secret}", text, flags=re.MULTILINE)
+        shipped = (SNIPPETS / "manager-gatekeeper.conf").read_text(encoding="utf-8")
+        shipped = shipped.replace("[gatekeeper]", f"[{self.service_username}]")
+        shipped = re.sub(
+            r"^secret = .*$", f"secret = {self.service_secret}", shipped, flags=re.MULTILINE
+        )
+        test_user = (
+            f"\n[{self.ami_username}]\nsecret = {self.ami_secret}\ndeny = 0.0.0.0/0.0.0.0\n"
+            f"permit = 127.0.0.1/255.255.255.255\n{TEST_USER_RIGHTS}"
+        )
+        return shipped + test_user
 
     def _command(self, *args: str) -> list[str]:
         config = f"{self.etc}/asterisk.conf"

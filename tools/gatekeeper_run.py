@@ -42,6 +42,7 @@ def write_run_config(  # noqa: PLR0913 - keyword-only knobs of one test fixture
     customise: Callable[[dict[str, Any]], None] | None = None,
     health_port: int | None = None,
     agi_host: str = "127.0.0.1",
+    ami_username: str | None = None,
 ) -> Path:
     """The example config, pointed at this run's data folder, ports and AMI secret."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -58,6 +59,8 @@ def write_run_config(  # noqa: PLR0913 - keyword-only knobs of one test fixture
         "port": ami_port,
         "secret_file": "ami.secret",
     }
+    if ami_username is not None:
+        config["ami"]["username"] = ami_username
     config.setdefault("dncm", {})["source"] = {"file": str(SAMPLE_LIST)}
     if customise is not None:
         customise(config)
@@ -102,6 +105,8 @@ class GatekeeperRun:
     extra_dialplan: str = ""
     agi_host: str = "127.0.0.1"
     serve_netns: str | None = None
+    serve_prefix: tuple[str, ...] = ()
+    """Words run before `gatekeeper serve`, such as tools/unit_seccomp.py and a unit."""
     agi_port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=free_port)
     sandbox: AsteriskSandbox = field(init=False)
@@ -118,7 +123,8 @@ class GatekeeperRun:
             self.run_dir,
             agi_port=self.agi_port,
             ami_port=self.sandbox.ami_port,
-            ami_secret=self.sandbox.ami_secret,
+            ami_secret=self.sandbox.service_secret,
+            ami_username=self.sandbox.service_username,
             customise=self.customise,
             health_port=self.health_port,
             agi_host=self.agi_host,
@@ -136,7 +142,7 @@ class GatekeeperRun:
         """Start `gatekeeper serve` and wait until it answers on its AGI port."""
         log = (self.run_dir / "serve.log").open("ab")
         self.serve = subprocess.Popen(
-            [str(GATEKEEPER), "-c", str(self.config), "serve"],
+            [*self.serve_prefix, str(GATEKEEPER), "-c", str(self.config), "serve"],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -7,6 +7,10 @@ command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing="$missing op
 command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$missing python3-venv"
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"  # renders the audit report in tests
+# The units' seccomp rules, tried without systemd as PID 1 (tools/unit_seccomp.py):
+command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+/usr/bin/python3 -c 'import seccomp' >/dev/null 2>&1 || missing="$missing python3-seccomp"
+command -v unshare >/dev/null 2>&1 || missing="$missing util-linux"
 if [ -n "$missing" ]; then
     echo "installing Debian packages:$missing" >&2
     DEBIAN_FRONTEND=noninteractive apt-get update -q >&2

@@ -43,6 +43,7 @@ BACKOFF_CAP_S = 30.0
 SUBSCRIPTION_LIMIT = 100_000
 LINK_UP = "Gatekeeper.LinkUp"
 LINK_DOWN = "Gatekeeper.LinkDown"
+_REPLY_HEADERS = frozenset({"Response", "ActionID", "Message", "content"})
 
 log = structlog.get_logger("gatekeeper.ami")
 
@@ -357,6 +358,16 @@ class AmiClient:
         reply = await self._action({"Action": "Ping"}, deadline=self._ping_timeout)
         if _text(reply.get("Ping", "")) != "Pong":
             raise AmiError("AMI ping got an unexpected reply")
+
+    async def getvar(self, name: str) -> str:
+        """A global variable or dialplan function value (empty if unset); AmiError if refused."""
+        reply = await self._action({"Action": "Getvar", "Variable": name})
+        return _text(reply.get("Value", ""))
+
+    async def actions(self) -> frozenset[str]:
+        """The names of the actions this user may run (AMI ListCommands)."""
+        reply = await self._action({"Action": "ListCommands"})
+        return frozenset(key for key in reply if key not in _REPLY_HEADERS)
 
     async def _action(
         self, fields: Mapping[str, str | list[str]], deadline: float | None = None

@@ -6,6 +6,8 @@ retrying with jittered backoff while Asterisk is down or refuses us; every failu
 `last_error` so the health check can say *why* AMI is down (for example "authentication
 refused for user 'gatekeeper'"), and the link state goes to the metrics. Once logged in, the
 client keeps itself alive (pings, reconnects) and the watchdog runs on it until cancelled.
+No AMI `Filter` action is sent: it needs the `system` write right, which the shipped manager
+user does not have; its `eventfilter` lines in manager.conf narrow the events instead.
 """
 
 from __future__ import annotations
@@ -86,7 +88,6 @@ class AmiService:
                     settings.username,
                     self._secret,
                     on_link_change=self._link_changed,
-                    event_filters=self._watchdog.event_filters,
                 )
             except AmiError as err:
                 self.last_error = str(err)
