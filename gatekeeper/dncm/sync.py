@@ -34,12 +34,20 @@ import structlog
 from gatekeeper.clock import BRUSSELS, now
 from gatekeeper.config import Settings
 from gatekeeper.dncm.dates import number_of
+from gatekeeper.dncm.freshness import (
+    check_list_date,
+    check_newest,
+    earlier_import,
+    fingerprint,
+    newest_registration,
+    refuse_replay,
+)
 from gatekeeper.dncm.history import record_sync, recorded_ids, sync_history
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.layout import SAMPLE_BYTES, Layout, LayoutPin, detect_layout
 from gatekeeper.dncm.parser import ListParser, ParseTally, RejectedLine
 from gatekeeper.dncm.snapshot import SnapshotBuilder, SyncRecord, open_snapshot, read_record
-from gatekeeper.dncm.sources import FetchedFile, fetch, mtime_date
+from gatekeeper.dncm.sources import fetch, local_file, mtime_date
 from gatekeeper.dncm.storage import (
     PARTIAL_SUFFIX,
     SNAPSHOT_SUFFIX,
@@ -72,17 +80,24 @@ CHILD_GRACE_S = 10.0
 
 @dataclass(frozen=True, slots=True)
 class ImportReport:
-    """What an import did."""
+    """What an import did; `unchanged` when the file was the live list's bytes again."""
 
     record: SyncRecord
-    layout: Layout
+    layout: Layout | None
     data_lines: int
     trailer_count: int | None
     rejects: tuple[RejectedLine, ...]
+    unchanged: bool = False
 
     def summary(self) -> str:
         """One line for people: rows, changes, fingerprint, list date."""
         record = self.record
+        if self.unchanged:
+            return (
+                f"unchanged: the file is the live list (snapshot {record.snapshot_id}, "
+                f"{record.rows} rows, list date {record.list_date.isoformat()}, "
+                f"sha256 {record.sha256}); nothing replaced"
+            )
         return (
             f"snapshot {record.snapshot_id}: {record.rows} rows, +{record.added} added, "
             f"-{record.removed} removed, {record.duplicates} duplicates, "
@@ -96,15 +111,23 @@ class ImportReport:
         return {
             "snapshot_id": record.snapshot_id,
             "rows": record.rows,
-            "added": record.added,
-            "removed": record.removed,
+            "added": 0 if self.unchanged else record.added,
+            "removed": 0 if self.unchanged else record.removed,
             "duplicates": record.duplicates,
             "rejected": record.rejected,
             "sha256": record.sha256,
             "list_date": record.list_date.isoformat(),
             "source": record.source,
             "layout": record.layout,
+            "unchanged": self.unchanged,
         }
+
+
+class SyncJournal(Protocol):
+    """Where each sync is recorded for inspectors (the decision log's chain); never raises."""
+
+    def imported(self, report: ImportReport) -> None:
+        """Called under the import lock once a list went live (or was found unchanged)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,17 +144,19 @@ def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
     *,
     source: str,
     list_date: date | None = None,
+    source_date: date | None = None,
     force: bool = False,
     layout: LayoutPin | None = None,
     limits: ImportLimits | None = None,
+    journal: SyncJournal | None = None,
 ) -> ImportReport:
     """Parse, validate, build a new snapshot beside the live one and swap it in (blocking).
 
-    Raises ListFormatError when the file cannot be read unambiguously and ListRefusedError when
-    it fails validation; either way the live snapshot is untouched.
+    The list date is `list_date` (the admin's word), else `source_date` (what the source
+    vouches for), else the file's modification date. Raises ListFormatError when the file cannot
+    be read unambiguously and ListRefusedError when it fails validation or would take the live
+    list backwards; either way the live snapshot is untouched.
     """
-    pin = layout or LayoutPin()
-    limits = limits or ImportLimits()
     paths = IndexPaths(directory)
     paths.create()
     try:
@@ -140,7 +165,7 @@ def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
         raise SyncError(f"{file}: cannot read the list file: {err.strerror}") from err
     if not file.is_file():
         raise SyncError(f"{file}: not a list file (a folder or a device?)")
-    day = list_date or mtime_date(stat.st_mtime)
+    day = list_date or source_date or mtime_date(stat.st_mtime)
     if (day - now().date()).days > LIST_DATE_TOLERANCE_DAYS:
         raise ListRefusedError(
             f"{file}: list date {day.isoformat()} is in the future"
@@ -151,55 +176,104 @@ def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
         previous = _current_record(paths)
         if previous is not None and previous.snapshot_id not in recorded_ids(paths):
             record_sync(paths, previous)
-        detected = _detect(file, pin)
-        snapshot_id = _next_id(paths, previous)
-        builder = SnapshotBuilder(paths.partial(snapshot_id))
-        try:
-            parser = ListParser(file, detected, latest_day=number_of(day))
-            builder.load(parser.batches())
-            _validate(
+        sha256 = fingerprint(file)
+        earlier = earlier_import(sync_history(paths.directory), sha256)
+        if earlier is not None and not force:
+            if previous is None or earlier.snapshot_id != previous.snapshot_id:
+                raise refuse_replay(file, earlier, previous)
+            report = ImportReport(previous, None, 0, None, (), unchanged=True)
+            log.warning("dncm_unchanged_file", **report.as_json())
+        else:
+            if earlier is not None and list_date is None:
+                day = earlier.list_date
+            if not force:
+                check_list_date(file, day, previous, vouched=list_date is not None)
+            report = _build_and_swap(
+                paths,
                 file,
-                tally=parser.tally,
-                rows=builder.rows,
-                previous=previous,
-                layout=detected,
-                pin=pin,
-                limits=limits,
-                force=force,
+                _Import(
+                    source, day, sha256, force, layout or LayoutPin(), limits or ImportLimits()
+                ),
+                previous,
             )
-            previous_file = paths.snapshot(previous.snapshot_id) if previous else None
-            added, removed = builder.compare(
-                previous_file if previous_file is not None and previous_file.exists() else None
+        if journal is not None:
+            journal.imported(report)
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Import:
+    """What one import was asked to do."""
+
+    source: str
+    day: date
+    sha256: str
+    force: bool
+    pin: LayoutPin
+    limits: ImportLimits
+
+
+def _build_and_swap(
+    paths: IndexPaths, file: Path, job: _Import, previous: SyncRecord | None
+) -> ImportReport:
+    """Build the snapshot, validate it, and make it live (the import lock is held)."""
+    detected = _detect(file, job.pin)
+    snapshot_id = _next_id(paths, previous)
+    builder = SnapshotBuilder(paths.partial(snapshot_id))
+    try:
+        parser = ListParser(file, detected, latest_day=number_of(job.day))
+        builder.load(parser.batches())
+        _same_bytes(file, parser.tally.sha256, job.sha256)
+        _validate(
+            file,
+            tally=parser.tally,
+            rows=builder.rows,
+            previous=previous,
+            layout=detected,
+            pin=job.pin,
+            limits=job.limits,
+            force=job.force,
+        )
+        previous_file = paths.snapshot(previous.snapshot_id) if previous else None
+        if previous_file is not None and not previous_file.exists():
+            previous_file = None
+        if previous is not None and previous_file is not None and not job.force:
+            check_newest(
+                file, builder.newest_registration(), newest_registration(previous_file), previous
             )
-            if list_date is None and previous is not None:
-                day = _unchanged_keeps_date(day, previous, parser.tally.sha256)
-            record = SyncRecord(
-                snapshot_id=snapshot_id,
-                imported_at=now(),
-                source=source,
-                sha256=parser.tally.sha256,
-                list_date=day,
-                rows=builder.rows,
-                added=added,
-                removed=removed,
-                duplicates=parser.tally.accepted - builder.rows,
-                rejected=parser.tally.rejected,
-                layout=detected.describe()
-                + (TRAILER_MARK if parser.tally.trailer_count is not None else ""),
-            )
-            builder.seal(record)
-        except BaseException:
-            builder.discard()
-            raise
-        paths.partial(snapshot_id).replace(paths.snapshot(snapshot_id))
-        fsync_directory(paths.snapshots)
-        paths.write_current(snapshot_id)
-        record_sync(paths, record)
-        _remove_old(paths, snapshot_id)
+        added, removed = builder.compare(previous_file)
+        record = SyncRecord(
+            snapshot_id=snapshot_id,
+            imported_at=now(),
+            source=job.source,
+            sha256=parser.tally.sha256,
+            list_date=job.day,
+            rows=builder.rows,
+            added=added,
+            removed=removed,
+            duplicates=parser.tally.accepted - builder.rows,
+            rejected=parser.tally.rejected,
+            layout=detected.describe()
+            + (TRAILER_MARK if parser.tally.trailer_count is not None else ""),
+        )
+        builder.seal(record)
+    except BaseException:
+        builder.discard()
+        raise
+    paths.partial(snapshot_id).replace(paths.snapshot(snapshot_id))
+    fsync_directory(paths.snapshots)
+    paths.write_current(snapshot_id)
+    record_sync(paths, record)
+    _remove_old(paths, snapshot_id)
     tally = parser.tally
     return ImportReport(
         record, detected, tally.data_lines, tally.trailer_count, tuple(tally.rejects)
     )
+
+
+def _same_bytes(file: Path, parsed: str, checked: str) -> None:
+    if parsed != checked:
+        raise SyncError(f"{file}: the file changed while it was read; sync again")
 
 
 def _detect(file: Path, pin: LayoutPin) -> Layout:
@@ -285,23 +359,6 @@ def _current_record(paths: IndexPaths) -> SyncRecord | None:
     return recorded[-1] if recorded else None
 
 
-def _unchanged_keeps_date(day: date, previous: SyncRecord, sha256: str) -> date:
-    """A file identical to the live one is not a newer list, whatever its modification time.
-
-    DNCM's daily file always differs from the day before; the same bytes again with a newer
-    mtime are a stale copy re-copied (a `touch`, a `cp` without `-p`, a mirror job), and
-    dating it by its mtime would keep an old list looking fresh.
-    """
-    if sha256 != previous.sha256 or day <= previous.list_date:
-        return day
-    log.warning(
-        "dncm_unchanged_file_keeps_list_date",
-        list_date=previous.list_date.isoformat(),
-        file_date=day.isoformat(),
-    )
-    return previous.list_date
-
-
 def _next_id(paths: IndexPaths, previous: SyncRecord | None) -> int:
     known = paths.snapshot_ids(SNAPSHOT_SUFFIX) + paths.snapshot_ids(PARTIAL_SUFFIX)
     known.extend(recorded_ids(paths))
@@ -329,12 +386,13 @@ def sync_now(
     file: Path | None = None,
     list_date: date | None = None,
     force: bool = False,
+    journal: SyncJournal | None = None,
 ) -> ImportReport:
     """Fetch the list from the configured source (or `file`) and import it (blocking)."""
     directory = settings.data_dir / "dncm"
     IndexPaths(directory).create()
     if file is not None:
-        fetched = FetchedFile(file, list_date or mtime_date(_mtime(file)), f"file:{file}")
+        fetched = local_file(file)
     else:
         fetched = fetch(settings.dncm, IndexPaths(directory).inbox)
     dncm = settings.dncm
@@ -342,20 +400,15 @@ def sync_now(
         directory,
         fetched.path,
         source=fetched.source,
-        list_date=list_date or fetched.list_date,
+        list_date=list_date,
+        source_date=fetched.list_date,
         force=force,
         layout=dncm.layout,
         limits=ImportLimits(dncm.max_rejected_lines, dncm.max_shrink_percent),
+        journal=journal,
     )
     log.info("dncm_sync_done", **report.as_json())
     return report
-
-
-def _mtime(file: Path) -> float:
-    try:
-        return file.stat().st_mtime
-    except OSError as err:
-        raise SyncError(f"{file}: cannot read the list file: {err.strerror}") from err
 
 
 @dataclass(slots=True)
