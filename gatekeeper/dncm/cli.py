@@ -10,8 +10,11 @@ from pathlib import Path
 
 from gatekeeper.cli_support import ExitCode, load_settings_from
 from gatekeeper.dncm.chain import ChainJournal
+from gatekeeper.dncm.storage import LOCK_WAIT_S
 from gatekeeper.dncm.sync import sync_now
 from gatekeeper.errors import ConfigError, GatekeeperError
+
+MAX_LOCK_WAIT_S = 3600
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,6 +32,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="import even if the list shrank suspiciously or is older than the live list",
     )
+    parser.add_argument(
+        "--lock-wait",
+        type=_seconds,
+        default=LOCK_WAIT_S,
+        metavar="SECONDS",
+        help=f"wait this long for a running sync to finish (default {LOCK_WAIT_S:g})",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.set_defaults(handler=run_sync)
 
@@ -43,7 +53,12 @@ def run_sync(args: argparse.Namespace) -> int:
     journal = ChainJournal(settings)
     try:
         report = sync_now(
-            settings, file=args.file, list_date=args.list_date, force=args.force, journal=journal
+            settings,
+            file=args.file,
+            list_date=args.list_date,
+            force=args.force,
+            journal=journal,
+            lock_wait_s=args.lock_wait,
         )
     except ConfigError as err:
         print(f"gatekeeper: configuration error: {err}", file=sys.stderr)
@@ -77,3 +92,15 @@ def _iso_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from err
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_LOCK_WAIT_S:
+        raise argparse.ArgumentTypeError(
+            f"expected seconds from 0 to {MAX_LOCK_WAIT_S}, got {text!r}"
+        )
+    return seconds

@@ -49,6 +49,7 @@ from gatekeeper.dncm.parser import ListParser, ParseTally, RejectedLine
 from gatekeeper.dncm.snapshot import SnapshotBuilder, SyncRecord, open_snapshot, read_record
 from gatekeeper.dncm.sources import fetch, local_file, mtime_date
 from gatekeeper.dncm.storage import (
+    LOCK_WAIT_S,
     PARTIAL_SUFFIX,
     SNAPSHOT_SUFFIX,
     IndexPaths,
@@ -149,6 +150,7 @@ def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
     layout: LayoutPin | None = None,
     limits: ImportLimits | None = None,
     journal: SyncJournal | None = None,
+    lock_wait_s: float = LOCK_WAIT_S,
 ) -> ImportReport:
     """Parse, validate, build a new snapshot beside the live one and swap it in (blocking).
 
@@ -171,7 +173,7 @@ def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
             f"{file}: list date {day.isoformat()} is in the future"
             + ("" if list_date else " (the file's modification time; is the clock right?)")
         )
-    with import_lock(paths):
+    with import_lock(paths, lock_wait_s):
         _remove_partials(paths)
         previous = _current_record(paths)
         if previous is not None and previous.snapshot_id not in recorded_ids(paths):
@@ -380,13 +382,14 @@ def _remove_old(paths: IndexPaths, current: int) -> None:
             paths.snapshot(snapshot_id).unlink(missing_ok=True)
 
 
-def sync_now(
+def sync_now(  # noqa: PLR0913 - keyword-only knobs of one command
     settings: Settings,
     *,
     file: Path | None = None,
     list_date: date | None = None,
     force: bool = False,
     journal: SyncJournal | None = None,
+    lock_wait_s: float = LOCK_WAIT_S,
 ) -> ImportReport:
     """Fetch the list from the configured source (or `file`) and import it (blocking)."""
     directory = settings.data_dir / "dncm"
@@ -406,6 +409,7 @@ def sync_now(
         layout=dncm.layout,
         limits=ImportLimits(dncm.max_rejected_lines, dncm.max_shrink_percent),
         journal=journal,
+        lock_wait_s=lock_wait_s,
     )
     log.info("dncm_sync_done", **report.as_json())
     return report
