@@ -127,6 +127,9 @@ class ImportReport:
 class SyncJournal(Protocol):
     """Where each sync is recorded for inspectors (the decision log's chain); never raises."""
 
+    def found_live(self, live: SyncRecord) -> None:
+        """Called under the import lock with the live list, before anything changes."""
+
     def imported(self, report: ImportReport) -> None:
         """Called under the import lock once a list went live (or was found unchanged)."""
 
@@ -161,23 +164,14 @@ def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
     """
     paths = IndexPaths(directory)
     paths.create()
-    try:
-        stat = file.stat()
-    except OSError as err:
-        raise SyncError(f"{file}: cannot read the list file: {err.strerror}") from err
-    if not file.is_file():
-        raise SyncError(f"{file}: not a list file (a folder or a device?)")
-    day = list_date or source_date or mtime_date(stat.st_mtime)
-    if (day - now().date()).days > LIST_DATE_TOLERANCE_DAYS:
-        raise ListRefusedError(
-            f"{file}: list date {day.isoformat()} is in the future"
-            + ("" if list_date else " (the file's modification time; is the clock right?)")
-        )
+    day = _list_day(file, list_date, source_date)
     with import_lock(paths, lock_wait_s):
         _remove_partials(paths)
-        previous = _current_record(paths)
+        previous = current_record(paths)
         if previous is not None and previous.snapshot_id not in recorded_ids(paths):
             record_sync(paths, previous)
+        if previous is not None and journal is not None:
+            journal.found_live(previous)
         sha256 = fingerprint(file)
         earlier = earlier_import(sync_history(paths.directory), sha256)
         if earlier is not None and not force:
@@ -201,6 +195,23 @@ def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
         if journal is not None:
             journal.imported(report)
     return report
+
+
+def _list_day(file: Path, list_date: date | None, source_date: date | None) -> date:
+    """The date the list describes; refused when it is in the future."""
+    try:
+        stat = file.stat()
+    except OSError as err:
+        raise SyncError(f"{file}: cannot read the list file: {err.strerror}") from err
+    if not file.is_file():
+        raise SyncError(f"{file}: not a list file (a folder or a device?)")
+    day = list_date or source_date or mtime_date(stat.st_mtime)
+    if (day - now().date()).days > LIST_DATE_TOLERANCE_DAYS:
+        raise ListRefusedError(
+            f"{file}: list date {day.isoformat()} is in the future"
+            + ("" if list_date else " (the file's modification time; is the clock right?)")
+        )
+    return day
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +350,7 @@ def _validate(  # noqa: PLR0913 - every refusal needs its own fact
             )
 
 
-def _current_record(paths: IndexPaths) -> SyncRecord | None:
+def current_record(paths: IndexPaths) -> SyncRecord | None:
     """The live snapshot's metadata; from the sync history when its file is gone or unreadable.
 
     A lost snapshot file must not stop the import that replaces it: the history still has its
