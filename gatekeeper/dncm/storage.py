@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import json
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
 SNAPSHOT_SUFFIX = ".sqlite"
 PARTIAL_SUFFIX = ".partial"
+DATA_INBOX = "inbox"
+"""The folder of data_dir where an admin or a transfer job drops the list file."""
 LOCK_WAIT_S = 5.0
 """How long a sync waits for another one to finish before it gives up (`sync --lock-wait`)."""
 LOCK_POLL_S = 0.05
@@ -76,9 +79,10 @@ class IndexPaths:
         return self.snapshots / f"{snapshot_id}{PARTIAL_SUFFIX}"
 
     def create(self) -> None:
-        """Create the directory tree, private to the service user."""
-        for folder in (self.directory, self.snapshots, self.inbox):
-            folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        """Create the directory tree, private to the service user; SyncError if it cannot."""
+        with failures_named(self.directory):
+            for folder in (self.directory, self.snapshots, self.inbox):
+                folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
 
     def read_current(self) -> int | None:
         """The live snapshot id, or None when no snapshot was ever swapped in."""
@@ -105,6 +109,25 @@ class IndexPaths:
             if stem.isdigit():
                 found.append(int(stem))
         return sorted(found)
+
+
+@contextlib.contextmanager
+def failures_named(where: Path) -> Iterator[None]:
+    """Turn an OS or SQLite failure (full disk, read-only) into a SyncError naming the path."""
+    try:
+        yield
+    except OSError as err:
+        name = err.filename if err.filename is not None else where
+        raise SyncError(f"{name}: {err.strerror or err}") from err
+    except sqlite3.Error as err:
+        raise SyncError(f"{where}: {err}") from err
+
+
+def create_data_dir(data_dir: Path) -> None:
+    """Create the data folder and its list inbox when missing, private to the service user."""
+    with failures_named(data_dir):
+        for folder in (data_dir, data_dir / DATA_INBOX):
+            folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
 
 
 def create_private(path: Path) -> None:

@@ -53,6 +53,8 @@ from gatekeeper.dncm.storage import (
     PARTIAL_SUFFIX,
     SNAPSHOT_SUFFIX,
     IndexPaths,
+    create_data_dir,
+    failures_named,
     fsync_directory,
     import_lock,
 )
@@ -165,7 +167,7 @@ def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
     paths = IndexPaths(directory)
     paths.create()
     day = _list_day(file, list_date, source_date)
-    with import_lock(paths, lock_wait_s):
+    with failures_named(paths.directory), import_lock(paths, lock_wait_s):
         _remove_partials(paths)
         previous = current_record(paths)
         if previous is not None and previous.snapshot_id not in recorded_ids(paths):
@@ -232,47 +234,51 @@ def _build_and_swap(
     """Build the snapshot, validate it, and make it live (the import lock is held)."""
     detected = _detect(file, job.pin)
     snapshot_id = _next_id(paths, previous)
-    builder = SnapshotBuilder(paths.partial(snapshot_id))
-    try:
-        parser = ListParser(file, detected, latest_day=number_of(job.day))
-        builder.load(parser.batches())
-        _same_bytes(file, parser.tally.sha256, job.sha256)
-        _validate(
-            file,
-            tally=parser.tally,
-            rows=builder.rows,
-            previous=previous,
-            layout=detected,
-            pin=job.pin,
-            limits=job.limits,
-            force=job.force,
-        )
-        previous_file = paths.snapshot(previous.snapshot_id) if previous else None
-        if previous_file is not None and not previous_file.exists():
-            previous_file = None
-        if previous is not None and previous_file is not None and not job.force:
-            check_newest(
-                file, builder.newest_registration(), newest_registration(previous_file), previous
+    with failures_named(paths.partial(snapshot_id)):
+        builder = SnapshotBuilder(paths.partial(snapshot_id))
+        try:
+            parser = ListParser(file, detected, latest_day=number_of(job.day))
+            builder.load(parser.batches())
+            _same_bytes(file, parser.tally.sha256, job.sha256)
+            _validate(
+                file,
+                tally=parser.tally,
+                rows=builder.rows,
+                previous=previous,
+                layout=detected,
+                pin=job.pin,
+                limits=job.limits,
+                force=job.force,
             )
-        added, removed = builder.compare(previous_file)
-        record = SyncRecord(
-            snapshot_id=snapshot_id,
-            imported_at=now(),
-            source=job.source,
-            sha256=parser.tally.sha256,
-            list_date=job.day,
-            rows=builder.rows,
-            added=added,
-            removed=removed,
-            duplicates=parser.tally.accepted - builder.rows,
-            rejected=parser.tally.rejected,
-            layout=detected.describe()
-            + (TRAILER_MARK if parser.tally.trailer_count is not None else ""),
-        )
-        builder.seal(record)
-    except BaseException:
-        builder.discard()
-        raise
+            previous_file = paths.snapshot(previous.snapshot_id) if previous else None
+            if previous_file is not None and not previous_file.exists():
+                previous_file = None
+            if previous is not None and previous_file is not None and not job.force:
+                check_newest(
+                    file,
+                    builder.newest_registration(),
+                    newest_registration(previous_file),
+                    previous,
+                )
+            added, removed = builder.compare(previous_file)
+            record = SyncRecord(
+                snapshot_id=snapshot_id,
+                imported_at=now(),
+                source=job.source,
+                sha256=parser.tally.sha256,
+                list_date=job.day,
+                rows=builder.rows,
+                added=added,
+                removed=removed,
+                duplicates=parser.tally.accepted - builder.rows,
+                rejected=parser.tally.rejected,
+                layout=detected.describe()
+                + (TRAILER_MARK if parser.tally.trailer_count is not None else ""),
+            )
+            builder.seal(record)
+        except BaseException:
+            builder.discard()
+            raise
     paths.partial(snapshot_id).replace(paths.snapshot(snapshot_id))
     fsync_directory(paths.snapshots)
     paths.write_current(snapshot_id)
@@ -404,6 +410,7 @@ def sync_now(  # noqa: PLR0913 - keyword-only knobs of one command
 ) -> ImportReport:
     """Fetch the list from the configured source (or `file`) and import it (blocking)."""
     directory = settings.data_dir / "dncm"
+    create_data_dir(settings.data_dir)
     IndexPaths(directory).create()
     if file is not None:
         fetched = local_file(file)
