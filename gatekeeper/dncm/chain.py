@@ -80,6 +80,8 @@ async def record_live_list(directory: Path, decision_log: EventRecorder) -> None
     """At `serve` start: record the live list when the chain does not show it (never raises)."""
     paths = IndexPaths(directory)
     try:
+        if paths.read_current() is None:
+            return
         with import_lock(paths, wait_s=0):
             live = current_record(paths)
             if live is None or await asyncio.to_thread(is_recorded, decision_log.path, live):

@@ -1,13 +1,19 @@
 """Importing a list file into a new snapshot and swapping it in; the scheduled sync of `serve`.
 
-Theory of operation: an import holds the directory's lock, removes what crashed imports left,
+Theory of operation: an import takes the directory's lock (waiting at most `lock_wait_s`),
+removes what crashed imports left, and hands the live list to the journal, which records it if
+a crash kept it out of the decision log's chain. The file's fingerprint is looked up in the sync
+history: the live list's bytes again are "unchanged" and replace nothing; an earlier list's
+bytes, or a list dated before the live one, are refused unless forced (`freshness`). Then it
 detects the layout from the file's head, streams the file into a new snapshot beside the live
-one, and validates before anything is replaced: rejected lines within tolerance, the trailer's
-count, day-first dates proven, no suspicious shrink. Only a sealed, fsynced snapshot is renamed
-into place and named by CURRENT (os.replace, then the directory fsynced); the history row and
-the clean-up of old snapshots come after, and both are repaired by the next import if a crash
-cuts them short. Readers never wait: they keep answering from the snapshot they have open until
-CURRENT changes.
+one, and validates before anything is replaced: the bytes parsed are the bytes fingerprinted,
+rejected lines within tolerance, the trailer's count, day-first dates proven, no suspicious
+shrink, no newest registration older than the live list's. Only a sealed, fsynced snapshot is
+renamed into place and named by CURRENT (os.replace, then the directory fsynced); the history
+row, the journal's record and the clean-up of old snapshots come after, still under the lock,
+and the next import repairs the history row and the chain's record if a crash cuts them short.
+OS and SQLite failures (full disk, read-only folder) become SyncErrors naming the path. Readers
+never wait: they keep answering from the snapshot they have open until CURRENT changes.
 
 `serve` runs its scheduled imports in a child process (`python -m gatekeeper.dncm sync`), not a
 thread: the parse loop would otherwise hold the GIL for whole switch intervals (5 ms) and stall
