@@ -24,6 +24,7 @@ from gatekeeper.audit.events import record_event_now
 from gatekeeper.audit.schema import log_path
 from gatekeeper.audit.store import iter_events, reading
 from gatekeeper.config import Settings
+from gatekeeper.dncm.freshness import BackwardsListError
 from gatekeeper.dncm.snapshot import SyncRecord
 from gatekeeper.dncm.storage import IndexPaths, import_lock
 from gatekeeper.dncm.sync import ImportReport, current_record
@@ -115,9 +116,12 @@ class ChainJournal:
         status = "unchanged" if report.unchanged else "ok"
         self.record({"status": status, **report.as_json()})
 
-    def failed(self, error: str) -> None:
-        """Record a sync that was refused or failed; the live list is kept."""
-        self.record({"status": "failed", "error": error})
+    def failed(self, error: GatekeeperError) -> None:
+        """Record a sync that was refused or failed (with its rule when it had one)."""
+        details: dict[str, object] = {"status": "failed", "error": str(error)}
+        if isinstance(error, BackwardsListError):
+            details["refused"] = error.reason
+        self.record(details)
 
     def record(self, details: Mapping[str, object]) -> None:
         """Append one list_sync record; a failure is kept in `errors`."""

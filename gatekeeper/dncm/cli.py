@@ -65,7 +65,7 @@ def run_sync(args: argparse.Namespace) -> int:
         return ExitCode.USAGE
     except GatekeeperError as err:
         print(f"gatekeeper: sync failed, the current list is kept: {err}", file=sys.stderr)
-        journal.failed(str(err))
+        journal.failed(err)
         _report_unrecorded(journal)
         return ExitCode.FAILURE
     for reject in report.rejects:

@@ -30,6 +30,14 @@ _FORCE_HINT = (
 )
 
 
+class BackwardsListError(ListRefusedError):
+    """A file refused because it would take the live list backwards; `reason` says which rule."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def fingerprint(file: Path) -> str:
     """The SHA-256 of a file, read in bounded chunks."""
     hasher = hashlib.sha256()
@@ -48,17 +56,18 @@ def earlier_import(history: list[SyncRecord], sha256: str) -> SyncRecord | None:
     return matches[-1] if matches else None
 
 
-def refuse_replay(file: Path, earlier: SyncRecord, live: SyncRecord | None) -> ListRefusedError:
+def refuse_replay(file: Path, earlier: SyncRecord, live: SyncRecord | None) -> BackwardsListError:
     """The refusal of a file whose bytes an earlier, no longer live, import already had."""
     live_text = (
         f"; the live list is snapshot {live.snapshot_id} of {live.list_date.isoformat()}"
         if live is not None
         else ""
     )
-    return ListRefusedError(
+    return BackwardsListError(
+        "already_imported",
         f"{file}: already imported as snapshot {earlier.snapshot_id} (list date "
         f"{earlier.list_date.isoformat()}, imported {earlier.imported_at:%Y-%m-%d %H:%M} UTC)"
-        f"{live_text}: an earlier list is not put back; {_FORCE_HINT}"
+        f"{live_text}: an earlier list is not put back; {_FORCE_HINT}",
     )
 
 
@@ -67,10 +76,11 @@ def check_list_date(file: Path, day: date, live: SyncRecord | None, *, vouched: 
     if live is None or day >= live.list_date:
         return
     origin = "given with --list-date" if vouched else "the file's modification date"
-    raise ListRefusedError(
+    raise BackwardsListError(
+        "older_list_date",
         f"{file}: list date {day.isoformat()} ({origin}) is before the live list's date "
         f"{live.list_date.isoformat()} (snapshot {live.snapshot_id}): an older list would make "
-        f"every commercial call list_stale; {_FORCE_HINT}"
+        f"every commercial call list_stale; {_FORCE_HINT}",
     )
 
 
@@ -93,8 +103,9 @@ def check_newest(file: Path, newest: int | None, live_newest: int | None, live: 
     """Refuse a list whose newest registration is older than the live list's newest."""
     if newest is None or live_newest is None or newest >= live_newest:
         return
-    raise ListRefusedError(
+    raise BackwardsListError(
+        "older_registrations",
         f"{file}: its newest registration ({day_of(newest).isoformat()}) is older than the "
         f"live list's newest ({day_of(live_newest).isoformat()}, snapshot {live.snapshot_id}): "
-        f"probably an older list; {_FORCE_HINT}"
+        f"probably an older list; {_FORCE_HINT}",
     )

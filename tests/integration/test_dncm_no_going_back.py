@@ -57,7 +57,11 @@ def test_a_copy_of_an_earlier_list_is_refused_and_recorded(
     assert "--force" in err
     assert _live(tmp_path) == (2, DAY_B, DAY_B - timedelta(days=1))
     last = list_syncs(tmp_path / "data")[-1]
-    assert (last["status"], "already imported" in last["error"]) == ("failed", True)
+    assert (last["status"], last["refused"], "already imported" in last["error"]) == (
+        "failed",
+        "already_imported",
+        True,
+    )
 
 
 def test_a_file_with_older_registrations_than_the_live_list_is_refused(
@@ -70,7 +74,7 @@ def test_a_file_with_older_registrations_than_the_live_list_is_refused(
     assert main(["-c", str(config), "sync", "--file", str(older)]) == 1
     assert "newest registration" in capsys.readouterr().err
     assert _live(tmp_path)[0] == 2
-    assert list_syncs(tmp_path / "data")[-1]["status"] == "failed"
+    assert list_syncs(tmp_path / "data")[-1]["refused"] == "older_registrations"
 
 
 def test_a_list_dated_before_the_live_list_is_refused(
@@ -84,6 +88,7 @@ def test_a_list_dated_before_the_live_list_is_refused(
     assert main(["-c", str(config), "sync", "--file", str(newer), "--list-date", earlier]) == 1
     assert "before the live list's date" in capsys.readouterr().err
     assert _live(tmp_path)[0] == 2
+    assert list_syncs(tmp_path / "data")[-1]["refused"] == "older_list_date"
 
 
 def test_forced_replay_keeps_the_list_date_it_was_imported_with(
