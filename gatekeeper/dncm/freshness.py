@@ -66,7 +66,8 @@ def refuse_replay(file: Path, earlier: SyncRecord, live: SyncRecord | None) -> B
     return BackwardsListError(
         "already_imported",
         f"{file}: already imported as snapshot {earlier.snapshot_id} (list date "
-        f"{earlier.list_date.isoformat()}, imported {earlier.imported_at:%Y-%m-%d %H:%M} UTC)"
+        f"{earlier.list_date.isoformat()}, imported "
+        f"{earlier.imported_at.isoformat(timespec='minutes')})"
         f"{live_text}: an earlier list is not put back; {_FORCE_HINT}",
     )
 
