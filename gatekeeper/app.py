@@ -5,7 +5,8 @@ consent and objection store, the decision log) and closes it in reverse order wh
 `check` and `serve` both decide through the same `Checker`. `serve` runs the FastAGI server, the
 health endpoint, the AMI session with its bypass watchdog, the scheduled list sync and the
 metric refreshers under one TaskGroup until the injected `stop` event is set (SIGTERM or
-SIGINT); SIGHUP reloads the configuration, and a broken file keeps the running one.
+SIGINT); SIGHUP reloads the configuration, and a broken file keeps the running one. At start it
+records the live list in the chain when a crashed sync left it unrecorded (`dncm.chain`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from gatekeeper.audit.log import DecisionLog
 from gatekeeper.checker import CHECK_DEADLINE_S, CallRequest, Checker
 from gatekeeper.config import LiveSettings, Settings, legal_today
 from gatekeeper.consent import open_act_store
+from gatekeeper.dncm.chain import record_live_list
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.sync import SYNC_STATUS, sync_forever
 from gatekeeper.errors import GatekeeperError
@@ -155,6 +157,7 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
         await health.start()
         log.info("serving", agi=f"{settings.agi.host}:{server.port}", health=str(settings.health))
         await services.decision_log.record_event("service_start", rules_in_force(settings))
+        await record_live_list(services.index.directory, services.decision_log)
         log_licence_state(settings, legal_today())
         try:
             async with asyncio.TaskGroup() as tasks:

@@ -8,11 +8,13 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from gatekeeper.audit.events import record_event_now
 from gatekeeper.cli_support import ExitCode, load_settings_from
-from gatekeeper.config import Settings
+from gatekeeper.dncm.chain import ChainJournal
+from gatekeeper.dncm.storage import LOCK_WAIT_S
 from gatekeeper.dncm.sync import sync_now
 from gatekeeper.errors import ConfigError, GatekeeperError
+
+MAX_LOCK_WAIT_S = 3600
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,7 +28,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the date the list describes (default: the file's modification date)",
     )
     parser.add_argument(
-        "--force", action="store_true", help="import even if the list shrank suspiciously"
+        "--force",
+        action="store_true",
+        help="import even if the list shrank suspiciously or is older than the live list",
+    )
+    parser.add_argument(
+        "--lock-wait",
+        type=_seconds,
+        default=LOCK_WAIT_S,
+        metavar="SECONDS",
+        help=f"wait this long for a running sync to finish (default {LOCK_WAIT_S:g})",
     )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.set_defaults(handler=run_sync)
@@ -39,36 +50,41 @@ def run_sync(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(f"gatekeeper: configuration error: {err}", file=sys.stderr)
         return ExitCode.USAGE
+    journal = ChainJournal(settings)
     try:
-        report = sync_now(settings, file=args.file, list_date=args.list_date, force=args.force)
+        report = sync_now(
+            settings,
+            file=args.file,
+            list_date=args.list_date,
+            force=args.force,
+            journal=journal,
+            lock_wait_s=args.lock_wait,
+        )
     except ConfigError as err:
         print(f"gatekeeper: configuration error: {err}", file=sys.stderr)
         return ExitCode.USAGE
     except GatekeeperError as err:
         print(f"gatekeeper: sync failed, the current list is kept: {err}", file=sys.stderr)
-        _record_sync(settings, {"status": "failed", "error": str(err)})
+        journal.failed(err)
+        _report_unrecorded(journal)
         return ExitCode.FAILURE
     for reject in report.rejects:
         print(f"gatekeeper: {report.record.source}: rejected {reject}", file=sys.stderr)
-    recorded = _record_sync(settings, {"status": "ok", **report.as_json()})
     if args.json:
         print(json.dumps(report.as_json()))
     else:
         print(report.summary())
-    return ExitCode.OK if recorded else ExitCode.FAILURE
+    return ExitCode.FAILURE if _report_unrecorded(journal) else ExitCode.OK
 
 
-def _record_sync(settings: Settings, details: dict[str, object]) -> bool:
-    """Put the sync in the decision log's chain, so reports show which list was in force."""
-    try:
-        record_event_now(settings, "list_sync", details)
-    except GatekeeperError as err:
+def _report_unrecorded(journal: ChainJournal) -> bool:
+    """Say on stderr that the chain misses a sync record; whether one is missing."""
+    for error in journal.errors:
         print(
-            f"gatekeeper: the sync could not be recorded in the decision log: {err}",
+            f"gatekeeper: the sync could not be recorded in the decision log: {error}",
             file=sys.stderr,
         )
-        return False
-    return True
+    return bool(journal.errors)
 
 
 def _iso_date(text: str) -> date:
@@ -76,3 +92,15 @@ def _iso_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from err
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_LOCK_WAIT_S:
+        raise argparse.ArgumentTypeError(
+            f"expected seconds from 0 to {MAX_LOCK_WAIT_S}, got {text!r}"
+        )
+    return seconds

@@ -19,12 +19,15 @@ import enum
 import re
 from dataclasses import dataclass
 from itertools import product
+from pathlib import Path
 
 from gatekeeper.dncm.dates import DETECTABLE_FORMATS, DateFieldError, DateFormat, read_date
 from gatekeeper.errors import ListFormatError, ListRefusedError
 from gatekeeper.numbers import BelgianNumber, normalise
 
 SAMPLE_BYTES = 1 << 20
+MAX_LINE_BYTES = 1024
+"""A list line is a number and a date (about 25 bytes); anything much longer is not a list."""
 SAMPLE_LINES = 2000
 MIN_FIT = 0.5
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -126,9 +129,20 @@ def number_key(number: bytes) -> int | None:
     return found.key if isinstance(found, BelgianNumber) else None
 
 
+def line_too_long(file: Path | str, line: int, start: bytes) -> ListFormatError:
+    """The refusal of a line over MAX_LINE_BYTES (or of a file whose line ends are bare CR)."""
+    if b"\r" in start.rstrip(b"\r"):
+        return ListFormatError(f"{file}: line ends are bare CR; convert to LF or CRLF")
+    return ListFormatError(
+        f"{file}:{line}: the line is longer than {MAX_LINE_BYTES} bytes (a list line is a "
+        "number and a date): not a DNCM list file, or a corrupt one"
+    )
+
+
 def detect_layout(head: bytes, *, at_eof: bool, pin: LayoutPin, where: str) -> Layout:
     """The one reading of the file's first lines that fits; raises ListFormatError otherwise."""
     encoding = _encoding(head, pin, where)
+    _refuse_unsplittable(head, where)
     lines = _sample_lines(head, at_eof=at_eof)
     if not lines:
         raise ListRefusedError(f"{where}: the file holds no lines; refusing an empty list")
@@ -174,6 +188,15 @@ def detect_layout(head: bytes, *, at_eof: bool, pin: LayoutPin, where: str) -> L
     if header is None:
         header = not first_fits and _LETTER.search(lines[0]) is not None
     return Layout(separator, order, form, header, encoding)
+
+
+def _refuse_unsplittable(head: bytes, where: str) -> None:
+    """Refuse a head whose line ends are bare CR, or that holds a line over MAX_LINE_BYTES."""
+    if b"\r" in head and b"\n" not in head:
+        raise ListFormatError(f"{where}: line ends are bare CR; convert to LF or CRLF")
+    for number, line in enumerate(head.split(b"\n"), start=1):
+        if len(line) > MAX_LINE_BYTES:
+            raise line_too_long(where, number, line[: MAX_LINE_BYTES + 1])
 
 
 def _encoding(head: bytes, pin: LayoutPin, where: str) -> Encoding:

@@ -1,7 +1,9 @@
 """Streaming read of a list file: (key, day) rows out, every other line accounted for.
 
 Theory of operation: the file is read in 1 MiB chunks that also feed its SHA-256, so memory does
-not grow with the file and the fingerprint is of exactly the bytes that were read. Each
+not grow with the file and the fingerprint is of exactly the bytes that were read. Only the
+unfinished last line of a chunk is carried into the next, and a line longer than MAX_LINE_BYTES
+refuses the file at once: memory and time stay linear whatever one line holds. Each
 non-empty line is split by the detected layout; the number goes through the fast path (or
 `normalise` when unusual) and the date through a small cache (a list has a few thousand distinct
 dates). A line that does not read is held back one line: if it turns out to be the last
@@ -18,7 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gatekeeper.dncm.dates import ANY_DATE, DateFieldError, day_of, read_date, shows_day_first
-from gatekeeper.dncm.layout import UTF8_BOM, FieldOrder, Layout, number_key, split_fields
+from gatekeeper.dncm.layout import (
+    MAX_LINE_BYTES,
+    UTF8_BOM,
+    FieldOrder,
+    Layout,
+    line_too_long,
+    number_key,
+    split_fields,
+)
 from gatekeeper.numbers import BelgianNumber, normalise
 
 CHUNK_BYTES = 1 << 20
@@ -94,8 +104,13 @@ class ListParser:
                     tally.size += len(chunk)
                     lines = (tail + chunk).split(b"\n")
                     tail = lines.pop()
+                    if len(tail) > MAX_LINE_BYTES:
+                        raise line_too_long(self.file, lineno + len(lines) + 1, tail)
                 else:
                     lines = [tail]
+                if lines and max(map(len, lines)) > MAX_LINE_BYTES:
+                    at = next(i for i, raw in enumerate(lines) if len(raw) > MAX_LINE_BYTES)
+                    raise line_too_long(self.file, lineno + at + 1, lines[at])
                 batch: list[tuple[int, int]] = []
                 for raw in lines:
                     lineno += 1

@@ -130,6 +130,14 @@ class SnapshotBuilder:
         connection.execute("DROP TABLE temp.staging")
         self.rows = _count(connection, "listing")
 
+    def newest_registration(self) -> int | None:
+        """The newest registration day number of the listing; None when it is empty."""
+        try:
+            row = self._connection.execute("SELECT max(registered) FROM listing").fetchone()
+        except sqlite3.Error as err:
+            raise SyncError(f"{self.path}: cannot read the listing: {err}") from err
+        return None if row[0] is None else int(row[0])
+
     def compare(self, previous: Path | None) -> tuple[int, int]:
         """(added, removed) numbers against the previous snapshot file."""
         if previous is None:

@@ -1,13 +1,19 @@
 """Importing a list file into a new snapshot and swapping it in; the scheduled sync of `serve`.
 
-Theory of operation: an import holds the directory's lock, removes what crashed imports left,
+Theory of operation: an import takes the directory's lock (waiting at most `lock_wait_s`),
+removes what crashed imports left, and hands the live list to the journal, which records it if
+a crash kept it out of the decision log's chain. The file's fingerprint is looked up in the sync
+history: the live list's bytes again are "unchanged" and replace nothing; an earlier list's
+bytes, or a list dated before the live one, are refused unless forced (`freshness`). Then it
 detects the layout from the file's head, streams the file into a new snapshot beside the live
-one, and validates before anything is replaced: rejected lines within tolerance, the trailer's
-count, day-first dates proven, no suspicious shrink. Only a sealed, fsynced snapshot is renamed
-into place and named by CURRENT (os.replace, then the directory fsynced); the history row and
-the clean-up of old snapshots come after, and both are repaired by the next import if a crash
-cuts them short. Readers never wait: they keep answering from the snapshot they have open until
-CURRENT changes.
+one, and validates before anything is replaced: the bytes parsed are the bytes fingerprinted,
+rejected lines within tolerance, the trailer's count, day-first dates proven, no suspicious
+shrink, no newest registration older than the live list's. Only a sealed, fsynced snapshot is
+renamed into place and named by CURRENT (os.replace, then the directory fsynced); the history
+row, the journal's record and the clean-up of old snapshots come after, still under the lock,
+and the next import repairs the history row and the chain's record if a crash cuts them short.
+OS and SQLite failures (full disk, read-only folder) become SyncErrors naming the path. Readers
+never wait: they keep answering from the snapshot they have open until CURRENT changes.
 
 `serve` runs its scheduled imports in a child process (`python -m gatekeeper.dncm sync`), not a
 thread: the parse loop would otherwise hold the GIL for whole switch intervals (5 ms) and stall
@@ -34,16 +40,27 @@ import structlog
 from gatekeeper.clock import BRUSSELS, now
 from gatekeeper.config import Settings
 from gatekeeper.dncm.dates import number_of
+from gatekeeper.dncm.freshness import (
+    check_list_date,
+    check_newest,
+    earlier_import,
+    fingerprint,
+    newest_registration,
+    refuse_replay,
+)
 from gatekeeper.dncm.history import record_sync, recorded_ids, sync_history
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.layout import SAMPLE_BYTES, Layout, LayoutPin, detect_layout
 from gatekeeper.dncm.parser import ListParser, ParseTally, RejectedLine
 from gatekeeper.dncm.snapshot import SnapshotBuilder, SyncRecord, open_snapshot, read_record
-from gatekeeper.dncm.sources import FetchedFile, fetch, mtime_date
+from gatekeeper.dncm.sources import fetch, local_file, mtime_date
 from gatekeeper.dncm.storage import (
+    LOCK_WAIT_S,
     PARTIAL_SUFFIX,
     SNAPSHOT_SUFFIX,
     IndexPaths,
+    create_data_dir,
+    failures_named,
     fsync_directory,
     import_lock,
 )
@@ -72,17 +89,24 @@ CHILD_GRACE_S = 10.0
 
 @dataclass(frozen=True, slots=True)
 class ImportReport:
-    """What an import did."""
+    """What an import did; `unchanged` when the file was the live list's bytes again."""
 
     record: SyncRecord
-    layout: Layout
+    layout: Layout | None
     data_lines: int
     trailer_count: int | None
     rejects: tuple[RejectedLine, ...]
+    unchanged: bool = False
 
     def summary(self) -> str:
         """One line for people: rows, changes, fingerprint, list date."""
         record = self.record
+        if self.unchanged:
+            return (
+                f"unchanged: the file is the live list (snapshot {record.snapshot_id}, "
+                f"{record.rows} rows, list date {record.list_date.isoformat()}, "
+                f"sha256 {record.sha256}); nothing replaced"
+            )
         return (
             f"snapshot {record.snapshot_id}: {record.rows} rows, +{record.added} added, "
             f"-{record.removed} removed, {record.duplicates} duplicates, "
@@ -96,15 +120,26 @@ class ImportReport:
         return {
             "snapshot_id": record.snapshot_id,
             "rows": record.rows,
-            "added": record.added,
-            "removed": record.removed,
+            "added": 0 if self.unchanged else record.added,
+            "removed": 0 if self.unchanged else record.removed,
             "duplicates": record.duplicates,
             "rejected": record.rejected,
             "sha256": record.sha256,
             "list_date": record.list_date.isoformat(),
             "source": record.source,
             "layout": record.layout,
+            "unchanged": self.unchanged,
         }
+
+
+class SyncJournal(Protocol):
+    """Where each sync is recorded for inspectors (the decision log's chain); never raises."""
+
+    def found_live(self, live: SyncRecord) -> None:
+        """Called under the import lock with the live list, before anything changes."""
+
+    def imported(self, report: ImportReport) -> None:
+        """Called under the import lock once a list went live (or was found unchanged)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,64 +156,123 @@ def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
     *,
     source: str,
     list_date: date | None = None,
+    source_date: date | None = None,
     force: bool = False,
     layout: LayoutPin | None = None,
     limits: ImportLimits | None = None,
+    journal: SyncJournal | None = None,
+    lock_wait_s: float = LOCK_WAIT_S,
 ) -> ImportReport:
     """Parse, validate, build a new snapshot beside the live one and swap it in (blocking).
 
-    Raises ListFormatError when the file cannot be read unambiguously and ListRefusedError when
-    it fails validation; either way the live snapshot is untouched.
+    The list date is `list_date` (the admin's word), else `source_date` (what the source
+    vouches for), else the file's modification date. Raises ListFormatError when the file cannot
+    be read unambiguously and ListRefusedError when it fails validation or would take the live
+    list backwards; either way the live snapshot is untouched.
     """
-    pin = layout or LayoutPin()
-    limits = limits or ImportLimits()
     paths = IndexPaths(directory)
     paths.create()
+    day = _list_day(file, list_date, source_date)
+    with failures_named(paths.directory), import_lock(paths, lock_wait_s):
+        _remove_partials(paths)
+        previous = current_record(paths)
+        if previous is not None and previous.snapshot_id not in recorded_ids(paths):
+            record_sync(paths, previous)
+        if previous is not None and journal is not None:
+            journal.found_live(previous)
+        sha256 = fingerprint(file)
+        earlier = earlier_import(sync_history(paths.directory), sha256)
+        if earlier is not None and not force:
+            if previous is None or earlier.snapshot_id != previous.snapshot_id:
+                raise refuse_replay(file, earlier, previous)
+            report = ImportReport(previous, None, 0, None, (), unchanged=True)
+            log.warning("dncm_unchanged_file", **report.as_json())
+        else:
+            if earlier is not None and list_date is None:
+                day = earlier.list_date
+            if not force:
+                check_list_date(file, day, previous, vouched=list_date is not None)
+            report = _build_and_swap(
+                paths,
+                file,
+                _Import(
+                    source, day, sha256, force, layout or LayoutPin(), limits or ImportLimits()
+                ),
+                previous,
+            )
+        if journal is not None:
+            journal.imported(report)
+    return report
+
+
+def _list_day(file: Path, list_date: date | None, source_date: date | None) -> date:
+    """The date the list describes; refused when it is in the future."""
     try:
         stat = file.stat()
     except OSError as err:
         raise SyncError(f"{file}: cannot read the list file: {err.strerror}") from err
     if not file.is_file():
         raise SyncError(f"{file}: not a list file (a folder or a device?)")
-    day = list_date or mtime_date(stat.st_mtime)
+    day = list_date or source_date or mtime_date(stat.st_mtime)
     if (day - now().date()).days > LIST_DATE_TOLERANCE_DAYS:
         raise ListRefusedError(
             f"{file}: list date {day.isoformat()} is in the future"
             + ("" if list_date else " (the file's modification time; is the clock right?)")
         )
-    with import_lock(paths):
-        _remove_partials(paths)
-        previous = _current_record(paths)
-        if previous is not None and previous.snapshot_id not in recorded_ids(paths):
-            record_sync(paths, previous)
-        detected = _detect(file, pin)
-        snapshot_id = _next_id(paths, previous)
+    return day
+
+
+@dataclass(frozen=True, slots=True)
+class _Import:
+    """What one import was asked to do."""
+
+    source: str
+    day: date
+    sha256: str
+    force: bool
+    pin: LayoutPin
+    limits: ImportLimits
+
+
+def _build_and_swap(
+    paths: IndexPaths, file: Path, job: _Import, previous: SyncRecord | None
+) -> ImportReport:
+    """Build the snapshot, validate it, and make it live (the import lock is held)."""
+    detected = _detect(file, job.pin)
+    snapshot_id = _next_id(paths, previous)
+    with failures_named(paths.partial(snapshot_id)):
         builder = SnapshotBuilder(paths.partial(snapshot_id))
         try:
-            parser = ListParser(file, detected, latest_day=number_of(day))
+            parser = ListParser(file, detected, latest_day=number_of(job.day))
             builder.load(parser.batches())
+            _same_bytes(file, parser.tally.sha256, job.sha256)
             _validate(
                 file,
                 tally=parser.tally,
                 rows=builder.rows,
                 previous=previous,
                 layout=detected,
-                pin=pin,
-                limits=limits,
-                force=force,
+                pin=job.pin,
+                limits=job.limits,
+                force=job.force,
             )
             previous_file = paths.snapshot(previous.snapshot_id) if previous else None
-            added, removed = builder.compare(
-                previous_file if previous_file is not None and previous_file.exists() else None
-            )
-            if list_date is None and previous is not None:
-                day = _unchanged_keeps_date(day, previous, parser.tally.sha256)
+            if previous_file is not None and not previous_file.exists():
+                previous_file = None
+            if previous is not None and previous_file is not None and not job.force:
+                check_newest(
+                    file,
+                    builder.newest_registration(),
+                    newest_registration(previous_file),
+                    previous,
+                )
+            added, removed = builder.compare(previous_file)
             record = SyncRecord(
                 snapshot_id=snapshot_id,
                 imported_at=now(),
-                source=source,
+                source=job.source,
                 sha256=parser.tally.sha256,
-                list_date=day,
+                list_date=job.day,
                 rows=builder.rows,
                 added=added,
                 removed=removed,
@@ -191,15 +285,20 @@ def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
         except BaseException:
             builder.discard()
             raise
-        paths.partial(snapshot_id).replace(paths.snapshot(snapshot_id))
-        fsync_directory(paths.snapshots)
-        paths.write_current(snapshot_id)
-        record_sync(paths, record)
-        _remove_old(paths, snapshot_id)
+    paths.partial(snapshot_id).replace(paths.snapshot(snapshot_id))
+    fsync_directory(paths.snapshots)
+    paths.write_current(snapshot_id)
+    record_sync(paths, record)
+    _remove_old(paths, snapshot_id)
     tally = parser.tally
     return ImportReport(
         record, detected, tally.data_lines, tally.trailer_count, tuple(tally.rejects)
     )
+
+
+def _same_bytes(file: Path, parsed: str, checked: str) -> None:
+    if parsed != checked:
+        raise SyncError(f"{file}: the file changed while it was read; sync again")
 
 
 def _detect(file: Path, pin: LayoutPin) -> Layout:
@@ -263,7 +362,7 @@ def _validate(  # noqa: PLR0913 - every refusal needs its own fact
             )
 
 
-def _current_record(paths: IndexPaths) -> SyncRecord | None:
+def current_record(paths: IndexPaths) -> SyncRecord | None:
     """The live snapshot's metadata; from the sync history when its file is gone or unreadable.
 
     A lost snapshot file must not stop the import that replaces it: the history still has its
@@ -283,23 +382,6 @@ def _current_record(paths: IndexPaths) -> SyncRecord | None:
         log.warning("dncm_current_snapshot_unreadable", snapshot=str(path), error=str(err))
     recorded = [r for r in sync_history(paths.directory) if r.snapshot_id == snapshot_id]
     return recorded[-1] if recorded else None
-
-
-def _unchanged_keeps_date(day: date, previous: SyncRecord, sha256: str) -> date:
-    """A file identical to the live one is not a newer list, whatever its modification time.
-
-    DNCM's daily file always differs from the day before; the same bytes again with a newer
-    mtime are a stale copy re-copied (a `touch`, a `cp` without `-p`, a mirror job), and
-    dating it by its mtime would keep an old list looking fresh.
-    """
-    if sha256 != previous.sha256 or day <= previous.list_date:
-        return day
-    log.warning(
-        "dncm_unchanged_file_keeps_list_date",
-        list_date=previous.list_date.isoformat(),
-        file_date=day.isoformat(),
-    )
-    return previous.list_date
 
 
 def _next_id(paths: IndexPaths, previous: SyncRecord | None) -> int:
@@ -323,18 +405,21 @@ def _remove_old(paths: IndexPaths, current: int) -> None:
             paths.snapshot(snapshot_id).unlink(missing_ok=True)
 
 
-def sync_now(
+def sync_now(  # noqa: PLR0913 - keyword-only knobs of one command
     settings: Settings,
     *,
     file: Path | None = None,
     list_date: date | None = None,
     force: bool = False,
+    journal: SyncJournal | None = None,
+    lock_wait_s: float = LOCK_WAIT_S,
 ) -> ImportReport:
     """Fetch the list from the configured source (or `file`) and import it (blocking)."""
     directory = settings.data_dir / "dncm"
+    create_data_dir(settings.data_dir)
     IndexPaths(directory).create()
     if file is not None:
-        fetched = FetchedFile(file, list_date or mtime_date(_mtime(file)), f"file:{file}")
+        fetched = local_file(file)
     else:
         fetched = fetch(settings.dncm, IndexPaths(directory).inbox)
     dncm = settings.dncm
@@ -342,20 +427,16 @@ def sync_now(
         directory,
         fetched.path,
         source=fetched.source,
-        list_date=list_date or fetched.list_date,
+        list_date=list_date,
+        source_date=fetched.list_date,
         force=force,
         layout=dncm.layout,
         limits=ImportLimits(dncm.max_rejected_lines, dncm.max_shrink_percent),
+        journal=journal,
+        lock_wait_s=lock_wait_s,
     )
     log.info("dncm_sync_done", **report.as_json())
     return report
-
-
-def _mtime(file: Path) -> float:
-    try:
-        return file.stat().st_mtime
-    except OSError as err:
-        raise SyncError(f"{file}: cannot read the list file: {err.strerror}") from err
 
 
 @dataclass(slots=True)

@@ -55,6 +55,11 @@ def _import(
     )
 
 
+def _daily(folder: Path, day: int) -> Path:
+    """Another day's list: the rows plus one registration of that day (new bytes each day)."""
+    return _write(folder / f"day{day}.txt", [*_lines(), f"04700001{day:02d};2024-04-30"])
+
+
 def _listed(directory: Path) -> list[date | None]:
     index = ListIndex(directory)
     try:
@@ -157,7 +162,7 @@ def test_shrink_within_limit_is_accepted(tmp_path: Path) -> None:
     _import(tmp_path / "dncm", _write(tmp_path / "a.txt", _lines()))
     report = _import(
         tmp_path / "dncm",
-        _write(tmp_path / "b.txt", _lines()[:5]),
+        _write(tmp_path / "b.txt", _lines()[1:]),
         limits=ImportLimits(max_shrink_percent=20),
     )
     assert (report.record.added, report.record.removed) == (0, 1)
@@ -197,9 +202,8 @@ def test_added_and_removed_are_computed_against_the_previous_snapshot(tmp_path: 
 
 def test_history_keeps_one_record_per_snapshot(tmp_path: Path) -> None:
     """The sync history lists every imported snapshot with source, fingerprint and counts."""
-    file = _write(tmp_path / "a.txt", _lines())
-    first = _import(tmp_path / "dncm", file)
-    second = _import(tmp_path / "dncm", file)
+    first = _import(tmp_path / "dncm", _daily(tmp_path, 1))
+    second = _import(tmp_path / "dncm", _daily(tmp_path, 2))
     history = sync_history(tmp_path / "dncm")
     assert [r.snapshot_id for r in history] == [first.record.snapshot_id, 2]
     assert history[1] == second.record
@@ -208,18 +212,16 @@ def test_history_keeps_one_record_per_snapshot(tmp_path: Path) -> None:
 
 def test_old_snapshots_are_cleaned_up(tmp_path: Path) -> None:
     """Only the live snapshot and its predecessor stay on disk."""
-    file = _write(tmp_path / "a.txt", _lines())
-    for _ in range(4):
-        _import(tmp_path / "dncm", file)
+    for day in range(4):
+        _import(tmp_path / "dncm", _daily(tmp_path, day))
     paths = IndexPaths(tmp_path / "dncm")
     assert sorted(p.name for p in paths.snapshots.iterdir()) == ["3.sqlite", "4.sqlite"]
 
 
 def test_every_file_of_the_index_is_private(tmp_path: Path) -> None:
     """The list is licensed personal data: the index folder is 0700 and every file 0600."""
-    file = _write(tmp_path / "a.txt", _lines())
-    _import(tmp_path / "dncm", file)
-    _import(tmp_path / "dncm", file)
+    _import(tmp_path / "dncm", _daily(tmp_path, 1))
+    _import(tmp_path / "dncm", _daily(tmp_path, 2))
     for root, folders, files in os.walk(tmp_path / "dncm"):
         for name in folders:
             assert stat.S_IMODE((Path(root) / name).stat().st_mode) == 0o700
