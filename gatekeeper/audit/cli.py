@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from gatekeeper.audit.anchor import FileAnchor, anchor_dir
+from gatekeeper.audit.chain import VerifyResult
 from gatekeeper.audit.event_view import event_json, format_events, outcome_text
 from gatekeeper.audit.export import ExportFormat, write_export
 from gatekeeper.audit.period import local_text, parse_moment
@@ -25,6 +27,7 @@ from gatekeeper.audit.store import (
     Filters,
     iter_decisions,
     iter_events,
+    quick_check,
     reading,
     verify_log,
 )
@@ -33,6 +36,7 @@ from gatekeeper.config import DEFAULT_MAX_AGE_DAYS
 from gatekeeper.errors import AuditError
 from gatekeeper.numbers import InvalidNumber, normalise
 from gatekeeper.policy import Reason, Verdict
+from gatekeeper.untrusted import shown
 
 PRIVATE_FILE_MODE = 0o600
 MAX_SHOWN_DIALLED = 40
@@ -106,6 +110,12 @@ def _add_log(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log", type=Path, help="the log file (default: data_dir/audit/decisions.sqlite)"
     )
+    parser.add_argument(
+        "--anchors",
+        type=Path,
+        metavar="DIR",
+        help="the folder of head anchors (default: the 'anchors' folder beside the log)",
+    )
 
 
 def _since(text: str) -> datetime:
@@ -137,6 +147,22 @@ def _log_of(args: argparse.Namespace) -> Path:
     if explicit is not None:
         return explicit
     return log_path(load_settings_from(args).data_dir)
+
+
+def _anchor_of(args: argparse.Namespace, log_file: Path) -> FileAnchor:
+    folder: Path | None = getattr(args, "anchors", None)
+    return FileAnchor(folder if folder is not None else anchor_dir(log_file))
+
+
+def warn_if_unverified(log_file: Path, anchor: FileAnchor) -> None:
+    """Tell stderr when the bounded check (newest anchor, newest records, head) fails."""
+    result = quick_check(log_file, anchor)
+    if not result.ok:
+        print(
+            f"gatekeeper: WARNING: the decision log does not verify: {_failure_text(result)}; "
+            "run `gatekeeper audit verify`",
+            file=sys.stderr,
+        )
 
 
 def filters_of(args: argparse.Namespace) -> Filters:
@@ -201,8 +227,10 @@ def _shown_dialled(dialled: str) -> str:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    """Print matching decisions as a table."""
-    with reading(_log_of(args)) as conn:
+    """Print matching decisions as a table (a warning on stderr if the log does not verify)."""
+    log_file = _log_of(args)
+    warn_if_unverified(log_file, _anchor_of(args, log_file))
+    with reading(log_file) as conn:
         rows = list(iter_decisions(conn, filters_of(args)))
     if args.limit is not None:
         rows = rows[-args.limit :]
@@ -226,7 +254,7 @@ def _show_cells(row: DecisionRow) -> tuple[str, ...]:
 
 def format_table(rows: list[DecisionRow]) -> str:
     """Decisions as an aligned text table with a count line."""
-    cells = [SHOW_COLUMNS, *(_show_cells(row) for row in rows)]
+    cells = [SHOW_COLUMNS, *(tuple(map(shown, _show_cells(row))) for row in rows)]
     widths = [max(len(line[i]) for line in cells) for i in range(len(SHOW_COLUMNS))]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells
@@ -250,8 +278,10 @@ def events_command(args: argparse.Namespace) -> int:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    """Write matching decisions as CSV or JSON lines."""
-    with reading(_log_of(args)) as conn, _output(args.output) as out:
+    """Write matching decisions as CSV or JSON lines (a warning on stderr if it does not verify)."""
+    log_file = _log_of(args)
+    warn_if_unverified(log_file, _anchor_of(args, log_file))
+    with reading(log_file) as conn, _output(args.output) as out:
         count = write_export(iter_decisions(conn, filters_of(args)), out, ExportFormat(args.format))
     if args.output is not None:
         print(f"{count} decision(s) written to {args.output}")
@@ -259,17 +289,51 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def verify_command(args: argparse.Namespace) -> int:
-    """Walk the chain; 0 if intact, 1 naming the first bad record."""
-    result = verify_log(_log_of(args))
-    if result.ok:
-        print(
-            f"OK: {result.records} records, sequence {result.first_seq or 0}.."
-            f"{result.last_seq or 0}, head sha256 {result.last_hash}"
-        )
-        return ExitCode.OK
+    """Walk the chain and hold it to its anchors; 0 if intact, 1 naming the first bad record."""
+    log_file = _log_of(args)
+    anchor = _anchor_of(args, log_file)
+    result = verify_log(log_file, anchor)
+    for problem in anchor.problems:
+        print(f"warning: {shown(problem)}")
+    if not result.ok:
+        print(f"TAMPERED: {_failure_text(result)}")
+        return ExitCode.FAILURE
+    print(
+        f"OK: {result.records} records, sequence {result.first_seq or 0}.."
+        f"{result.last_seq or 0}, head sha256 {result.last_hash}"
+    )
+    print(vouching_text(result, anchor.where))
+    return ExitCode.OK
+
+
+def _failure_text(result: VerifyResult) -> str:
     record = f"record {result.bad_seq}" + (f" (id {result.bad_id})" if result.bad_id else "")
-    print(f"TAMPERED: {record}: {result.problem}")
-    return ExitCode.FAILURE
+    return shown(f"{record}: {result.problem}")
+
+
+def vouching_text(result: VerifyResult, where: str) -> str:
+    """How far back a verified chain is vouched for against its newest records being removed."""
+    anchored = result.anchored
+    if anchored is None:
+        lines = [
+            (
+                f"no head anchor in {where}: the end of the log cannot be vouched for against "
+                "truncation (records removed from the end with the head moved back)"
+            )
+        ]
+    else:
+        lines = [
+            (
+                f"anchors: {result.anchors_checked} checked in {where}: the head (seq "
+                f"{result.last_seq or 0}) is at or beyond the last anchor, and every anchored "
+                "record holds its anchored hash"
+            ),
+            (
+                f"records after the last anchor at {local_text(anchored.at.isoformat())} "
+                f"(seq {anchored.seq}) cannot be vouched for against truncation"
+            ),
+        ]
+    return "\n".join(shown(line) for line in lines)
 
 
 def report_command(args: argparse.Namespace) -> int:
