@@ -137,7 +137,7 @@ def test_export_csv_has_every_field(config: Path, capsys: pytest.CaptureFixture[
         first["list_sha256"],
         first["evidence"],
         json.loads(second["outcome"])["billsec"],
-    ) == (4, "+32470123456", "2025-03-02", "ab" * 32, "listing 2024-01-01 #list-3", 31)
+    ) == (4, "'+32470123456", "2025-03-02", "ab" * 32, "listing 2024-01-01 #list-3", 31)
 
 
 def test_export_jsonl_to_file(config: Path, tmp_path: Path) -> None:
