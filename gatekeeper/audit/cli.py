@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -36,7 +35,7 @@ from gatekeeper.config import DEFAULT_MAX_AGE_DAYS
 from gatekeeper.errors import AuditError
 from gatekeeper.numbers import InvalidNumber, normalise
 from gatekeeper.policy import Reason, Verdict
-from gatekeeper.untrusted import shown
+from gatekeeper.untrusted import json_text, shown
 
 PRIVATE_FILE_MODE = 0o600
 MAX_SHOWN_DIALLED = 40
@@ -271,7 +270,7 @@ def events_command(args: argparse.Namespace) -> int:
         events = list(iter_events(conn, kinds, args.since, args.until, types=NON_DECISION_TYPES))
     if args.json:
         for event in events:
-            print(json.dumps(event_json(event), sort_keys=True, ensure_ascii=False))
+            print(json_text(event_json(event), sort_keys=True))
     else:
         print(format_events(events))
     return ExitCode.OK
@@ -378,8 +377,8 @@ def purge_command(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(result.by_type.items())) or "nothing"
     print(
         f"{verb} {result.removed} record(s) older than {local_text(cutoff.isoformat())} "
-        f"(retention {settings.audit.retention_days} days): {counts}"
+        f"(retention {settings.audit.retention_days} days): {shown(counts)}"
     )
     if not args.dry_run and result.checkpoints:
-        print(f"checkpoint record(s): {', '.join(result.checkpoints)}")
+        print(f"checkpoint record(s): {shown(', '.join(result.checkpoints))}")
     return ExitCode.OK

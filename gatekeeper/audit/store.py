@@ -35,7 +35,7 @@ from gatekeeper.audit.schema import (
 from gatekeeper.errors import AuditError
 
 _FETCH = 1000
-QUICK_TAIL = 50_000
+QUICK_TAIL = 10_000
 """At most this many of the newest records are walked by `quick_check`."""
 
 
@@ -224,7 +224,8 @@ def quick_check(path: Path, anchor: Anchor | None = None) -> VerifyResult:
     anchor = anchor if anchor is not None else FileAnchor(anchor_dir(path))
     newest = anchor.latest()
     with reading(path) as conn:
-        (first, last) = conn.execute("SELECT MIN(seq), MAX(seq) FROM chain").fetchone()
+        (first,) = conn.execute("SELECT MIN(seq) FROM chain").fetchone()
+        (last,) = conn.execute("SELECT MAX(seq) FROM chain").fetchone()
         start = max(first or 1, (last or 0) - QUICK_TAIL + 1)
         if newest is not None and start <= newest.seq <= (last or 0):
             start = newest.seq
