@@ -56,6 +56,12 @@ class HeadAnchorer:
         if not self._read_last:
             self._last = self.anchor.latest()
             self._read_last = True
+        try:
+            return self._anchor_head()
+        except sqlite3.Error as err:
+            raise AuditError(f"{self.log_file}: cannot read the head to anchor: {err}") from err
+
+    def _anchor_head(self) -> AnchoredHead | None:
         conn = connect_reader(self.log_file)
         try:
             conn.execute("BEGIN")
@@ -93,7 +99,7 @@ class HeadAnchorer:
         """`anchor_now`, with a failure logged rather than raised."""
         try:
             self.anchor_now()
-        except AuditError as err:
+        except (AuditError, OSError) as err:
             log.error("audit_anchor_failed", error=str(err))
 
     async def run(self, stop: asyncio.Event, interval_s: float = ANCHOR_INTERVAL_S) -> None:

@@ -18,7 +18,8 @@ from gatekeeper.audit.schema import log_path
 from gatekeeper.audit.store import quick_check, verify_log
 from gatekeeper.clock import today
 from structlog.testing import capture_logs
-from tools.gatekeeper_run import gatekeeper, write_run_config
+from tools.calls import CallSpec, place_through
+from tools.gatekeeper_run import GatekeeperRun, gatekeeper, write_run_config
 
 from audit_support import NOT_LISTED
 
@@ -194,3 +195,21 @@ def test_run_anchors_while_the_service_runs(anchored_log: Path) -> None:
 
     asyncio.run(scenario())
     assert [head.seq for head in anchor.heads()] == [4, 6, 7]
+
+
+@pytest.mark.asterisk
+@pytest.mark.asyncio
+async def test_serve_anchors_its_head_at_stop(gatekeeper_run: GatekeeperRun) -> None:
+    """After a call through Asterisk and SIGTERM, the newest anchor is the chain's last record."""
+    [call] = await place_through(
+        gatekeeper_run.sandbox, [CallSpec("0470999999", "spring-promo")], limit_s=60
+    )
+    gatekeeper_run.stop_gatekeeper()
+    log_file = log_path(gatekeeper_run.run_dir / "data")
+    latest = FileAnchor(anchor_dir(log_file)).latest()
+    served = (gatekeeper_run.run_dir / "serve.log").read_text(encoding="utf-8")
+    assert (call.decision, latest.seq if latest else None, '"audit_anchor"' in served) == (
+        "ALLOW",
+        _last_seq(log_file),
+        True,
+    )
