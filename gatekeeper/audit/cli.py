@@ -89,6 +89,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     verify = commands.add_parser("verify", help="check the hash chain; exit 1 names the first bad")
     _add_log(verify)
+    _add_anchors(verify)
     verify.set_defaults(handler=verify_command)
 
     report = commands.add_parser("report", help="one self-contained HTML report for a period")
@@ -109,6 +110,9 @@ def _add_log(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log", type=Path, help="the log file (default: data_dir/audit/decisions.sqlite)"
     )
+
+
+def _add_anchors(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--anchors",
         type=Path,
@@ -133,6 +137,7 @@ def _until(text: str) -> datetime:
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
     _add_log(parser)
+    _add_anchors(parser)
     parser.add_argument("--number", help="a number in any form (0470 12 34 56, +32..., 0032...)")
     parser.add_argument("--campaign")
     parser.add_argument("--since", type=_since, help="ISO date or date-time (Brussels)")
