@@ -14,6 +14,8 @@ from gatekeeper.audit.anchoring import HeadAnchorer
 from gatekeeper.audit.chain import AnchoredHead, record_hash
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.purge import purge_before
+from gatekeeper.audit.report_data import gather
+from gatekeeper.audit.report_html import render
 from gatekeeper.audit.schema import log_path
 from gatekeeper.audit.store import quick_check, verify_log
 from gatekeeper.clock import today
@@ -106,6 +108,14 @@ def anchored_log(tmp_path: Path) -> Path:
     _fill(path, 2)
     HeadAnchorer(path).anchor_now()
     return path
+
+
+def test_report_names_a_cut_tail(anchored_log: Path) -> None:
+    """The HTML report's chain section says the log ends before its anchored record 6."""
+    _cut_tail(anchored_log, 4)
+    data = gather(anchored_log, ENTRY.at - timedelta(days=1), ENTRY.at + timedelta(days=1))
+    page = render(data, max_age_days=5)
+    assert "CHAIN BROKEN)</span>: record 6: record 6 was anchored at" in page
 
 
 def test_rewritten_chain_with_recomputed_hashes_fails_at_the_anchor(anchored_log: Path) -> None:
