@@ -150,6 +150,24 @@ class FileAnchor:
                     continue
         return None
 
+    def prune_before(self, cutoff: datetime) -> list[Path]:
+        """Remove the monthly files whose whole month ended before `cutoff`; returns them."""
+        removed = []
+        for path in self._files():
+            month = path.name.removeprefix(FILE_PREFIX).removesuffix(FILE_SUFFIX)
+            try:
+                start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
+            except ValueError:
+                continue
+            end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+            if end <= cutoff:
+                try:
+                    path.unlink()
+                except OSError as err:
+                    raise AuditError(f"{path}: cannot remove: {err.strerror}") from err
+                removed.append(path)
+        return removed
+
     def _parsed(self, path: Path, number: int, text: str) -> AnchoredHead | None:
         if not text.strip():
             return None

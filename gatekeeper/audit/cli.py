@@ -386,4 +386,7 @@ def purge_command(args: argparse.Namespace) -> int:
     )
     if not args.dry_run and result.checkpoints:
         print(f"checkpoint record(s): {shown(', '.join(result.checkpoints))}")
+    if not args.dry_run:
+        for pruned in FileAnchor(anchor_dir(path)).prune_before(cutoff):
+            print(f"removed head anchors of a month before the period: {pruned}")
     return ExitCode.OK
