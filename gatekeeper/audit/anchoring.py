@@ -101,6 +101,8 @@ class HeadAnchorer:
             self.anchor_now()
         except (AuditError, OSError) as err:
             log.error("audit_anchor_failed", error=str(err))
+        except Exception:  # a broken anchor must never stop the service
+            log.exception("audit_anchor_failed")
 
     async def run(self, stop: asyncio.Event, interval_s: float = ANCHOR_INTERVAL_S) -> None:
         """Anchor every `interval_s` until `stop` is set (the final anchor is the caller's)."""

@@ -19,6 +19,7 @@ from gatekeeper.audit.report_html import render
 from gatekeeper.audit.schema import log_path
 from gatekeeper.audit.store import quick_check, verify_log
 from gatekeeper.clock import today
+from gatekeeper.errors import AuditError
 from structlog.testing import capture_logs
 from tools.calls import CallSpec, place_through
 from tools.gatekeeper_run import GatekeeperRun, gatekeeper, write_run_config
@@ -223,3 +224,20 @@ async def test_serve_anchors_its_head_at_stop(gatekeeper_run: GatekeeperRun) -> 
         _last_seq(log_file),
         True,
     )
+
+
+class _FullDisk(FileAnchor):
+    """An anchor store whose writes fail, as on a full disk (root ignores folder modes here)."""
+
+    def append(self, head: AnchoredHead) -> None:
+        raise AuditError(f"{self.folder}: cannot write the head anchor: No space left on device")
+
+
+def test_an_anchor_that_cannot_be_written_is_logged_not_raised(anchored_log: Path) -> None:
+    """A failing anchor write is an `audit_anchor_failed` error line; the service goes on."""
+    _fill(anchored_log, 1)
+    with capture_logs() as logs:
+        HeadAnchorer(anchored_log, _FullDisk(anchor_dir(anchored_log))).try_anchor()
+    assert [entry["log_level"] for entry in logs if entry["event"] == "audit_anchor_failed"] == [
+        "error"
+    ]
