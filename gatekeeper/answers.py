@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gatekeeper.checker import CheckResult
+from gatekeeper.untrusted import shown
 
 
 def agi_variables(result: CheckResult) -> dict[str, str]:
@@ -53,7 +54,7 @@ def json_answer(result: CheckResult) -> dict[str, object]:
 
 
 def human_answer(result: CheckResult) -> str:
-    """One line a compliance officer reads."""
+    """One line a compliance officer reads, with any control character in it escaped."""
     snapshot = result.snapshot
     on_list = (
         f"list of {snapshot.list_date.isoformat()} (sha256 {snapshot.sha256[:12]})"
@@ -61,7 +62,7 @@ def human_answer(result: CheckResult) -> str:
         else "no list consulted"
     )
     number = result.e164 or repr(result.request.dialled)
-    return (
+    return shown(
         f"{result.decision.verdict.value.upper():5} {number} campaign={result.request.campaign} "
         f"reason={result.decision.reason.value} id={result.decision_id or '-'} "
         f"({result.decision.rule}; {on_list})"

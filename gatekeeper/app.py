@@ -25,6 +25,7 @@ from gatekeeper.agi.server import AgiHandler, AgiLimits, AgiRequest, AgiServer
 from gatekeeper.ami.service import AmiService
 from gatekeeper.ami.watchdog import Watchdog
 from gatekeeper.answers import agi_variables
+from gatekeeper.audit.anchoring import HeadAnchorer
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.checker import CHECK_DEADLINE_S, CallRequest, Checker
 from gatekeeper.config import LiveSettings, Settings, legal_today
@@ -75,6 +76,7 @@ async def open_services(live: LiveSettings) -> AsyncIterator[Services]:
                 yield Services(index, checker, decision_log, pseudonyms)
             finally:
                 await decision_log.close()
+                await asyncio.to_thread(HeadAnchorer(decision_log.path).try_anchor)
         finally:
             await acts.close()
     finally:
@@ -166,6 +168,7 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
                 tasks.create_task(_reload_on_request(live, reload, services.decision_log, stop))
                 tasks.create_task(_licence_watch(live, stop))
                 tasks.create_task(_list_age_watch(services.index, metrics, stop))
+                tasks.create_task(HeadAnchorer(services.decision_log.path).run(stop))
                 await stop.wait()
                 ami_task.cancel()
         finally:

@@ -21,6 +21,7 @@ from gatekeeper.consent import (
 from gatekeeper.consent_input import RawRecord, read_csv, record_from_fields
 from gatekeeper.errors import RecordRejectedError
 from gatekeeper.numbers import BelgianNumber, normalise
+from gatekeeper.untrusted import shown
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -147,7 +148,7 @@ async def _show(args: argparse.Namespace, kind: RecordKind, settings: Settings) 
         records = await store.records(number.e164, args.advertiser, kind)
     _out("\t".join(SHOW_COLUMNS))
     for stored in records:
-        _out("\t".join(_show_row(stored)))
+        _out("\t".join(shown(cell) for cell in _show_row(stored)))
     return EXIT_OK
 
 
@@ -176,7 +177,7 @@ def _summary(stored: StoredRecord) -> str:
         for name, value in (("source", record.source), ("reference", record.reference))
         if value
     )
-    return f"{record.e164} for {record.advertiser} on {when}{extra}"
+    return shown(f"{record.e164} for {record.advertiser} on {when}{extra}")
 
 
 def _show_row(stored: StoredRecord) -> tuple[str, ...]:

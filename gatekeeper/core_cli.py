@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 
 from gatekeeper.answers import human_answer, json_answer
@@ -13,6 +12,7 @@ from gatekeeper.checker import CallRequest, CheckResult
 from gatekeeper.cli_support import ExitCode, settings_path_from
 from gatekeeper.config import LiveSettings
 from gatekeeper.logs import configure_logging
+from gatekeeper.untrusted import json_text
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,7 +52,7 @@ def run_check(args: argparse.Namespace) -> int:
 
     result = asyncio.run(decide())
     if args.json:
-        print(json.dumps(json_answer(result), ensure_ascii=False))
+        print(json_text(json_answer(result)))
     else:
         print(human_answer(result))
     return ExitCode.OK

@@ -1,4 +1,8 @@
-"""Structured logging: JSON lines when not on a terminal, readable lines on one."""
+"""Structured logging: JSON lines when not on a terminal, readable lines on one.
+
+On a terminal every text value goes through `untrusted.shown` first: a log line may carry a
+campaign or dialled string from the network, and the console renderer prints text as it is.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import sys
 from typing import TextIO, cast
 
 import structlog
+
+from gatekeeper.untrusted import shown
 
 
 class _StandardStream:
@@ -29,6 +35,22 @@ class _StandardStream:
         return self._stream().isatty()
 
 
+def _escape_for_terminal(
+    _logger: object, _name: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """Text values escaped for a terminal (the console renderer prints strings as they are).
+
+    A traceback keeps its line breaks; any other value is escaped whole.
+    """
+    escaped: structlog.typing.EventDict = {}
+    for key, value in event.items():
+        if isinstance(value, str):
+            lines = value.split("\n") if key == "exception" else [value]
+            value = "\n".join(shown(line) for line in lines)  # noqa: PLW2901 - escaped in place
+        escaped[key] = value
+    return escaped
+
+
 def configure_logging(*, stream: TextIO | None = None, level: int = logging.INFO) -> None:
     """Send structlog output to `stream` (stderr by default; `serve` passes stdout for journald).
 
@@ -41,18 +63,18 @@ def configure_logging(*, stream: TextIO | None = None, level: int = logging.INFO
         out = _StandardStream("stderr")
     else:
         out = stream
-    renderer: structlog.typing.Processor
+    renderers: list[structlog.typing.Processor]
     if out.isatty():
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        renderers = [_escape_for_terminal, structlog.dev.ConsoleRenderer(colors=False)]
     else:
-        renderer = structlog.processors.JSONRenderer(sort_keys=True)
+        renderers = [structlog.processors.JSONRenderer(sort_keys=True)]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            renderer,
+            *renderers,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(cast("TextIO", out)),

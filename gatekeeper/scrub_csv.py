@@ -14,7 +14,9 @@ passes (checked by its size and times), so the fingerprint is that of the rows s
 The copy goes to a private (0600) temporary file beside the target (0640 to `officers_group`
 when one is set: gatekeeper/officer_files.py), in UTF-8 (with a byte-order mark when the input
 had one), with the input's separator and line ends, hashed as it is written; it replaces the
-target only once complete and flushed to disk.
+target only once complete and flushed to disk. Every cell written, the input's and ours, goes
+through `csv_cell`, so a spreadsheet reads it as text, never as a formula or a number
+(docs/scrub.md).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, BinaryIO, Self, TextIO
 
 from gatekeeper.errors import ScrubInputError, ScrubUsageError
 from gatekeeper.officer_files import share
+from gatekeeper.untrusted import csv_cell
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -337,7 +340,7 @@ class ScrubbedWriter:
             share(fd, self.target, self._group)
             if self._bom:
                 self._put(_BOM)
-            self._writer.writerow(self._layout.output_header())
+            self._writer.writerow([csv_cell(name) for name in self._layout.output_header()])
             started = True
         finally:
             if not started:
@@ -367,7 +370,7 @@ class ScrubbedWriter:
 
     def row(self, fields: Sequence[str], added: Sequence[str]) -> None:
         """Write one row: the kept input fields, then the gatekeeper's."""
-        self._writer.writerow([*self._layout.kept(fields), *added])
+        self._writer.writerow([csv_cell(value) for value in (*self._layout.kept(fields), *added)])
         self.rows += 1
 
     def seal(self) -> str:

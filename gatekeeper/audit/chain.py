@@ -7,15 +7,21 @@ or inserting a record breaks either its own hash or the link of the next one. Th
 links to GENESIS. A purge removes a prefix of the chain and appends a checkpoint record carrying
 the last removed sequence number and hash, so the first remaining record links to that checkpoint.
 A `head` row, updated in the same transaction as every append, names the last sequence number and
-hash, so removing records at the end is seen too. Pure: no IO.
+hash, so removing records at the end is seen, unless the head is moved back too. Against that,
+the service writes the head outside the log from time to time (anchors, audit/anchor.py):
+`check_anchors` holds the chain to every anchored head, so a chain that ends before an anchored
+sequence number, or holds another hash there, fails. Pure: no IO.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+
+from gatekeeper.audit.period import local_text
 
 GENESIS = "0" * 64
 
@@ -87,8 +93,21 @@ class Head:
 
 
 @dataclass(frozen=True, slots=True)
+class AnchoredHead:
+    """The chain's last record as written outside the log at a moment: its seq and hash."""
+
+    seq: int
+    hash: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class VerifyResult:
-    """The outcome of a verification: ok, or the first bad record and what is wrong with it."""
+    """The outcome of a verification: ok, or the first bad record and what is wrong with it.
+
+    `anchored` is the newest anchor the chain was held to (None when there was none), and
+    `anchors_checked` how many anchors were compared with the records they name.
+    """
 
     ok: bool
     records: int
@@ -98,6 +117,69 @@ class VerifyResult:
     bad_seq: int | None = None
     bad_id: str | None = None
     problem: str = ""
+    anchored: AnchoredHead | None = None
+    anchors_checked: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorVerdict:
+    """The chain held to its anchors: the newest anchor vouched for, or the first that fails."""
+
+    checked: int
+    newest: AnchoredHead | None
+    failed: AnchoredHead | None = None
+    problem: str = ""
+
+
+def check_anchors(
+    anchors: Iterable[AnchoredHead],
+    first_seq: int | None,
+    last_seq: int | None,
+    hash_at: Callable[[int], str | None],
+) -> AnchorVerdict:
+    """Hold the chain (records `first_seq`..`last_seq`) to every anchor.
+
+    An anchor before `first_seq` names a record a purge removed and is passed over. The first
+    anchor whose record holds another hash fails (the chain was rewritten up to there); else the
+    newest anchor beyond `last_seq` fails (records were removed from the end). `hash_at(seq)` is
+    the stored hash of a record.
+    """
+    checked = 0
+    newest: AnchoredHead | None = None
+    beyond: AnchoredHead | None = None
+    end = last_seq or 0
+    for anchor in anchors:
+        if first_seq is not None and anchor.seq < first_seq:
+            continue
+        checked += 1
+        if anchor.seq > end:
+            if beyond is None or anchor.seq > beyond.seq:
+                beyond = anchor
+            continue
+        stored = hash_at(anchor.seq)
+        if stored != anchor.hash:
+            return AnchorVerdict(
+                checked,
+                newest,
+                anchor,
+                f"record {anchor.seq} was anchored at {_iso(anchor)} with sha256 {anchor.hash}, "
+                f"the log holds {stored or 'no record'} there: the chain was rewritten",
+            )
+        if newest is None or anchor.seq >= newest.seq:
+            newest = anchor
+    if beyond is not None:
+        return AnchorVerdict(
+            checked,
+            newest,
+            beyond,
+            f"record {beyond.seq} was anchored at {_iso(beyond)} but the log ends at record "
+            f"{end}: records were removed from the end",
+        )
+    return AnchorVerdict(checked, newest)
+
+
+def _iso(anchor: AnchoredHead) -> str:
+    return local_text(anchor.at.isoformat())
 
 
 class ChainVerifier:

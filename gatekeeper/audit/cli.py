@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import TextIO
 
 from gatekeeper.audit import pseudonym_cli
+from gatekeeper.audit.anchor import FileAnchor, anchor_dir
+from gatekeeper.audit.chain import VerifyResult
 from gatekeeper.audit.event_view import event_json, format_events, outcome_text
 from gatekeeper.audit.export import ExportFormat, write_export
 from gatekeeper.audit.period import local_text, parse_moment
@@ -25,6 +26,7 @@ from gatekeeper.audit.store import (
     Filters,
     iter_decisions,
     iter_events,
+    quick_check,
     reading,
     verify_log,
 )
@@ -34,6 +36,7 @@ from gatekeeper.errors import AuditError
 from gatekeeper.numbers import InvalidNumber, normalise
 from gatekeeper.officer_files import create_output
 from gatekeeper.policy import Reason, Verdict
+from gatekeeper.untrusted import json_text, shown
 
 MAX_SHOWN_DIALLED = 40
 SHOW_COLUMNS = (
@@ -87,6 +90,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     verify = commands.add_parser("verify", help="check the hash chain; exit 1 names the first bad")
     _add_log(verify)
+    _add_anchors(verify)
     verify.set_defaults(handler=verify_command)
 
     report = commands.add_parser("report", help="one self-contained HTML report for a period")
@@ -111,6 +115,15 @@ def _add_log(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_anchors(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--anchors",
+        type=Path,
+        metavar="DIR",
+        help="the folder of head anchors (default: the 'anchors' folder beside the log)",
+    )
+
+
 def _since(text: str) -> datetime:
     try:
         return parse_moment(text)
@@ -127,6 +140,7 @@ def _until(text: str) -> datetime:
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
     _add_log(parser)
+    _add_anchors(parser)
     parser.add_argument("--number", help="a number in any form (0470 12 34 56, +32..., 0032...)")
     parser.add_argument("--campaign")
     parser.add_argument("--since", type=_since, help="ISO date or date-time (Brussels)")
@@ -140,6 +154,22 @@ def _log_of(args: argparse.Namespace) -> Path:
     if explicit is not None:
         return explicit
     return log_path(load_settings_from(args).data_dir)
+
+
+def _anchor_of(args: argparse.Namespace, log_file: Path) -> FileAnchor:
+    folder: Path | None = getattr(args, "anchors", None)
+    return FileAnchor(folder if folder is not None else anchor_dir(log_file))
+
+
+def warn_if_unverified(log_file: Path, anchor: FileAnchor) -> None:
+    """Tell stderr when the bounded check (newest anchor, newest records, head) fails."""
+    result = quick_check(log_file, anchor)
+    if not result.ok:
+        print(
+            f"gatekeeper: WARNING: the decision log does not verify: {_failure_text(result)}; "
+            "run `gatekeeper audit verify`",
+            file=sys.stderr,
+        )
 
 
 def filters_of(args: argparse.Namespace) -> Filters:
@@ -208,12 +238,13 @@ def _shown_dialled(dialled: str) -> str:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    """Print matching decisions as a table."""
-    path = _log_of(args)
-    with reading(path) as conn:
+    """Print matching decisions as a table (a warning on stderr if the log does not verify)."""
+    log_file = _log_of(args)
+    warn_if_unverified(log_file, _anchor_of(args, log_file))
+    with reading(log_file) as conn:
         rows = list(iter_decisions(conn, filters_of(args)))
     if args.pseudonym is not None:
-        rows = pseudonym_cli.with_pseudonym(rows, args.pseudonym, path)
+        rows = pseudonym_cli.with_pseudonym(rows, args.pseudonym, log_file)
     if args.limit is not None:
         rows = rows[-args.limit :]
     print(format_table(rows))
@@ -236,7 +267,7 @@ def _show_cells(row: DecisionRow) -> tuple[str, ...]:
 
 def format_table(rows: list[DecisionRow]) -> str:
     """Decisions as an aligned text table with a count line."""
-    cells = [SHOW_COLUMNS, *(_show_cells(row) for row in rows)]
+    cells = [SHOW_COLUMNS, *(tuple(map(shown, _show_cells(row))) for row in rows)]
     widths = [max(len(line[i]) for line in cells) for i in range(len(SHOW_COLUMNS))]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells
@@ -253,15 +284,17 @@ def events_command(args: argparse.Namespace) -> int:
         events = list(iter_events(conn, kinds, args.since, args.until, types=NON_DECISION_TYPES))
     if args.json:
         for event in events:
-            print(json.dumps(event_json(event), sort_keys=True, ensure_ascii=False))
+            print(json_text(event_json(event), sort_keys=True))
     else:
         print(format_events(events))
     return ExitCode.OK
 
 
 def export_command(args: argparse.Namespace) -> int:
-    """Write matching decisions as CSV or JSON lines."""
-    with reading(_log_of(args)) as conn, _output(args.output, args) as out:
+    """Write matching decisions as CSV or JSON lines (a warning on stderr if it does not verify)."""
+    log_file = _log_of(args)
+    warn_if_unverified(log_file, _anchor_of(args, log_file))
+    with reading(log_file) as conn, _output(args.output, args) as out:
         count = write_export(iter_decisions(conn, filters_of(args)), out, ExportFormat(args.format))
     if args.output is not None:
         print(f"{count} decision(s) written to {args.output}")
@@ -269,17 +302,51 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def verify_command(args: argparse.Namespace) -> int:
-    """Walk the chain; 0 if intact, 1 naming the first bad record."""
-    result = verify_log(_log_of(args))
-    if result.ok:
-        print(
-            f"OK: {result.records} records, sequence {result.first_seq or 0}.."
-            f"{result.last_seq or 0}, head sha256 {result.last_hash}"
-        )
-        return ExitCode.OK
+    """Walk the chain and hold it to its anchors; 0 if intact, 1 naming the first bad record."""
+    log_file = _log_of(args)
+    anchor = _anchor_of(args, log_file)
+    result = verify_log(log_file, anchor)
+    for problem in anchor.problems:
+        print(f"warning: {shown(problem)}")
+    if not result.ok:
+        print(f"TAMPERED: {_failure_text(result)}")
+        return ExitCode.FAILURE
+    print(
+        f"OK: {result.records} records, sequence {result.first_seq or 0}.."
+        f"{result.last_seq or 0}, head sha256 {result.last_hash}"
+    )
+    print(vouching_text(result, anchor.where))
+    return ExitCode.OK
+
+
+def _failure_text(result: VerifyResult) -> str:
     record = f"record {result.bad_seq}" + (f" (id {result.bad_id})" if result.bad_id else "")
-    print(f"TAMPERED: {record}: {result.problem}")
-    return ExitCode.FAILURE
+    return shown(f"{record}: {result.problem}")
+
+
+def vouching_text(result: VerifyResult, where: str) -> str:
+    """How far back a verified chain is vouched for against its newest records being removed."""
+    anchored = result.anchored
+    if anchored is None:
+        lines = [
+            (
+                f"no head anchor in {where}: the end of the log cannot be vouched for against "
+                "truncation (records removed from the end with the head moved back)"
+            )
+        ]
+    else:
+        lines = [
+            (
+                f"anchors: {result.anchors_checked} checked in {where}: the head (seq "
+                f"{result.last_seq or 0}) is at or beyond the last anchor, and every anchored "
+                "record holds its anchored hash"
+            ),
+            (
+                f"records after the last anchor at {local_text(anchored.at.isoformat())} "
+                f"(seq {anchored.seq}) cannot be vouched for against truncation"
+            ),
+        ]
+    return "\n".join(shown(line) for line in lines)
 
 
 def report_command(args: argparse.Namespace) -> int:
@@ -324,8 +391,11 @@ def purge_command(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(result.by_type.items())) or "nothing"
     print(
         f"{verb} {result.removed} record(s) older than {local_text(cutoff.isoformat())} "
-        f"(retention {settings.audit.retention_days} days): {counts}"
+        f"(retention {settings.audit.retention_days} days): {shown(counts)}"
     )
     if not args.dry_run and result.checkpoints:
-        print(f"checkpoint record(s): {', '.join(result.checkpoints)}")
+        print(f"checkpoint record(s): {shown(', '.join(result.checkpoints))}")
+    if not args.dry_run:
+        for pruned in FileAnchor(anchor_dir(path)).prune_before(cutoff):
+            print(f"removed head anchors of a month before the period: {pruned}")
     return ExitCode.OK

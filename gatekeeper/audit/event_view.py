@@ -2,7 +2,8 @@
 
 Each kind the gatekeeper writes has the few details that say what was in force (which list,
 which rules, which scrub); the table shows those, and any other kind shows all its details. The
-JSON form keeps every detail.
+JSON form keeps every detail. Every cell of the table goes through `shown`: details come from
+outside (a campaign, a file name, an error text) and reach a terminal only as printable text.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from gatekeeper.audit.period import local_text
 from gatekeeper.audit.store import EventRow
+from gatekeeper.untrusted import shown
 
 SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
     "list_sync": (
@@ -131,7 +133,10 @@ def event_json(event: EventRow) -> dict[str, object]:
 
 def format_events(events: list[EventRow]) -> str:
     """Records as an aligned text table with a count line."""
-    cells = [EVENT_COLUMNS, *((local_text(e.at), e.id, e.kind, summary(e)) for e in events)]
+    cells = [
+        EVENT_COLUMNS,
+        *(tuple(map(shown, (local_text(e.at), e.id, e.kind, summary(e)))) for e in events),
+    ]
     widths = [max(len(line[i]) for line in cells) for i in range(len(EVENT_COLUMNS))]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells

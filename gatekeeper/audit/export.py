@@ -1,4 +1,8 @@
-"""Exporting decisions as CSV or JSON lines, with every field the record holds."""
+"""Exporting decisions as CSV or JSON lines, with every field the record holds.
+
+Every CSV cell goes through `csv_cell`: dialled strings, campaigns and channel ids came from
+the network, and a spreadsheet must read them as text, never as formulas (docs/audit.md).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any, TextIO
 
 from gatekeeper.audit.period import local_text
 from gatekeeper.audit.store import DecisionRow
+from gatekeeper.untrusted import csv_cell, json_text
 
 
 class ExportFormat(enum.StrEnum):
@@ -110,10 +115,10 @@ def write_export(rows: Iterable[DecisionRow], out: TextIO, fmt: ExportFormat) ->
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for row in rows:
-            writer.writerow(_csv_row(row))
+            writer.writerow([csv_cell(value) for value in _csv_row(row)])
             count += 1
         return count
     for row in rows:
-        out.write(json.dumps(decision_json(row), sort_keys=True, ensure_ascii=False) + "\n")
+        out.write(json_text(decision_json(row), sort_keys=True) + "\n")
         count += 1
     return count

@@ -146,7 +146,8 @@ def _chain_section(data: ReportData) -> str:
         )
         return f'<h2>{label("chain")}</h2><p class="ok" id="chain">{text}</p>'
     text = (
-        f"{label('chain_bad')}: record {chain.bad_seq} ({escape(str(chain.bad_id))}): "
+        f"{label('chain_bad')}: record {chain.bad_seq}"
+        f"{f' ({escape(chain.bad_id)})' if chain.bad_id else ''}: "
         f"{escape(chain.problem)}"
     )
     return f'<h2>{label("chain")}</h2><p class="bad" id="chain">{text}</p>'

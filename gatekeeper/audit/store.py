@@ -6,6 +6,7 @@ keeps appending.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -15,7 +16,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.audit.chain import ChainVerifier, Checkpoint, StoredRecord, VerifyResult
+from gatekeeper.audit.anchor import Anchor, FileAnchor, anchor_dir
+from gatekeeper.audit.chain import (
+    AnchorVerdict,
+    ChainVerifier,
+    Checkpoint,
+    StoredRecord,
+    VerifyResult,
+    check_anchors,
+)
 from gatekeeper.audit.records import RecordType, utc_text
 from gatekeeper.audit.schema import (
     SELECT_RECORDS,
@@ -26,6 +35,8 @@ from gatekeeper.audit.schema import (
 from gatekeeper.errors import AuditError
 
 _FETCH = 1000
+QUICK_TAIL = 10_000
+"""At most this many of the newest records are walked by `quick_check`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,18 +196,78 @@ def iter_events(
         yield EventRow(record.seq, record.id, record.at, record.type, record.kind, details)
 
 
-def verify_log(path: Path) -> VerifyResult:
-    """Walk the whole chain and report the first bad record, if any."""
+def verify_log(path: Path, anchor: Anchor | None = None) -> VerifyResult:
+    """Walk the whole chain, then hold it to every anchor (default: the folder beside the log).
+
+    Reports the first bad record, else the first anchor the chain does not reach or match.
+    """
+    anchor = anchor if anchor is not None else FileAnchor(anchor_dir(path))
     with reading(path) as conn:
-        checkpoints = [
-            Checkpoint(int(body["purged_through_seq"]), str(body["purged_last_hash"]))
-            for body in _checkpoint_bodies(conn)
-        ]
-        verifier = ChainVerifier(checkpoints)
+        verifier = ChainVerifier(_checkpoints(conn, 1))
         for record in iter_records(conn):
             if not verifier.feed(record):
                 break
-        return verifier.finish(read_head(conn)[0])
+        result = verifier.finish(read_head(conn)[0])
+        verdict = check_anchors(
+            anchor.heads(), result.first_seq, result.last_seq, lambda seq: _hash_at(conn, seq)
+        )
+    return _with_anchors(result, verdict)
+
+
+def quick_check(path: Path, anchor: Anchor | None = None) -> VerifyResult:
+    """A bounded check for commands that only read: the newest anchor, and the tail after it.
+
+    Holds the chain to the newest anchor (its record is there with its hash), then verifies the
+    records after it (at most `QUICK_TAIL` of them, the newest) and the log's head. Records
+    before that are not walked: `verify_log` does. Reads the anchors' last lines only.
+    """
+    anchor = anchor if anchor is not None else FileAnchor(anchor_dir(path))
+    newest = anchor.latest()
+    with reading(path) as conn:
+        (first,) = conn.execute("SELECT MIN(seq) FROM chain").fetchone()
+        (last,) = conn.execute("SELECT MAX(seq) FROM chain").fetchone()
+        start = max(first or 1, (last or 0) - QUICK_TAIL + 1)
+        if newest is not None and start <= newest.seq <= (last or 0):
+            start = newest.seq
+        verifier = ChainVerifier(_checkpoints(conn, start))
+        for record in iter_records(conn, "seq >= ?", [start]):
+            if not verifier.feed(record):
+                break
+        result = verifier.finish(read_head(conn)[0])
+        heads = [] if newest is None else [newest]
+        verdict = check_anchors(heads, first, last, lambda seq: _hash_at(conn, seq))
+    return _with_anchors(result, verdict)
+
+
+def _checkpoints(conn: sqlite3.Connection, start: int) -> list[Checkpoint]:
+    """What the record at `start` may link to: the stored record before it, or a purge's."""
+    checkpoints = [
+        Checkpoint(int(body["purged_through_seq"]), str(body["purged_last_hash"]))
+        for body in _checkpoint_bodies(conn)
+    ]
+    before = _hash_at(conn, start - 1)
+    if before is not None:
+        checkpoints.append(Checkpoint(start - 1, before))
+    return checkpoints
+
+
+def _hash_at(conn: sqlite3.Connection, seq: int) -> str | None:
+    row = conn.execute("SELECT hash FROM chain WHERE seq = ?", (seq,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _with_anchors(result: VerifyResult, verdict: AnchorVerdict) -> VerifyResult:
+    if not result.ok or verdict.failed is None:
+        return dataclasses.replace(result, anchored=verdict.newest, anchors_checked=verdict.checked)
+    return dataclasses.replace(
+        result,
+        ok=False,
+        bad_seq=verdict.failed.seq,
+        bad_id=None,
+        problem=verdict.problem,
+        anchored=verdict.newest,
+        anchors_checked=verdict.checked,
+    )
 
 
 def _checkpoint_bodies(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:

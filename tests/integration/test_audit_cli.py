@@ -11,6 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from gatekeeper.audit.anchor import FileAnchor, anchor_dir
+from gatekeeper.audit.anchoring import HeadAnchorer
+from gatekeeper.audit.chain import AnchoredHead
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.schema import log_path
 from gatekeeper.audit.store import verify_log
@@ -137,7 +140,7 @@ def test_export_csv_has_every_field(config: Path, capsys: pytest.CaptureFixture[
         first["list_sha256"],
         first["evidence"],
         json.loads(second["outcome"])["billsec"],
-    ) == (4, "+32470123456", "2025-03-02", "ab" * 32, "listing 2024-01-01 #list-3", 31)
+    ) == (4, "'+32470123456", "2025-03-02", "ab" * 32, "listing 2024-01-01 #list-3", 31)
 
 
 def test_export_jsonl_to_file(config: Path, tmp_path: Path) -> None:
@@ -176,6 +179,21 @@ def test_purge_removes_old_records_and_keeps_the_chain_verifiable(
         5,
         3,
     )
+
+
+def test_purge_removes_anchor_files_of_months_before_the_period(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Anchor files of months wholly before the retention period go; this month's file stays."""
+    log_file = log_path(tmp_path / "data")
+    anchor = FileAnchor(anchor_dir(log_file))
+    HeadAnchorer(log_file, anchor).anchor_now()
+    anchor.append(AnchoredHead(1, "a" * 64, datetime(2025, 3, 3, tzinfo=UTC)))
+    assert run(config, "purge") == 0
+    capsys.readouterr()
+    assert [path.name for path in sorted(anchor.folder.iterdir())] == [
+        f"heads-{datetime.now(UTC):%Y-%m}.jsonl"
+    ]
 
 
 def test_purge_dry_run_removes_nothing(

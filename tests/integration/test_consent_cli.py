@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 from datetime import date, time, timedelta
 from pathlib import Path
 
@@ -318,3 +319,20 @@ def test_example_config_checks_ok(capsys: pytest.CaptureFixture[str]) -> None:
     runner = Cli(example, capsys)
     assert runner("config", "check") == 0
     assert runner.out.startswith("configuration OK: 2 campaigns, 1 advertiser, licence valid")
+
+
+def test_show_prints_stored_control_characters_escaped(cli: Cli) -> None:
+    """A source slipped into the store with ESC, BEL and a tab is shown escaped, on its own row."""
+    cli("consent", "add", NUMBER, "--advertiser", "acme", "--date", "2026-03-01")
+    store = act_store_path(load_settings(cli.config))
+    with sqlite3.connect(store) as conn:
+        conn.execute(
+            "INSERT INTO acts (kind, advertiser, e164, day, source, reference, created_at)"
+            " SELECT kind, advertiser, e164, '2026-03-02', ?, ?, created_at FROM acts",
+            ("w\x1b]0;x\x07", "R\t\x1b[2J"),
+        )
+    cli("consent", "show", NUMBER)
+    assert (
+        [c for c in cli.out if not c.isprintable() and c not in "\t\n"],
+        [row.count("\t") for row in cli.out.splitlines()[1:]],
+    ) == ([], [len(consent_cli.SHOW_COLUMNS) - 1] * 2)

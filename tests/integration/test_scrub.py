@@ -19,6 +19,7 @@ from gatekeeper.audit.schema import log_path
 from gatekeeper.audit.store import iter_events, reading
 from gatekeeper.cli import main
 from gatekeeper.clock import today
+from gatekeeper.untrusted import plain_cell
 
 CONFIG = """\
 licensee: {name: Example Contact NV, role: service_provider, licence_valid_until: 2099-06-30}
@@ -150,7 +151,9 @@ def test_each_row_gets_the_decision_check_gives(synced: Gatekeeper, campaign: st
     dialled = (*DIALLED, "90470999999", "9 0486 99 39 08")
     source = write_list(synced.folder, dialled)
     assert synced.scrub(source, campaign=campaign) == 0, synced.err
-    scrubbed = [(r["gk_decision"], r["gk_reason"], r["gk_number"]) for r in synced.output()]
+    scrubbed = [
+        (r["gk_decision"], r["gk_reason"], plain_cell(r["gk_number"])) for r in synced.output()
+    ]
     checked = []
     for number in dialled:
         answer = synced.check(number, campaign)
@@ -186,6 +189,22 @@ def test_objection_blocks_an_unlisted_number(synced: Gatekeeper) -> None:
     assert [r["gk_reason"] for r in synced.output()] == ["objection"]
 
 
+def test_output_cells_are_never_formulas(synced: Gatekeeper) -> None:
+    """Input cells starting = + - @ and our E.164 gk_number are written as text: a leading quote."""
+    source = synced.folder / "list.csv"
+    source.write_text(
+        'name,phone,city\n=HYPERLINK("http://x"),+32 470 99 99 99,@SUM(1)\n'
+        '-1+1,0470 99 99 98,"nul\x00"\n',
+        encoding="utf-8",
+    )
+    assert synced.scrub(source) == 0, synced.err
+    rows = [(r["name"], r["phone"], r["city"], r["gk_number"]) for r in synced.output()]
+    assert rows == [
+        ('\'=HYPERLINK("http://x")', "'+32 470 99 99 99", "'@SUM(1)", "'+32470999999"),
+        ("'-1+1", "0470 99 99 98", "nul\\x00", "'+32470999998"),
+    ]
+
+
 def test_invalid_rows_are_blocked_not_errors(synced: Gatekeeper) -> None:
     """Rows without a callable number get BLOCK invalid_number and an empty gk_number."""
     source = write_list(synced.folder, ("", "12", "call me", "0470 99 99 99"))
@@ -194,7 +213,7 @@ def test_invalid_rows_are_blocked_not_errors(synced: Gatekeeper) -> None:
         ("BLOCK", "invalid_number", ""),
         ("BLOCK", "invalid_number", ""),
         ("BLOCK", "invalid_number", ""),
-        ("ALLOW", "not_listed", "+32470999999"),
+        ("ALLOW", "not_listed", "'+32470999999"),
     ]
 
 
