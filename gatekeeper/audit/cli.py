@@ -28,7 +28,7 @@ from gatekeeper.audit.store import (
     reading,
     verify_log,
 )
-from gatekeeper.cli_support import ExitCode, load_settings_from
+from gatekeeper.cli_support import ExitCode, data_dir_from, load_settings_from
 from gatekeeper.config import DEFAULT_MAX_AGE_DAYS
 from gatekeeper.errors import AuditError
 from gatekeeper.numbers import InvalidNumber, normalise
@@ -136,7 +136,7 @@ def _log_of(args: argparse.Namespace) -> Path:
     explicit: Path | None = args.log
     if explicit is not None:
         return explicit
-    return log_path(load_settings_from(args).data_dir)
+    return log_path(data_dir_from(args))
 
 
 def filters_of(args: argparse.Namespace) -> Filters:
