@@ -28,7 +28,7 @@ from gatekeeper.audit.store import (
     reading,
     verify_log,
 )
-from gatekeeper.cli_support import ExitCode, data_dir_from, load_settings_from
+from gatekeeper.cli_support import ExitCode, data_dir_from, load_settings_from, positive_number
 from gatekeeper.config import DEFAULT_MAX_AGE_DAYS
 from gatekeeper.errors import AuditError
 from gatekeeper.numbers import InvalidNumber, normalise
@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show = commands.add_parser("show", help="list decisions as a table")
     _add_filters(show)
     show.add_argument(
-        "--limit", type=_positive, default=None, help="show at most this many (newest)"
+        "--limit", type=positive_number, default=None, help="show at most this many (newest)"
     )
     show.set_defaults(handler=show_command)
 
@@ -182,16 +182,6 @@ def _private(path: Path) -> Path:
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
     path.chmod(PRIVATE_FILE_MODE)
     return path
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from err
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
 
 
 def _shown_dialled(dialled: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from gatekeeper import config_cli, consent_cli
+from gatekeeper.cli import main
 from gatekeeper.config import legal_today, load_settings
 from gatekeeper.consent import StoredRecord, act_store_path, open_act_store
 from gatekeeper.errors import ConfigError
@@ -318,3 +319,22 @@ def test_example_config_checks_ok(capsys: pytest.CaptureFixture[str]) -> None:
     runner = Cli(example, capsys)
     assert runner("config", "check") == 0
     assert runner.out.startswith("configuration OK: 2 campaigns, 1 advertiser, licence valid")
+
+
+@pytest.mark.parametrize("record_id", ["99999999999999999999999", "9223372036854775808", "\u0665"])
+@pytest.mark.parametrize("noun", ["consent", "objection"])
+def test_revoke_id_out_of_range_is_a_usage_error(
+    cli: Cli, capsys: pytest.CaptureFixture[str], noun: str, record_id: str
+) -> None:
+    """An id too big for the store, or not in ASCII digits, is a usage error (exit 2)."""
+    code = main(["-c", str(cli.config), noun, "revoke", record_id])
+    assert (code, "expected a whole number" in capsys.readouterr().err) == (2, True)
+
+
+@pytest.mark.parametrize("limit", ["99999999999999999999999", "\u0665"])
+def test_audit_limit_out_of_range_is_a_usage_error(
+    cli: Cli, capsys: pytest.CaptureFixture[str], limit: str
+) -> None:
+    """`audit show --limit` too big for the store, or not in ASCII digits, is exit 2."""
+    code = main(["-c", str(cli.config), "audit", "show", "--limit", limit])
+    assert (code, "expected a whole number" in capsys.readouterr().err) == (2, True)
