@@ -72,7 +72,7 @@ class IndexPaths:
     def create(self) -> None:
         """Create the directory tree, private to the service user."""
         for folder in (self.directory, self.snapshots, self.inbox):
-            folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            make_private_dir(folder)
 
     def read_current(self) -> int | None:
         """The live snapshot id, or None when no snapshot was ever swapped in."""
