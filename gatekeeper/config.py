@@ -57,7 +57,7 @@ _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
 _PORT = re.compile(r"[0-9]{1,5}")
 _DIGITS = re.compile(r"[0-9]+")
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
-MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_BYTES = 64 * 1024
 """A configuration is a few kilobytes; a bigger file is refused unparsed: a reload stays short."""
 MAX_YAML_DEPTH = 32
 """The deepest nesting of mappings and lists a configuration may have (it needs five)."""
@@ -319,11 +319,13 @@ class _Reader:
         if not isinstance(node.node, yaml.MappingNode):
             raise self.fail(node, "expected a mapping")
         result: list[tuple[str, _Node]] = []
+        seen: set[str] = set()
         for key_node, value_node in node.node.value:
             name = self.key(node, key_node)
             child = _Node(value_node, f"{node.dotted}.{name}")
-            if any(name == seen for seen, _ in result):
+            if name in seen:
                 raise self.fail(child, "name given twice")
+            seen.add(name)
             if not _NAME_PATTERN.fullmatch(name):
                 raise self.fail(
                     child,
