@@ -5,8 +5,9 @@ consent and objection store, the decision log) and closes it in reverse order wh
 `check` and `serve` both decide through the same `Checker`. `serve` runs the FastAGI server, the
 health endpoint, the AMI session with its bypass watchdog, the scheduled list sync and the
 metric refreshers under one TaskGroup until the injected `stop` event is set (SIGTERM or
-SIGINT); SIGHUP reloads the configuration, and a broken file keeps the running one. At start it
-records the live list in the chain when a crashed sync left it unrecorded (`dncm.chain`).
+SIGINT); SIGHUP reloads the configuration in a thread, and a file that cannot be loaded, for
+whatever reason, keeps the running one. At start it records the live list in the chain when a
+crashed sync left it unrecorded (`dncm.chain`).
 """
 
 from __future__ import annotations
@@ -165,7 +166,9 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
             async with asyncio.TaskGroup() as tasks:
                 ami_task = tasks.create_task(ami.run())
                 tasks.create_task(sync_forever(live, services.index, stop))
-                tasks.create_task(_reload_on_request(live, reload, services.decision_log, stop))
+                tasks.create_task(
+                    _reload_on_request(live, reload, services.decision_log, stop, settings)
+                )
                 tasks.create_task(_licence_watch(live, stop))
                 tasks.create_task(_list_age_watch(services.index, metrics, stop))
                 tasks.create_task(HeadAnchorer(services.decision_log.path).run(stop))
@@ -211,14 +214,18 @@ def rules_in_force(settings: Settings) -> dict[str, object]:
 
 
 async def _reload_on_request(
-    live: LiveSettings, reload: asyncio.Event, decision_log: DecisionLog, stop: asyncio.Event
+    live: LiveSettings,
+    reload: asyncio.Event,
+    decision_log: DecisionLog,
+    stop: asyncio.Event,
+    in_use: Settings,
 ) -> None:
+    """Reload on each request, in a thread; `in_use` holds the sockets and files serve opened."""
     while not stop.is_set():
         await _first_of(reload, stop)
         if stop.is_set():
             return
         reload.clear()
-        before = live.current()
         changed = await asyncio.to_thread(live.reload)
         after = live.current()
         status = "refused" if live.last_reload_error else "applied" if changed else "unchanged"
@@ -226,7 +233,7 @@ async def _reload_on_request(
         if live.last_reload_error:
             details["error"] = live.last_reload_error
         needs_restart = sorted(
-            key for key in RESTART_KEYS if getattr(before, key) != getattr(after, key)
+            key for key in RESTART_KEYS if getattr(in_use, key) != getattr(after, key)
         )
         if needs_restart:
             details["restart_required"] = needs_restart

@@ -7,8 +7,10 @@ are resolved against the config file's folder, so a config and its data can trav
 
 `LiveSettings` holds the settings a running service uses. A reload builds a complete new
 `Settings` and swaps one reference, so a reader sees the old or the new object, never a mix; a
-call takes `current()` once and keeps that object to its end. A file that fails validation is
-refused and the running settings stay.
+call takes `current()` once and keeps that object to its end. A file that cannot be loaded, for
+any reason, is refused and the running settings stay. The file is read once, bounded in size
+(`MAX_CONFIG_BYTES`) and nesting (`MAX_YAML_DEPTH`); its fingerprint (`config_fingerprint`) is
+the sha256 of exactly those bytes, and every record that names a configuration uses it.
 
 Dates and times in the gatekeeper are Belgian civil time (`LEGAL_TIMEZONE`), as the contract
 fixes; the zone data comes from the `tzdata` package where the system has none.
@@ -22,6 +24,7 @@ import hashlib
 import os
 import re
 import threading
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -35,6 +38,7 @@ import yaml
 
 from gatekeeper.dncm.dates import DateFormat
 from gatekeeper.dncm.layout import Encoding, FieldOrder, LayoutPin, Separator
+from gatekeeper.dncm.storage import NotRegularFileError, open_regular
 from gatekeeper.errors import ConfigError
 from gatekeeper.policy import Campaign, ForeignPolicy, Purpose
 
@@ -49,6 +53,14 @@ MAX_AGE_DAYS_LIMIT = 5
 LEGAL_TIMEZONE = ZoneInfo("Europe/Brussels")
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _YAML_NULL_TAG = "tag:yaml.org,2002:null"
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+_PORT = re.compile(r"[0-9]{1,5}")
+_DIGITS = re.compile(r"[0-9]+")
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+MAX_CONFIG_BYTES = 64 * 1024
+"""A configuration is a few kilobytes; a bigger file is refused unparsed: a reload stays short."""
+MAX_YAML_DEPTH = 32
+"""The deepest nesting of mappings and lists a configuration may have (it needs five)."""
 DEFAULT_MAX_SHRINK_PERCENT = 5
 DEFAULT_RETENTION_DAYS = 1095
 
@@ -174,24 +186,87 @@ def config_path(explicit: str | None) -> Path:
 
 
 def load_settings(path: Path) -> Settings:
-    """Read and validate the configuration file."""
+    """Read and validate the configuration file; any failure is a ConfigError."""
+    data = _read_bounded(path)
+    root = _compose(path, data)
     try:
-        text = path.read_text(encoding="utf-8")
+        settings = _Reader(path).settings(_Node(root, ""))
+    except RecursionError as err:
+        raise ConfigError(f"{path}: configuration nested too deeply") from err
+    return dataclasses.replace(settings, sha256=config_fingerprint(data))
+
+
+def config_fingerprint(data: bytes) -> str:
+    """The fingerprint every record gives a configuration: the sha256 of the file's bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_data_dir(path: Path) -> Path:
+    """Only `data_dir` of a file that may be invalid elsewhere, for commands that just read data."""
+    root = _Node(_compose(path, _read_bounded(path)), "")
+    reader = _Reader(path)
+    if not isinstance(root.node, yaml.MappingNode):
+        raise reader.fail(root, "expected a mapping")
+    for key_node, value_node in root.node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == "data_dir":
+            return reader.local_path(_Node(value_node, "data_dir"))
+    raise reader.fail(root, "missing key data_dir")
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, refusing what is not a regular file or is over MAX_CONFIG_BYTES."""
+    try:
+        with open_regular(path) as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
+    except NotRegularFileError as err:
+        raise ConfigError(f"{path}: cannot read configuration: {err}") from err
     except OSError as err:
         raise ConfigError(f"{path}: cannot read configuration: {err.strerror}") from err
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: configuration is not UTF-8 text") from err
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: configuration larger than {MAX_CONFIG_BYTES} bytes (the limit): refused"
+        )
+    return data
+
+
+def _compose(path: Path, data: bytes) -> yaml.Node:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ConfigError(f"{path}:{line}: configuration is not UTF-8 text") from err
+    try:
+        root = yaml.compose(text, Loader=_DepthBoundLoader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(err, "problem", None) or str(err)
         raise ConfigError(f"{where}: not valid YAML: {problem}") from err
+    except (RecursionError, ValueError) as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
     if root is None:
         raise ConfigError(f"{path}: configuration is empty")
-    settings = _Reader(path).settings(_Node(root, ""))
-    return dataclasses.replace(settings, sha256=hashlib.sha256(text.encode()).hexdigest())
+    return root
+
+
+class _DepthBoundLoader(yaml.SafeLoader):
+    """The safe loader, refusing mappings and lists nested deeper than MAX_YAML_DEPTH."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    problem=f"nested deeper than {MAX_YAML_DEPTH} levels",
+                    problem_mark=self.get_mark(),
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 class _Node:
@@ -213,6 +288,8 @@ class _Reader:
 
     def fail(self, node: _Node, problem: str) -> ConfigError:
         key = node.dotted or "(top level)"
+        if not key.isprintable():
+            key = repr(key)[1:-1]
         return ConfigError(f"{self.path}:{node.line}: {key}: {problem}")
 
     def mapping(self, node: _Node, allowed: set[str], required: set[str]) -> dict[str, _Node]:
@@ -244,11 +321,13 @@ class _Reader:
         if not isinstance(node.node, yaml.MappingNode):
             raise self.fail(node, "expected a mapping")
         result: list[tuple[str, _Node]] = []
+        seen: set[str] = set()
         for key_node, value_node in node.node.value:
             name = self.key(node, key_node)
             child = _Node(value_node, f"{node.dotted}.{name}")
-            if any(name == seen for seen, _ in result):
+            if name in seen:
                 raise self.fail(child, "name given twice")
+            seen.add(name)
             if not _NAME_PATTERN.fullmatch(name):
                 raise self.fail(
                     child,
@@ -268,14 +347,15 @@ class _Reader:
         value = self.scalar(node).strip()
         if not value:
             raise self.fail(node, "must not be empty")
+        if any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in value):
+            raise self.fail(node, f"must not hold control characters, got {value!r}")
         return value
 
     def integer(self, node: _Node, minimum: int, maximum: int) -> int:
         raw = self.scalar(node)
-        try:
-            value = int(raw)
-        except ValueError as err:
-            raise self.fail(node, f"expected a whole number, got {raw!r}") from err
+        if not _WHOLE_NUMBER.fullmatch(raw):
+            raise self.fail(node, f"expected a whole number (digits 0-9), got {raw!r}")
+        value = int(raw)
         if not minimum <= value <= maximum:
             raise self.fail(node, f"must be between {minimum} and {maximum}, got {value}")
         return value
@@ -304,7 +384,7 @@ class _Reader:
         host, sep, port = raw.rpartition(":")
         if not sep:
             return Endpoint(raw, default_port)
-        if not port.isdigit() or not 0 < int(port) < 65536:
+        if not _PORT.fullmatch(port) or not 0 < int(port) < 65536:
             raise self.fail(node, f"expected HOST:PORT, got {raw!r}")
         return Endpoint(host.strip("[]") or "127.0.0.1", int(port))
 
@@ -498,7 +578,7 @@ class _Reader:
             if advertiser not in advertisers:
                 raise self.fail(found["advertiser"], f"unknown advertiser {advertiser!r}")
             strip_prefix = self.optional(found, "strip_prefix", self.scalar, "")
-            if strip_prefix and not strip_prefix.isdigit():
+            if strip_prefix and not _DIGITS.fullmatch(strip_prefix):
                 raise self.fail(found["strip_prefix"], "must be digits, such as 0 or 9")
             result[name] = Campaign(
                 name=name,
@@ -535,33 +615,42 @@ class LiveSettings:
         return self._settings
 
     def reload(self) -> bool:
-        """Re-read the file; keep the running settings if it is broken. True if they changed."""
+        """Re-read the file; keep the running settings if it cannot be loaded. True if changed.
+
+        Any failure to load is a refused reload, a bug in the loader included: a running
+        service never stops because of the file it was asked to read.
+        """
         log = structlog.get_logger("gatekeeper.config")
         with self._reload_lock:
-            fresh = _load_or_error(self._path)
-            if isinstance(fresh, ConfigError):
-                self.last_reload_error = str(fresh)
-                log.error("config_reload_refused", path=str(self._path), error=str(fresh))
-                return False
+            try:
+                fresh = load_settings(self._path)
+            except ConfigError as err:
+                return self._refuse(str(err))
+            except Exception as err:
+                log.exception("config_reload_failed", path=str(self._path))
+                return self._refuse(f"{self._path}: cannot load configuration: {err!r}")
             self.last_reload_error = None
-            if fresh == self._settings:
-                log.info("config_reload_unchanged", path=str(self._path))
-                return False
-            self._settings = fresh
+            changed = fresh != self._settings
+            if changed or fresh.sha256 != self._settings.sha256:
+                self._settings = fresh
+        if not changed:
+            log.info("config_reload_unchanged", path=str(self._path), sha256=fresh.sha256)
+            return False
         log.info(
             "config_reloaded",
             path=str(self._path),
             campaigns=len(fresh.campaigns),
             advertisers=len(fresh.advertisers),
+            sha256=fresh.sha256,
         )
         return True
 
-
-def _load_or_error(path: Path) -> Settings | ConfigError:
-    try:
-        return load_settings(path)
-    except ConfigError as err:
-        return err
+    def _refuse(self, error: str) -> bool:
+        self.last_reload_error = error
+        structlog.get_logger("gatekeeper.config").error(
+            "config_reload_refused", path=str(self._path), error=error
+        )
+        return False
 
 
 def legal_now(clock: datetime | None = None) -> datetime:

@@ -38,6 +38,9 @@ def check_config(args: argparse.Namespace) -> int:
     except ConfigError as err:
         _say(f"gatekeeper: configuration error: {err}")
         return EXIT_USAGE
+    except Exception as err:  # noqa: BLE001 - whatever the file does, the answer is "refused"
+        _say(f"gatekeeper: configuration error: {path}: cannot load configuration: {err!r}")
+        return EXIT_USAGE
     problem = _data_dir_problem(settings.data_dir)
     if problem is not None:
         _say(f"gatekeeper: configuration error: {path}: data_dir: {problem}")

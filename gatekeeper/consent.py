@@ -29,6 +29,7 @@ from typing import Protocol, Self
 import aiosqlite
 
 from gatekeeper.config import Settings
+from gatekeeper.dncm.storage import make_private_dir
 from gatekeeper.errors import RecordRejectedError, StoreError
 from gatekeeper.policy import Act, ActKind
 
@@ -179,7 +180,7 @@ def act_store_path(settings: Settings) -> Path:
 async def open_act_store(path: Path) -> SqliteActStore:
     """Open (creating if needed) the SQLite act store at `path`."""
     try:
-        path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        make_private_dir(path.parent)
     except OSError as err:
         raise StoreError(f"{path.parent}: cannot create the store folder: {err.strerror}") from err
     try:

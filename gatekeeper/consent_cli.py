@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gatekeeper.cli_support import positive_number
 from gatekeeper.config import Settings, config_path, load_settings
 from gatekeeper.consent import (
     ActStore,
@@ -87,7 +88,7 @@ def _register_kind(
         "that as `objection add` with its date, so the later act wins and no older consent "
         "comes back.",
     )
-    revoke.add_argument("record_id", metavar="ID", type=int)
+    revoke.add_argument("record_id", metavar="ID", type=positive_number)
     revoke.add_argument("--reason", default="", metavar="TEXT")
     revoke.set_defaults(handler=_with_kind(kind, _revoke))
 

@@ -15,7 +15,6 @@ still checked, and recorded, when it is dialled.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import socket
 import sqlite3
@@ -332,16 +331,9 @@ class _Run:
             "acts_read": self.acts_read,
             "started": self.started.isoformat(),
             "config": str(self.settings.path),
-            "config_sha256": _sha256_of(self.settings.path),
+            "config_sha256": self.settings.sha256,
             "host": socket.gethostname(),
         }
-
-
-def _sha256_of(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
 
 
 def _replaced_note(layout: Layout) -> str:

@@ -9,7 +9,10 @@ line, else the one whose header is a known name for a phone number (accents, cas
 punctuation ignored: `Numéro de téléphone`, `GSM`, `Telefoonnummer`). The second pass streams the
 rows: a row whose field count differs from the header's is an error, since its number may have
 shifted into another column. Blank lines are skipped. The file must not change between the
-passes (checked by its size and times), so the fingerprint is that of the rows scrubbed.
+passes (checked by its size and times), so the fingerprint is that of the rows scrubbed. Two
+passes need a regular file: a pipe (standard input, a process substitution) or a device is
+refused when opened, never waited on. UTF-16 and UTF-32, known by their byte-order mark or by
+NUL bytes in the header line, are refused by name rather than misread as Latin-1.
 
 The copy goes to a private (0600) temporary file beside the target (0640 to `officers_group`
 when one is set: gatekeeper/officer_files.py), in UTF-8 (with a byte-order mark when the input
@@ -24,6 +27,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import io
 import itertools
 import os
 import tempfile
@@ -34,6 +38,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, Self, TextIO
 
+from gatekeeper.dncm.storage import NotRegularFileError, open_regular
 from gatekeeper.errors import ScrubInputError, ScrubUsageError
 from gatekeeper.officer_files import share
 from gatekeeper.untrusted import csv_cell
@@ -78,6 +83,12 @@ GK_PREFIX = "gk_"
 GK_COLUMNS = ("gk_decision", "gk_reason", "gk_number", "gk_scrub_id")
 
 _BOM = codecs.BOM_UTF8
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
 _NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
@@ -139,10 +150,11 @@ def fingerprint(path: Path) -> Fingerprint:
     bad_line: int | None = None
     first = b""
     try:
-        with path.open("rb") as stream:
+        with _open_input(path) as stream:
             while chunk := stream.read(CHUNK_BYTES):
                 if not first:
-                    first = chunk[: len(_BOM)]
+                    first = chunk
+                    _refuse_wide_encoding(path, first)
                 digest.update(chunk)
                 size += len(chunk)
                 if bad_line is None:
@@ -159,8 +171,31 @@ def fingerprint(path: Path) -> Fingerprint:
         raise ScrubInputError(f"{path}: cannot read: {err.strerror}") from err
     if bad_line is not None:
         return Fingerprint(digest.hexdigest(), size, "latin-1", bom=False, not_utf8_line=bad_line)
-    bom = first == _BOM
+    bom = first.startswith(_BOM)
     return Fingerprint(digest.hexdigest(), size, "utf-8-sig" if bom else "utf-8", bom=bom)
+
+
+def _open_input(path: Path) -> BinaryIO:
+    """The input, opened; a pipe or a device is refused, since the scrub reads the file twice."""
+    try:
+        return open_regular(path)
+    except NotRegularFileError as err:
+        raise ScrubUsageError(
+            f"{err}: the scrub reads its input twice (to fingerprint it, then to decide its "
+            "rows), so it must be a file; save the list to a file first"
+        ) from err
+
+
+def _refuse_wide_encoding(path: Path, start: bytes) -> None:
+    """UTF-16 or UTF-32 (a byte-order mark, or NUL bytes in the first line) is refused by name."""
+    for bom, name in _WIDE_BOMS:
+        if start.startswith(bom):
+            raise ScrubInputError(f"{path}: file is {name}; save it as UTF-8")
+    if b"\0" in start.split(b"\n", 1)[0]:
+        raise ScrubInputError(
+            f"{path}:1: NUL bytes in the header line: the file is likely UTF-16 or UTF-32; "
+            "save it as UTF-8"
+        )
 
 
 def header_key(name: str) -> str:
@@ -185,10 +220,11 @@ class ListReader:
 
     def __enter__(self) -> Self:
         try:
-            stat = self.path.stat()
-            self._stream = self.path.open(encoding=self._source.encoding, newline="")
+            raw = _open_input(self.path)
+            stat = os.fstat(raw.fileno())
         except OSError as err:
             raise ScrubInputError(f"{self.path}: cannot read: {err.strerror}") from err
+        self._stream = io.TextIOWrapper(raw, encoding=self._source.encoding, newline="")
         self._identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
         started = False
         try:

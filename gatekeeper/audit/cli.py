@@ -30,7 +30,7 @@ from gatekeeper.audit.store import (
     reading,
     verify_log,
 )
-from gatekeeper.cli_support import ExitCode, load_settings_from
+from gatekeeper.cli_support import ExitCode, data_dir_from, load_settings_from, positive_number
 from gatekeeper.config import DEFAULT_MAX_AGE_DAYS
 from gatekeeper.errors import AuditError
 from gatekeeper.numbers import InvalidNumber, normalise
@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show = commands.add_parser("show", help="list decisions as a table")
     _add_filters(show)
     show.add_argument(
-        "--limit", type=_positive, default=None, help="show at most this many (newest)"
+        "--limit", type=positive_number, default=None, help="show at most this many (newest)"
     )
     show.add_argument("--pseudonym", help="only the number the journal shows as this pseudonym")
     show.set_defaults(handler=show_command)
@@ -153,7 +153,7 @@ def _log_of(args: argparse.Namespace) -> Path:
     explicit: Path | None = args.log
     if explicit is not None:
         return explicit
-    return log_path(load_settings_from(args).data_dir)
+    return log_path(data_dir_from(args))
 
 
 def _anchor_of(args: argparse.Namespace, log_file: Path) -> FileAnchor:
@@ -219,16 +219,6 @@ def _for_officers(path: Path, args: argparse.Namespace) -> Path:
         return create_output(path, None, None)
     settings = load_settings_from(args)
     return create_output(path, settings.officers_group, settings.data_dir)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from err
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
 
 
 def _shown_dialled(dialled: str) -> str:

@@ -8,12 +8,12 @@ import sqlite3
 from pathlib import Path
 
 from gatekeeper.audit.chain import GENESIS, Head, StoredRecord
+from gatekeeper.dncm.storage import make_private_dir
 from gatekeeper.errors import AuditError
 
 LOG_DIR_NAME = "audit"
 LOG_FILE_NAME = "decisions.sqlite"
 FILE_MODE = 0o600
-DIR_MODE = 0o700
 SCHEMA_VERSION = 1
 
 COLUMNS = (
@@ -78,7 +78,7 @@ def log_path(data_dir: Path) -> Path:
 
 
 def _create_private(path: Path) -> None:
-    path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
     except FileExistsError:

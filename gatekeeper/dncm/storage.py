@@ -13,16 +13,19 @@ Layout of the index directory (`data_dir / "dncm"`, mode 0700, every file 0600):
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import sqlite3
+import stat
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from gatekeeper.errors import SyncError
 
@@ -82,7 +85,7 @@ class IndexPaths:
         """Create the directory tree, private to the service user; SyncError if it cannot."""
         with failures_named(self.directory):
             for folder in (self.directory, self.snapshots, self.inbox):
-                folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+                make_private_dir(folder)
 
     def read_current(self) -> int | None:
         """The live snapshot id, or None when no snapshot was ever swapped in."""
@@ -127,7 +130,46 @@ def create_data_dir(data_dir: Path) -> None:
     """Create the data folder and its list inbox when missing, private to the service user."""
     with failures_named(data_dir):
         for folder in (data_dir, data_dir / DATA_INBOX):
-            folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            make_private_dir(folder)
+
+
+class NotRegularFileError(OSError):
+    """A path that names a pipe, a device, a socket or a folder where a file was expected."""
+
+
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create a folder and each missing parent with mode 0700; existing ones are left alone."""
+    missing: list[Path] = []
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=PRIVATE_DIR_MODE)
+    if not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open a regular file for reading; a pipe or device is refused at once, never waited on."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = next((name for test, name in _FILE_KINDS if test(mode)), "of another kind")
+        raise NotRegularFileError(f"{path} is {kind}, not a regular file")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
 def create_private(path: Path) -> None:

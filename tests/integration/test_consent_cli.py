@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from gatekeeper import config_cli, consent_cli
+from gatekeeper.cli import main
 from gatekeeper.config import legal_today, load_settings
 from gatekeeper.consent import StoredRecord, act_store_path, open_act_store
 from gatekeeper.errors import ConfigError
@@ -288,11 +289,11 @@ def test_broken_config_raises_config_error(cli: Cli) -> None:
 
 
 def test_config_check_ok(cli: Cli) -> None:
-    """`config check` prints the summary line on stdout and exits 0."""
+    """`config check` prints the summary line, then only passed deployment checks, and exits 0."""
     assert cli("config", "check") == 0
-    assert cli.out == (
-        "configuration OK: 1 campaign, 2 advertisers, licence valid until 2099-06-30\n"
-    )
+    summary, *checks = cli.out.splitlines()
+    assert summary == "configuration OK: 1 campaign, 2 advertisers, licence valid until 2099-06-30"
+    assert [line for line in checks if not line.startswith("ok: ")] == []
     assert cli.err == ""
 
 
@@ -336,3 +337,22 @@ def test_show_prints_stored_control_characters_escaped(cli: Cli) -> None:
         [c for c in cli.out if not c.isprintable() and c not in "\t\n"],
         [row.count("\t") for row in cli.out.splitlines()[1:]],
     ) == ([], [len(consent_cli.SHOW_COLUMNS) - 1] * 2)
+
+
+@pytest.mark.parametrize("record_id", ["99999999999999999999999", "9223372036854775808", "\u0665"])
+@pytest.mark.parametrize("noun", ["consent", "objection"])
+def test_revoke_id_out_of_range_is_a_usage_error(
+    cli: Cli, capsys: pytest.CaptureFixture[str], noun: str, record_id: str
+) -> None:
+    """An id too big for the store, or not in ASCII digits, is a usage error (exit 2)."""
+    code = main(["-c", str(cli.config), noun, "revoke", record_id])
+    assert (code, "expected a whole number" in capsys.readouterr().err) == (2, True)
+
+
+@pytest.mark.parametrize("limit", ["99999999999999999999999", "\u0665"])
+def test_audit_limit_out_of_range_is_a_usage_error(
+    cli: Cli, capsys: pytest.CaptureFixture[str], limit: str
+) -> None:
+    """`audit show --limit` too big for the store, or not in ASCII digits, is exit 2."""
+    code = main(["-c", str(cli.config), "audit", "show", "--limit", limit])
+    assert (code, "expected a whole number" in capsys.readouterr().err) == (2, True)

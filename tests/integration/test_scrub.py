@@ -6,7 +6,9 @@ import csv
 import hashlib
 import io
 import json
+import os
 import stat
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -20,6 +22,7 @@ from gatekeeper.audit.store import iter_events, reading
 from gatekeeper.cli import main
 from gatekeeper.clock import today
 from gatekeeper.untrusted import plain_cell
+from tools.gatekeeper_run import GATEKEEPER
 
 CONFIG = """\
 licensee: {name: Example Contact NV, role: service_provider, licence_valid_until: 2099-06-30}
@@ -469,3 +472,59 @@ def test_pinned_list_keeps_its_snapshot_across_a_sync(synced: Gatekeeper) -> Non
         assert (pinned.listing_date(32470999999), listed_now) == (None, date(2020, 1, 1))
     finally:
         pinned.close()
+
+
+def _scrub_process(synced: Gatekeeper, source: str, **run: Any) -> subprocess.CompletedProcess[str]:
+    """`gatekeeper scrub SOURCE` as a child process, through bash, bounded in time."""
+    output = synced.folder / "out.csv"
+    command = (
+        f"{GATEKEEPER} -c {synced.config} scrub {source} --campaign spring-promo --output {output}"
+    )
+    return subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, timeout=30, check=False, **run
+    )
+
+
+def test_a_fifo_is_refused_without_waiting(synced: Gatekeeper) -> None:
+    """A named pipe as input is refused at once (exit 2, saying so); nothing is written."""
+    fifo = synced.folder / "list.fifo"
+    os.mkfifo(fifo)
+    done = _scrub_process(synced, str(fifo))
+    assert (done.returncode, "is a pipe, not a regular file" in done.stderr) == (2, True)
+    assert (synced.folder / "out.csv").exists() is False
+
+
+@pytest.mark.parametrize("source", ["/dev/stdin", "<(cat list.csv)"])
+def test_piped_input_is_refused_with_the_reason(synced: Gatekeeper, source: str) -> None:
+    """Standard input from a pipe, or a process substitution: exit 2, save it to a file first."""
+    write_list(synced.folder, ("0470 99 99 99",))
+    csv_text = (synced.folder / "list.csv").read_text(encoding="utf-8")
+    done = _scrub_process(synced, source, input=csv_text, cwd=synced.folder)
+    assert (done.returncode, "save the list to a file first" in done.stderr) == (2, True)
+
+
+def test_stdin_redirected_from_a_file_is_scrubbed(synced: Gatekeeper) -> None:
+    """`< list.csv` makes /dev/stdin a regular file, which is scrubbed like any file."""
+    write_list(synced.folder, ("0470 99 99 99",))
+    with (synced.folder / "list.csv").open("rb") as stdin:
+        done = _scrub_process(synced, "/dev/stdin", stdin=stdin)
+    assert done.returncode == 0, done.stderr
+    assert [row["gk_reason"] for row in synced.output()] == ["not_listed"]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "said"),
+    [
+        ("utf-16", "file is UTF-16; save it as UTF-8"),
+        ("utf-32", "file is UTF-32; save it as UTF-8"),
+        ("utf-16-le", "likely UTF-16 or UTF-32; save it as UTF-8"),
+        ("utf-16-be", "likely UTF-16 or UTF-32; save it as UTF-8"),
+    ],
+)
+def test_wide_encodings_are_named(synced: Gatekeeper, encoding: str, said: str) -> None:
+    """A UTF-16 or UTF-32 list is refused naming its encoding, not as malformed rows."""
+    source = write_list(synced.folder, ("0470 99 99 99", "0470 12 34 56"))
+    source.write_bytes(source.read_text(encoding="utf-8").encode(encoding))
+    assert synced.scrub(source) == 1
+    assert said in synced.err
+    assert "fields" not in synced.err

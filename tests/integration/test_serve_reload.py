@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 import yaml
 from tools.calls import CallSpec, PlacedCall, place_through
-from tools.gatekeeper_run import GatekeeperRun
+from tools.gatekeeper_run import GatekeeperRun, gatekeeper
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 
@@ -134,3 +134,94 @@ async def test_reload_flags_settings_that_need_a_restart(gatekeeper_run: Gatekee
     _hangup(gatekeeper_run)
     [body] = await _reload_records(gatekeeper_run, 1)
     assert _details(body)["restart_required"] == ["agi"]
+
+
+def _refusing_texts(good: str) -> dict[str, str]:
+    """Files whose parsing raised something other than a ConfigError in the loader."""
+    port = yaml.safe_load(good)["agi"]["listen"].rpartition(":")[2]
+    return {
+        "nested 1,000 deep": good + "audit: " + "[" * 1000 + "]" * 1000 + "\n",
+        "superscript port": good.replace(f":{port}", f":{port[:-1]}\u00b2"),
+    }
+
+
+@pytest.mark.parametrize("case", ["nested 1,000 deep", "superscript port"])
+async def test_reload_of_an_unparsable_file_is_refused_and_calls_go_on(
+    gatekeeper_run: GatekeeperRun, case: str
+) -> None:
+    """A file the parser chokes on is a refused reload: recorded, and serve keeps deciding."""
+    good = gatekeeper_run.config.read_text(encoding="utf-8")
+    gatekeeper_run.config.write_text(_refusing_texts(good)[case], encoding="utf-8")
+    _hangup(gatekeeper_run)
+    [body] = await _reload_records(gatekeeper_run, 1)
+    [call] = await _place(gatekeeper_run, [CallSpec("0470999999", "spring-promo")])
+    assert gatekeeper_run.serve is not None
+    assert gatekeeper_run.serve.poll() is None
+    assert (_details(body)["status"], call.decision, call.reason) == (
+        "refused",
+        "ALLOW",
+        "not_listed",
+    )
+
+
+async def test_comment_only_reload_records_the_new_fingerprint(
+    gatekeeper_run: GatekeeperRun,
+) -> None:
+    """A reload where only a comment changed records the sha256 of the file now loaded."""
+    with gatekeeper_run.config.open("a", encoding="utf-8") as config:
+        config.write("# reviewed by the compliance officer\n")
+    _hangup(gatekeeper_run)
+    [body] = await _reload_records(gatekeeper_run, 1)
+    details = _details(body)
+    assert (details["status"], details["config_sha256"]) == (
+        "unchanged",
+        hashlib.sha256(gatekeeper_run.config.read_bytes()).hexdigest(),
+    )
+
+
+async def test_start_reload_and_scrub_records_share_one_fingerprint(
+    gatekeeper_run: GatekeeperRun,
+) -> None:
+    """For a file with CRLF line ends, service_start, config_reload and scrub name one sha256."""
+    gatekeeper_run.stop_gatekeeper()
+    text = gatekeeper_run.config.read_text(encoding="utf-8")
+    gatekeeper_run.config.write_bytes(text.replace("\n", "\r\n").encode())
+    gatekeeper_run.start_gatekeeper()
+    _hangup(gatekeeper_run)
+    [reload_body] = await _reload_records(gatekeeper_run, 1)
+    calling_list = gatekeeper_run.run_dir / "list.csv"
+    calling_list.write_text("number\n0470999999\n", encoding="utf-8")
+    output = str(gatekeeper_run.run_dir / "out.csv")
+    gatekeeper(
+        gatekeeper_run.config,
+        "scrub",
+        str(calling_list),
+        "--campaign",
+        "spring-promo",
+        "--output",
+        output,
+    )
+    start_body = _event_bodies(gatekeeper_run, "service_start")[-1]
+    [scrub_body] = _event_bodies(gatekeeper_run, "scrub")
+    assert {
+        _details(start_body)["config_sha256"],
+        _details(reload_body)["config_sha256"],
+        _details(scrub_body)["config_sha256"],
+    } == {hashlib.sha256(gatekeeper_run.config.read_bytes()).hexdigest()}
+
+
+async def test_reverted_listen_address_needs_no_restart(gatekeeper_run: GatekeeperRun) -> None:
+    """Moving health.listen and moving it back: only the first reload asks for a restart."""
+    good = gatekeeper_run.config.read_text(encoding="utf-8")
+    config = yaml.safe_load(good)
+    config["health"] = {"listen": "127.0.0.1:1"}
+    gatekeeper_run.config.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    _hangup(gatekeeper_run)
+    await _reload_records(gatekeeper_run, 1)
+    gatekeeper_run.config.write_text(good, encoding="utf-8")
+    _hangup(gatekeeper_run)
+    moved, back = await _reload_records(gatekeeper_run, 2)
+    assert (_details(moved).get("restart_required"), _details(back).get("restart_required")) == (
+        ["health"],
+        None,
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -14,12 +16,15 @@ import structlog
 import structlog.testing
 from gatekeeper.config import (
     LEGAL_TIMEZONE,
+    MAX_CONFIG_BYTES,
     LicenseeRole,
     LiveSettings,
     Settings,
+    config_fingerprint,
     config_path,
     legal_today,
     load_settings,
+    read_data_dir,
 )
 from gatekeeper.errors import ConfigError
 from gatekeeper.licence import licence_warning, log_licence_state
@@ -432,3 +437,115 @@ def test_licence_state_quiet_when_far(tmp_path: Path) -> None:
     with structlog.testing.capture_logs() as logs:
         assert log_licence_state(settings, date(2026, 1, 1)) is None
     assert logs == []
+
+
+def test_deep_nesting_is_a_config_error(tmp_path: Path) -> None:
+    """A YAML nested 1,000 levels deep is a ConfigError naming the limit, not a RecursionError."""
+    path = write(tmp_path, VALID + "health: " + "[" * 1000 + "]" * 1000 + "\n")
+    with pytest.raises(ConfigError, match=rf"^{path}:\d+: not valid YAML: nested deeper than 32"):
+        load_settings(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('"127.0.0.1:4573"', '"127.0.0.1:4\u00b273"', "agi.listen"),
+        ('"127.0.0.1:4573"', '"127.0.0.1:\u0664\u0665\u0667\u0663"', "agi.listen"),
+        ("max_age_days: 5", "max_age_days: '\u0665'", "dncm.max_age_days"),
+        ("port: 5038", "port: '\uff15\uff10\uff13\uff18'", "ami.port"),
+    ],
+)
+def test_only_ascii_digits_are_numbers(tmp_path: Path, old: str, new: str, key: str) -> None:
+    """A number written with superscript, Arabic-Indic or full-width digits is refused by key."""
+    path = write(tmp_path, VALID.replace(old, new))
+    with pytest.raises(ConfigError, match=rf"^{path}:\d+: {key}: expected"):
+        load_settings(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("{name: ACME Energy BV}", '{name: "ACME\\0 Energy"}', "advertisers.acme.name"),
+        ("name: Example Contact NV", 'name: "Example\\e[2J NV"', "licensee.name"),
+        ("username: gatekeeper", 'username: "gate\\u202ekeeper"', "ami.username"),
+        ("data_dir: data", 'data_dir: "da\\tta"', "data_dir"),
+    ],
+)
+def test_control_characters_in_text_are_refused(
+    tmp_path: Path, old: str, new: str, key: str
+) -> None:
+    """A NUL, an escape, a direction override or a tab in a text setting is refused by key."""
+    path = write(tmp_path, VALID.replace(old, new))
+    with pytest.raises(ConfigError, match=rf"^{path}:\d+: {key}: must not hold control"):
+        load_settings(path)
+
+
+def test_control_characters_in_a_key_are_not_echoed(tmp_path: Path) -> None:
+    """An unknown key holding an escape sequence is named in the error with the escape quoted."""
+    path = write(tmp_path, VALID + '"bad\\e[2Jkey": 1\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert "\x1b" not in str(caught.value)
+    assert "bad\\x1b[2Jkey: unknown key" in str(caught.value)
+
+
+def test_oversized_file_is_refused(tmp_path: Path) -> None:
+    """A file over MAX_CONFIG_BYTES is refused with the limit named, before it is parsed."""
+    path = write(tmp_path, VALID + "#" * MAX_CONFIG_BYTES + "\n")
+    with pytest.raises(
+        ConfigError, match=rf"^{path}: configuration larger than {MAX_CONFIG_BYTES}"
+    ):
+        load_settings(path)
+
+
+def test_a_pipe_is_refused_without_waiting(tmp_path: Path) -> None:
+    """A FIFO given as the configuration is refused at once instead of waiting for a writer."""
+    path = tmp_path / "gatekeeper.yaml"
+    os.mkfifo(path)
+    with pytest.raises(ConfigError, match="is a pipe, not a regular file"):
+        load_settings(path)
+
+
+def test_fingerprint_is_of_the_bytes_loaded(tmp_path: Path) -> None:
+    """The sha256 is of the file's bytes as stored: CRLF line ends are not translated first."""
+    path = tmp_path / "gatekeeper.yaml"
+    path.write_bytes(VALID.replace("\n", "\r\n").encode())
+    settings = load_settings(path)
+    assert settings.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert settings.sha256 == config_fingerprint(path.read_bytes())
+
+
+def test_reload_of_a_comment_carries_the_new_fingerprint(tmp_path: Path) -> None:
+    """A reload where only a comment changed reports no change but holds the new file's sha256."""
+    path = write(tmp_path, VALID)
+    live = LiveSettings(path)
+    write(tmp_path, VALID + "# reviewed\n")
+    assert live.reload() is False
+    assert live.current().sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_reload_refuses_any_exception_from_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loader bug (any Exception) is a refused reload: the running settings stay."""
+    path = write(tmp_path, VALID)
+    live = LiveSettings(path)
+    before = live.current()
+
+    def broken(_: Path) -> Settings:
+        raise LookupError("loader bug")
+
+    monkeypatch.setattr("gatekeeper.config.load_settings", broken)
+    with structlog.testing.capture_logs() as logs:
+        assert live.reload() is False
+    assert live.current() is before
+    assert "loader bug" in (live.last_reload_error or "")
+    assert "config_reload_refused" in [e["event"] for e in logs]
+
+
+def test_data_dir_is_read_from_an_otherwise_invalid_file(tmp_path: Path) -> None:
+    """read_data_dir finds data_dir, resolved, in a file that load_settings refuses."""
+    path = write(tmp_path, VALID.replace("acme: {name", "acme: {nom"))
+    with pytest.raises(ConfigError):
+        load_settings(path)
+    assert read_data_dir(path) == tmp_path / "data"
