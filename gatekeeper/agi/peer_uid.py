@@ -16,18 +16,24 @@ loopback the peer's socket is on this host, so the kernel knows its owner. Two w
 
 A v4-mapped IPv6 address (``::ffff:127.0.0.1``, on a dual-stack listener) is looked up as the
 IPv4 socket it is. `uid()` returns None when the socket is not found (the peer already went
-away); any lookup error raises `OSError`. docs/agi.md has the measured cost of both.
+away); any lookup error raises `OSError`. `open_lookup` proves the method it picks on a probe
+connection of its own (the uid found must be ours): a sandbox can forbid netlink sockets, hide
+``/proc/net`` or map other users' uids away, and the server must not start blind. docs/agi.md
+has the measured cost of both.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import itertools
+import os
 import socket
 import struct
 import sys
 from pathlib import Path
 from typing import Final, Protocol
+
+from gatekeeper.errors import GatekeeperError
 
 NETLINK_SOCK_DIAG: Final = 4
 SOCK_DIAG_BY_FAMILY: Final = 20
@@ -153,9 +159,50 @@ def _proc_hex(packed: bytes) -> str:
     )
 
 
-def open_lookup() -> PeerUidLookup:
-    """Netlink sock_diag when the kernel offers it, else /proc/net/tcp."""
-    try:
-        return SockDiag()
-    except OSError:
-        return ProcNetTcp()
+class PeerUidError(GatekeeperError):
+    """Neither way of finding a loopback peer's owner works here."""
+
+
+def open_lookup(proc_net: Path = _PROC_NET) -> PeerUidLookup:
+    """The first lookup that finds the owner of a probe connection: sock_diag, /proc/net/tcp.
+
+    Raises `PeerUidError` naming why each failed (a sandbox that forbids ``AF_NETLINK`` and
+    hides ``/proc/net``, a user namespace that hides other users' uids).
+    """
+    failures: list[str] = []
+    for name, make in (
+        ("netlink sock_diag", SockDiag),
+        ("/proc/net/tcp", lambda: ProcNetTcp(proc_net)),
+    ):
+        try:
+            lookup: PeerUidLookup = make()
+        except OSError as err:
+            failures.append(f"{name}: {err}")
+            continue
+        problem = _probe(lookup)
+        if problem is None:
+            return lookup
+        lookup.close()
+        failures.append(f"{name}: {problem}")
+    raise PeerUidError(
+        "agi: cannot tell which user owns a loopback peer's socket ("
+        + "; ".join(failures)
+        + "): the service must be allowed AF_NETLINK sockets (or /proc/net) and see real uids"
+    )
+
+
+def _probe(lookup: PeerUidLookup) -> str | None:
+    """Why `lookup` cannot name this process as the owner of a fresh loopback socket, if so."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        with socket.create_connection(listener.getsockname()) as client:
+            accepted, _ = listener.accept()
+            with accepted:
+                try:
+                    uid = lookup.uid(client.getsockname(), accepted.getsockname())
+                except OSError as err:
+                    return str(err)
+    if uid != os.geteuid():
+        return f"found uid {uid} for a socket of uid {os.geteuid()}"
+    return None

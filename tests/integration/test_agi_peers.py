@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gatekeeper.agi import peer_uid
 from gatekeeper.agi.peer_uid import ProcNetTcp, SockDiag
 from gatekeeper.agi.peers import PeerRules, default_uids
 from gatekeeper.agi.server import AgiRequest, AgiServer
@@ -156,3 +157,24 @@ async def test_refused_user_gets_no_decision_recorded(tmp_path: Path) -> None:
             answered = await asyncio.to_thread(call_as, "root", server.port, recorded_environment())
     assert (refused, refused_decisions) == (b"", 0)
     assert (b"GK_DECISION=BLOCK" in answered, _decisions(live)) == (True, 1)
+
+
+def test_lookup_falls_back_to_proc_net_without_netlink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where netlink sockets are forbidden, the /proc/net/tcp lookup is used."""
+    monkeypatch.setattr(peer_uid, "SockDiag", _forbidden_netlink)
+    lookup = peer_uid.open_lookup()
+    assert isinstance(lookup, ProcNetTcp)
+
+
+def test_lookup_refuses_naming_both_ways_when_neither_works(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With netlink forbidden and no /proc/net/tcp, the lookup refuses to start, saying why."""
+    monkeypatch.setattr(peer_uid, "SockDiag", _forbidden_netlink)
+    with pytest.raises(peer_uid.PeerUidError, match=r"netlink sock_diag: .*; /proc/net/tcp: "):
+        peer_uid.open_lookup(tmp_path)
+
+
+def _forbidden_netlink() -> SockDiag:
+    """What a sandbox without AF_NETLINK answers."""
+    raise PermissionError(1, "Operation not permitted")
