@@ -107,6 +107,8 @@ class SockDiag:
         self._socket.send(header + body)
         while True:
             answer = self._socket.recv(_RECV_BYTES)
+            if len(answer) < _NLMSGHDR.size + 4:
+                raise OSError(f"sock_diag answer of {len(answer)} bytes is too short")
             length, kind, _, answered, _ = _NLMSGHDR.unpack_from(answer)
             if answered == sequence:
                 break
@@ -115,7 +117,7 @@ class SockDiag:
             if -error == 2:  # ENOENT: no such socket (any more)
                 return None
             raise OSError(-error, f"sock_diag lookup failed: {error}")
-        if kind != SOCK_DIAG_BY_FAMILY or length < _UID_OFFSET + 4:
+        if kind != SOCK_DIAG_BY_FAMILY or min(length, len(answer)) < _UID_OFFSET + 4:
             raise OSError(f"sock_diag gave an unexpected answer (type {kind}, {length} bytes)")
         (uid,) = struct.unpack_from("=I", answer, _UID_OFFSET)
         return int(uid)

@@ -82,7 +82,10 @@ def is_loopback(host: str) -> bool:
 
 
 def _in_any(host: str, networks: Iterable[Network]) -> bool:
-    ip = ipaddress.ip_address(host.partition("%")[0])
+    try:
+        ip = ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return any(ip in network for network in networks)

@@ -44,6 +44,11 @@ def test_remote_peers_are_admitted_by_address_only(peer: str, admission: Admissi
     assert _gate("10.0.0.0/24", "fd00::/64").admit((peer, 40000), OURS) == admission
 
 
+def test_peer_without_an_address_is_refused() -> None:
+    """A peer whose address the socket no longer reports is refused, never an error."""
+    assert _gate("0.0.0.0/0").admit(("", 0), OURS).refusal is Refusal.ADDRESS_NOT_ALLOWED
+
+
 def test_remote_peer_is_refused_without_an_allow_list() -> None:
     """With no allowed networks every remote peer is refused."""
     assert _gate().admit(("192.0.2.9", 40000), OURS).refusal is Refusal.ADDRESS_NOT_ALLOWED
