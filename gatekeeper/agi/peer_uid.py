@@ -24,6 +24,7 @@ has the measured cost of both.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import itertools
 import os
@@ -44,8 +45,11 @@ ALL_TCP_STATES: Final = 0xFFFFFFFF
 NETLINK_TIMEOUT_S: Final = 0.5
 """The kernel answers at once; this only bounds a broken netlink socket."""
 _NLMSGHDR: Final = struct.Struct("=IHHII")
-_REQUEST: Final = struct.Struct("=BBBxI2s2s16s16sII")
+_REQUEST: Final = struct.Struct("=BBBxI2s2s16s16sIII")
+"""inet_diag_req_v2: family, protocol, ext, pad, states, then inet_diag_sockid (ports, addresses,
+interface, cookie)."""
 _UID_OFFSET: Final = _NLMSGHDR.size + 4 + 48 + 12
+"""inet_diag_msg: family/state/timer/retrans, the 48-byte sockid, expires/rqueue/wqueue, uid."""
 _RECV_BYTES: Final = 8192
 _PROC_NET: Final = Path("/proc/net")
 
@@ -100,7 +104,8 @@ class SockDiag:
             our_ip.packed.ljust(16, b"\0"),
             0,
             INET_DIAG_NOCOOKIE,
-        ) + struct.pack("=I", INET_DIAG_NOCOOKIE)
+            INET_DIAG_NOCOOKIE,
+        )
         header = _NLMSGHDR.pack(
             _NLMSGHDR.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, sequence, 0
         )
@@ -114,7 +119,7 @@ class SockDiag:
                 break
         if kind == NLMSG_ERROR:
             (error,) = struct.unpack_from("=i", answer, _NLMSGHDR.size)
-            if -error == 2:  # ENOENT: no such socket (any more)
+            if -error == errno.ENOENT:
                 return None
             raise OSError(-error, f"sock_diag lookup failed: {error}")
         if kind != SOCK_DIAG_BY_FAMILY or min(length, len(answer)) < _UID_OFFSET + 4:
