@@ -18,6 +18,7 @@ from structlog.testing import capture_logs
 from agi_support import (
     CHECK_SCRIPT,
     SAFETY_NET,
+    call_as,
     flooding,
     place_call,
     recorded_environment,
@@ -126,3 +127,38 @@ async def test_unknown_script_is_blocked_without_running_the_handler() -> None:
     assert asked == []
     [line] = [e for e in logs if e["event"] == "agi_unknown_script"]
     assert (line["script"], line["served"]) == ("other", ["check"])
+
+
+@pytest.mark.asyncio
+async def test_peer_over_its_own_cap_is_refused_while_another_is_answered() -> None:
+    """A user holding its per-peer share is refused more; another allowed user is still answered."""
+    holding, both_in, release = [0], asyncio.Event(), asyncio.Event()
+
+    async def held(request: AgiRequest) -> Mapping[str, str]:
+        holding[0] += 1
+        if holding[0] == 2:
+            both_in.set()
+        await release.wait()
+        return ALLOW
+
+    rules = PeerRules(allowed_uids=frozenset({0, pwd.getpwnam(FLOODER).pw_uid}))
+    limits = AgiLimits(max_connections_per_peer=1)
+    server = AgiServer(
+        {CHECK_SCRIPT: held}, "127.0.0.1", 0, limits=limits, batch_variables=False, peers=rules
+    )
+    async with asyncio.timeout(SAFETY_NET), server:
+        first = asyncio.create_task(place_call(server.port, recorded_environment()))
+        while holding[0] < 1:
+            await asyncio.sleep(0.01)
+        with capture_logs() as logs:
+            second = await place_call(server.port, recorded_environment())
+            other = asyncio.create_task(
+                asyncio.to_thread(call_as, FLOODER, server.port, recorded_environment())
+            )
+            await both_in.wait()
+            release.set()
+            answered_other = await other
+        assert len(await first) == len(ALLOW)
+    assert second == []
+    assert answered_other.count(b"SET VARIABLE") == len(ALLOW)
+    assert [e["reason"] for e in logs if e["event"] == "agi_connection_refused"] == ["peer_cap"]
