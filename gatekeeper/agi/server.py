@@ -249,7 +249,13 @@ class AgiServer:
             self._gate = None
             raise
         self._accepting = True
-        log.info("agi_listening", host=self._host, port=self.port)
+        log.info(
+            "agi_listening",
+            host=self._host,
+            port=self.port,
+            allowed_uids=sorted(self._rules.allowed_uids),
+            allowed_peers=[str(network) for network in self._rules.allowed_networks],
+        )
 
     async def close(self) -> None:
         """Stop accepting, let in-flight calls finish within the grace period, then close."""
