@@ -97,7 +97,9 @@ async def serve_and_measure(
     connections: int, seconds: float, *, batch: bool = False
 ) -> tuple[Figures, float]:
     """Run the client process against the server; the client's figures and the server's CPU s."""
-    async with AgiServer(trivial_handler, "127.0.0.1", 0, batch_variables=batch) as server:
+    async with AgiServer(
+        {"check": trivial_handler}, "127.0.0.1", 0, batch_variables=batch
+    ) as server:
         context = multiprocessing.get_context("spawn")
         receiving, sending = context.Pipe(duplex=False)
         client = context.Process(

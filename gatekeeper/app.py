@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from gatekeeper.agi.peers import PeerRules, default_uids
+from gatekeeper.agi.refusals import Refusals
 from gatekeeper.agi.server import AgiHandler, AgiLimits, AgiRequest, AgiServer
 from gatekeeper.ami.service import AmiService
 from gatekeeper.ami.watchdog import Watchdog
@@ -29,7 +31,7 @@ from gatekeeper.answers import agi_variables
 from gatekeeper.audit.anchoring import HeadAnchorer
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.checker import CHECK_DEADLINE_S, CallRequest, Checker
-from gatekeeper.config import LiveSettings, Settings, legal_today
+from gatekeeper.config import AgiSettings, LiveSettings, Settings, legal_today
 from gatekeeper.consent import open_act_store
 from gatekeeper.dncm.chain import record_live_list
 from gatekeeper.dncm.index import ListIndex
@@ -96,8 +98,6 @@ def agi_handler(checker: Checker, watchdog: Watchdog, metrics: Metrics) -> AgiHa
         began = time.perf_counter()
         dialled, campaign, linkedid = (*request.arguments, "", "", "")[:3]
         linkedid = linkedid or request.linkedid
-        if request.script != CHECK_SCRIPT:
-            log.warning("unknown_agi_script", script=request.script)
         result = await checker.check(
             CallRequest(
                 dialled=dialled,
@@ -121,6 +121,26 @@ def agi_handler(checker: Checker, watchdog: Watchdog, metrics: Metrics) -> AgiHa
     return handle
 
 
+def agi_server(agi: AgiSettings, handler: AgiHandler, metrics: Metrics) -> AgiServer:
+    """The FastAGI server of `serve`: the check script only, with the configured guards."""
+    return AgiServer(
+        {CHECK_SCRIPT: handler},
+        agi.host,
+        agi.port,
+        limits=AgiLimits(
+            header_timeout=agi.header_timeout_ms / 1000,
+            handler_timeout=CHECK_DEADLINE_S + HANDLER_MARGIN_S,
+            max_concurrent_connections=agi.max_connections,
+            max_connections_per_peer=agi.max_connections_per_peer,
+        ),
+        peers=PeerRules(
+            allowed_uids=default_uids() if agi.allowed_uids is None else agi.allowed_uids,
+            allowed_networks=agi.allowed_peers,
+        ),
+        refusals=Refusals(on_refusal=metrics.count_agi_refusal),
+    )
+
+
 async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) -> None:
     """Run the gatekeeper until `stop` is set; `reload` set means re-read the configuration."""
     settings = live.current()
@@ -135,12 +155,7 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
             pseudonyms=services.pseudonyms,
         )
         ami = AmiService(settings.ami, watchdog, metrics)
-        server = AgiServer(
-            agi_handler(services.checker, watchdog, metrics),
-            settings.agi.host,
-            settings.agi.port,
-            limits=AgiLimits(handler_timeout=CHECK_DEADLINE_S + HANDLER_MARGIN_S),
-        )
+        server = agi_server(settings.agi, agi_handler(services.checker, watchdog, metrics), metrics)
         health = HealthServer(
             {
                 "agi": agi_check(server),

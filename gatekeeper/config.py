@@ -21,7 +21,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import ipaddress
 import os
+import pwd
 import re
 import threading
 import unicodedata
@@ -36,6 +38,8 @@ from zoneinfo import ZoneInfo
 import structlog
 import yaml
 
+from gatekeeper.agi.peers import Network, is_loopback
+from gatekeeper.agi.server import HEADER_TIMEOUT_S, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER
 from gatekeeper.dncm.dates import DateFormat
 from gatekeeper.dncm.layout import Encoding, FieldOrder, LayoutPin, Separator
 from gatekeeper.dncm.storage import NotRegularFileError, open_regular
@@ -90,6 +94,25 @@ class Endpoint:
 
     host: str
     port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class AgiSettings:
+    """Where the FastAGI server listens, who may ask it, and its connection bounds.
+
+    `allowed_uids` None means the default users (`gatekeeper.agi.peers.default_uids`).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_AGI_PORT
+    allowed_uids: frozenset[int] | None = None
+    allowed_peers: tuple[Network, ...] = ()
+    header_timeout_ms: int = round(HEADER_TIMEOUT_S * 1000)
+    max_connections: int = MAX_CONNECTIONS
+    max_connections_per_peer: int = MAX_CONNECTIONS_PER_PEER
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
@@ -164,7 +187,7 @@ class Settings:
     path: Path
     licensee: Licensee
     data_dir: Path
-    agi: Endpoint
+    agi: AgiSettings
     ami: AmiSettings
     dncm: DncmSettings
     advertisers: Mapping[str, Advertiser] = field(default_factory=lambda: MappingProxyType({}))
@@ -415,7 +438,7 @@ class _Reader:
             path=self.path,
             licensee=self.licensee(top["licensee"]),
             data_dir=self.local_path(top["data_dir"]),
-            agi=self.optional(top, "agi", self.agi, Endpoint("127.0.0.1", DEFAULT_AGI_PORT)),
+            agi=self.optional(top, "agi", self.agi, AgiSettings()),
             ami=self.optional(top, "ami", self.ami, AmiSettings()),
             dncm=self.optional(top, "dncm", self.dncm, DncmSettings()),
             advertisers=MappingProxyType(advertisers),
@@ -457,9 +480,82 @@ class _Reader:
         found = self.mapping(node, {"listen"}, {"listen"})
         return self.endpoint(found["listen"], DEFAULT_HEALTH_PORT)
 
-    def agi(self, node: _Node) -> Endpoint:
-        found = self.mapping(node, {"listen"}, {"listen"})
-        return self.endpoint(found["listen"], DEFAULT_AGI_PORT)
+    def agi(self, node: _Node) -> AgiSettings:
+        found = self.mapping(
+            node,
+            {
+                "listen",
+                "allowed_users",
+                "allowed_peers",
+                "header_timeout_ms",
+                "max_connections",
+                "max_connections_per_peer",
+            },
+            {"listen"},
+        )
+        listen = self.endpoint(found["listen"], DEFAULT_AGI_PORT)
+        defaults = AgiSettings()
+        no_peers: tuple[Network, ...] = ()
+        allowed_peers = self.optional(found, "allowed_peers", self.networks, no_peers)
+        if not is_loopback(listen.host) and not allowed_peers:
+            raise self.fail(
+                found["listen"],
+                f"{listen.host} is not a loopback address: list the addresses Asterisk connects"
+                " from in agi.allowed_peers (CIDRs), or listen on 127.0.0.1",
+            )
+        max_connections = self.optional(
+            found, "max_connections", lambda n: self.integer(n, 1, 100_000), MAX_CONNECTIONS
+        )
+        return AgiSettings(
+            host=listen.host,
+            port=listen.port,
+            allowed_uids=self.optional(found, "allowed_users", self.users, None),
+            allowed_peers=allowed_peers,
+            header_timeout_ms=self.optional(
+                found,
+                "header_timeout_ms",
+                lambda n: self.integer(n, 50, 60_000),
+                defaults.header_timeout_ms,
+            ),
+            max_connections=max_connections,
+            max_connections_per_peer=self.optional(
+                found,
+                "max_connections_per_peer",
+                lambda n: self.integer(n, 1, max_connections),
+                min(MAX_CONNECTIONS_PER_PEER, max_connections),
+            ),
+        )
+
+    def users(self, node: _Node) -> frozenset[int]:
+        """User names or numeric uids, resolved to uids now."""
+        if not isinstance(node.node, yaml.SequenceNode) or not node.node.value:
+            raise self.fail(node, "expected a list of user names or uids")
+        uids: set[int] = set()
+        for item in node.node.value:
+            entry = _Node(item, node.dotted)
+            name = self.text(entry)
+            if name.isdigit():
+                uids.add(int(name))
+                continue
+            try:
+                uids.add(pwd.getpwnam(name).pw_uid)
+            except KeyError:
+                raise self.fail(entry, f"no such user {name!r} on this host") from None
+        return frozenset(uids)
+
+    def networks(self, node: _Node) -> tuple[Network, ...]:
+        """Addresses or CIDR blocks."""
+        if not isinstance(node.node, yaml.SequenceNode):
+            raise self.fail(node, "expected a list of addresses or CIDR blocks")
+        networks: list[Network] = []
+        for item in node.node.value:
+            entry = _Node(item, node.dotted)
+            raw = self.text(entry)
+            try:
+                networks.append(ipaddress.ip_network(raw))
+            except ValueError as err:
+                raise self.fail(entry, f"expected an address or CIDR block: {err}") from None
+        return tuple(networks)
 
     def ami(self, node: _Node) -> AmiSettings:
         found = self.mapping(

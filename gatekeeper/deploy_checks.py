@@ -3,7 +3,7 @@
 Theory of operation: each check yields `Finding`s (passed or failed, with a sentence that names
 the place to fix). Two run always, from the file alone: `health.listen` and `agi.listen` must be
 loopback addresses, unless health is explicitly allowed out (`--allow-public-health`) or the AGI
-server restricts its peers (`agi.allowed_peers`, when this version has that key). With `--live`,
+server restricts its peers (`agi.allowed_peers`). With `--live`,
 run on the PBX host, the rest look at the host itself: the AMI secret file must be readable by
 the service user (the file's and every parent folder's owner, group and mode, as the kernel
 decides it for that user and its groups; ACLs are not read), then one AMI session as the
@@ -32,7 +32,7 @@ from pathlib import Path
 from gatekeeper.ami.client import AmiClient
 from gatekeeper.ami.service import read_secret
 from gatekeeper.ami.watchdog import event_filters
-from gatekeeper.config import Endpoint, Settings
+from gatekeeper.config import AgiSettings, Endpoint, Settings
 from gatekeeper.errors import AmiError, ConfigError
 
 DEFAULT_SERVICE_USER = "gatekeeper"
@@ -111,28 +111,16 @@ def health_listen(listen: Endpoint, *, allowed: bool) -> Finding:
 
 def agi_listen(settings: Settings) -> Finding:
     """agi.listen is loopback, or the AGI server admits only listed peers."""
-    listen = _agi_endpoint(settings)
-    if is_loopback(listen.host):
-        return Finding(ok=True, detail=f"agi.listen {listen} is loopback")
-    peers = getattr(settings.agi, "allowed_peers", None)
-    if peers is None:
+    agi = settings.agi
+    if is_loopback(agi.host):
+        return Finding(ok=True, detail=f"agi.listen {agi} is loopback")
+    if not agi.allowed_peers:
         return Finding(
             ok=False,
-            detail=f"agi.listen {listen} is not loopback and this version cannot restrict AGI "
-            "peers: anyone who reaches the port can ask for decisions; use 127.0.0.1",
-        )
-    if not peers:
-        return Finding(
-            ok=False,
-            detail=f"agi.listen {listen} is not loopback and agi.allowed_peers is empty: "
+            detail=f"agi.listen {agi} is not loopback and agi.allowed_peers is empty: "
             "list the Asterisk hosts",
         )
-    return Finding(ok=True, detail=f"agi.listen {listen} admits only agi.allowed_peers")
-
-
-def _agi_endpoint(settings: Settings) -> Endpoint:
-    listen: Endpoint = getattr(settings.agi, "listen", settings.agi)
-    return listen
+    return Finding(ok=True, detail=f"agi.listen {agi} admits only agi.allowed_peers")
 
 
 def secret_readable(settings: Settings, user: str) -> Finding:
@@ -214,7 +202,7 @@ async def asterisk_findings(settings: Settings) -> list[Finding]:
     try:
         found = [Finding(ok=True, detail=f"{where}: logged in as {ami.username!r}")]
         found.extend([await _context(client, name) for name in (SUBROUTINE, *ami.gated_contexts)])
-        found.append(await _agi_address(client, _agi_endpoint(settings)))
+        found.append(await _agi_address(client, settings.agi))
         found.append(await _rights(client, ami.username))
     except AmiError as err:
         found.append(Finding(ok=False, detail=f"{where}: {err}"))
@@ -244,7 +232,7 @@ async def _context(client: AmiClient, name: str) -> Finding:
     )
 
 
-async def _agi_address(client: AmiClient, listen: Endpoint) -> Finding:
+async def _agi_address(client: AmiClient, listen: AgiSettings) -> Finding:
     value = await client.getvar("GATEKEEPER_AGI")
     dialled = value or DEFAULT_GATEKEEPER_AGI
     source = "GATEKEEPER_AGI" if value else f"GATEKEEPER_AGI unset, so {DEFAULT_GATEKEEPER_AGI}"

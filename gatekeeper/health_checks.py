@@ -1,4 +1,4 @@
-"""The four checks behind `/healthz`: AGI listening, AMI logged in, list fresh, log writable."""
+"""The four checks behind `/healthz`: AGI up and unsaturated, AMI up, list fresh, log writable."""
 
 from __future__ import annotations
 
@@ -15,13 +15,22 @@ CheckResult = tuple[bool, str]
 
 
 def agi_check(server: AgiServer) -> Check:
-    """Healthy while the FastAGI server accepts calls."""
+    """Healthy while the FastAGI server accepts calls and no connection cap was hit lately."""
 
     def check() -> CheckResult:
-        try:
-            return True, f"listening on port {server.port}"
-        except RuntimeError:
+        status = server.status()
+        if status.port is None:
             return False, "not listening"
+        load = f"{status.active} of {status.max_connections} connections in use"
+        if status.saturated:
+            assert status.seconds_since_saturated is not None
+            refused = ", ".join(f"{k} {v}" for k, v in sorted(status.refused.items()))
+            return False, (
+                f"saturated: a connection cap was reached {status.seconds_since_saturated:.0f} s"
+                f" ago, calls are being refused (and blocked); {load}; refused since start:"
+                f" {refused}"
+            )
+        return True, f"listening on port {status.port}; {load}"
 
     return check
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from gatekeeper.agi.peers import Refusal
+
 CHECK_LATENCY_BUCKETS_S = (
     0.0001,
     0.00025,
@@ -71,8 +73,16 @@ class Metrics:
             "Calls found in a gated context without an ALLOW.",
             registry=self.registry,
         )
+        self._agi_refusals = Counter(
+            "gatekeeper_agi_refusals",
+            "FastAGI connections refused or ended before a check, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
         for result in ("ok", "failed"):
             self._syncs.labels(result=result)
+        for reason in Refusal:
+            self._agi_refusals.labels(reason=reason.value)
 
     def observe_decision(self, verdict: str, reason: str, campaign: str, seconds: float) -> None:
         """One decision and how long it took."""
@@ -95,6 +105,10 @@ class Metrics:
     def count_bypass(self) -> None:
         """One call found past the gatekeeper."""
         self._bypasses.inc()
+
+    def count_agi_refusal(self, reason: Refusal) -> None:
+        """One FastAGI connection refused or ended before a check."""
+        self._agi_refusals.labels(reason=reason.value).inc()
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from gatekeeper.agi.codes import OK
 from gatekeeper.errors import AgiProtocolError
 
 MAX_HEADER_BYTES: Final = 16 * 1024
@@ -272,7 +273,7 @@ class AgiConnection:
             return None
         if separator not in {" ", ""}:
             raise AgiProtocolError(f"unexpected line from Asterisk: {_preview(text)}")
-        if code == 200:
+        if code == OK:
             return _parse_success(rest, text)
         return CommandError(code=code, message=rest)
 
@@ -304,7 +305,7 @@ def _parse_success(rest: str, text: str) -> Reply:
             raise AgiProtocolError(f"200 reply with unclosed '(': {_preview(text)}")
         data = remainder[1:close]
         remainder = remainder[close + 1 :].strip()
-    return Reply(code=200, result=result, data=data, extra=remainder)
+    return Reply(code=OK, result=result, data=data, extra=remainder)
 
 
 def _preview(text: str) -> str:

@@ -2,27 +2,43 @@
 
 Theory of operation
 -------------------
-Each accepted connection is one call, served by its own task:
+Each accepted connection is checked before a byte is read (`_on_connection`):
 
-1. read the AGI environment under ONE deadline for the whole block, so a peer that drips
-   bytes or stalls is cut off like one that sends nothing;
-2. ask the handler for the channel variables under a deadline; any `Exception` or a timeout
+* the peer must be allowed (`PeerGate`: on loopback, the user owning the peer's socket; else
+  the peer's address), so only Asterisk can ask about a number or make a decision be recorded;
+* it must fit under `max_concurrent_connections` and, counted under its peer key (a uid on
+  loopback, an address elsewhere), under `max_connections_per_peer`, so one peer that holds
+  idle connections cannot take every slot.
+
+A refused connection is aborted unanswered and counted in `Refusals` (by reason, logged at a
+bounded rate; a refusal at a cap marks the server saturated for the health check). Asterisk
+reports the abort as an AGI failure, and the dialplan fails closed.
+
+An admitted connection is one call, served by its own task:
+
+1. read the AGI environment under ONE deadline for the whole block (`header_timeout`, half a
+   second by default: Asterisk sends the block at once on connect), so a peer that drips bytes
+   or stays silent gives its slot back quickly; such endings are refusals too;
+2. look the requested script up among the handlers: an unknown script gets
+   ``GK_DECISION=BLOCK``, ``GK_REASON=internal_error`` without any handler running;
+3. ask the handler for the channel variables under a deadline; any `Exception` or a timeout
    fails closed to ``GK_DECISION=BLOCK``, ``GK_REASON=internal_error`` (and is logged);
-3. send one ``SET VARIABLE`` per variable and read its reply under a deadline per command;
-   an unsolicited ``HANGUP`` before the reply is noted and skipped; EOF ends the call;
-4. close the socket in ``finally`` and wait for the close under a deadline.
+4. send the variables (one ``EXEC MSet``, or one ``SET VARIABLE`` each) and read each reply
+   under a deadline; an unsolicited ``HANGUP`` before the reply is noted and skipped; EOF
+   ends the call;
+5. close the socket in ``finally`` and wait for the close under a deadline.
 
 A peer can only hurt its own task: protocol errors, timeouts and socket errors end that
-call and are logged with the call's context. Past ``max_concurrent_connections`` new
-connections are closed at once, which Asterisk reports as an AGI failure (the dialplan
-fails closed). `close()` stops accepting, gives in-flight calls a grace period, then
-cancels what is left. Each call ends with one canonical ``agi_call`` log line.
+call and are logged with the call's context. `close()` stops accepting, gives in-flight calls a
+grace period, then cancels what is left. Each call ends with one canonical ``agi_call`` line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -31,6 +47,9 @@ from typing import Final, Self
 import structlog
 from structlog.contextvars import bound_contextvars
 
+from gatekeeper.agi.codes import EXEC_SUCCESS, SET_VARIABLE_SUCCESS
+from gatekeeper.agi.peer_uid import open_lookup
+from gatekeeper.agi.peers import Admission, PeerGate, PeerRules, Refusal
 from gatekeeper.agi.protocol import (
     MAX_HEADER_BYTES,
     AgiConnection,
@@ -43,10 +62,18 @@ from gatekeeper.agi.protocol import (
     encode_command,
     encode_set_variable,
 )
+from gatekeeper.agi.refusals import Refusals
 from gatekeeper.errors import AgiProtocolError
 
 READ_CHUNK_BYTES: Final = 64 * 1024
 LISTEN_BACKLOG: Final = 1024
+HEADER_TIMEOUT_S: Final = 0.5
+"""Longest wait for the whole AGI environment; Asterisk sends it at once on connect."""
+MAX_CONNECTIONS: Final = 1000
+MAX_CONNECTIONS_PER_PEER: Final = 500
+"""Open connections one peer (one loopback user, one remote address) may hold."""
+SATURATION_WINDOW_S: Final = 60.0
+"""How long after a connection cap was hit the server still reports itself saturated."""
 FAIL_CLOSED: Final[Mapping[str, str]] = MappingProxyType(
     {"GK_DECISION": "BLOCK", "GK_REASON": "internal_error"}
 )
@@ -58,13 +85,14 @@ log = structlog.get_logger()
 class AgiLimits:
     """Deadlines (seconds) and caps that bound what one peer can cost the server."""
 
-    header_timeout: float = 5.0
+    header_timeout: float = HEADER_TIMEOUT_S
     handler_timeout: float = 2.0
     reply_timeout: float = 5.0
     close_timeout: float = 2.0
     shutdown_grace: float = 5.0
     max_header_bytes: int = MAX_HEADER_BYTES
-    max_concurrent_connections: int = 1000
+    max_concurrent_connections: int = MAX_CONNECTIONS
+    max_connections_per_peer: int = MAX_CONNECTIONS_PER_PEER
 
     def __post_init__(self) -> None:
         for name in ("header_timeout", "handler_timeout", "reply_timeout", "close_timeout"):
@@ -72,8 +100,26 @@ class AgiLimits:
                 raise ValueError(f"AgiLimits.{name} must be positive")
         if self.shutdown_grace < 0:
             raise ValueError("AgiLimits.shutdown_grace must not be negative")
-        if self.max_header_bytes <= 0 or self.max_concurrent_connections <= 0:
+        caps = (self.max_header_bytes, self.max_concurrent_connections)
+        if min(*caps, self.max_connections_per_peer) <= 0:
             raise ValueError("AgiLimits caps must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class AgiStatus:
+    """What the health check reports: load, and how long ago a connection cap was hit."""
+
+    port: int | None
+    active: int
+    max_connections: int
+    seconds_since_saturated: float | None
+    refused: Mapping[str, int]
+
+    @property
+    def saturated(self) -> bool:
+        """Whether a connection cap was hit within `SATURATION_WINDOW_S`."""
+        since = self.seconds_since_saturated
+        return since is not None and since < SATURATION_WINDOW_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +158,6 @@ _Answer = Reply | CommandError | EndOfStream
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9_+.:@/-]*")
-SET_VARIABLE_SUCCESS = "1"
-EXEC_SUCCESS = "0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,29 +195,36 @@ def answer_commands(variables: Mapping[str, str], *, batch: bool = True) -> tupl
 
 
 class AgiServer:
-    """Accepts FastAGI connections and answers each call with the handler's variables."""
+    """Accepts FastAGI connections and answers each call with its script's handler."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - each keyword is one independent knob
         self,
-        handler: AgiHandler,
+        handlers: Mapping[str, AgiHandler],
         host: str,
         port: int,
         *,
         limits: AgiLimits = AgiLimits(),
         batch_variables: bool = True,
+        peers: PeerRules | None = None,
+        refusals: Refusals | None = None,
     ) -> None:
-        """Serve `handler` on host:port.
+        """Serve `handlers` (script name, as in ``agi://host/NAME``, to handler) on host:port.
 
         `batch_variables` sets plain variables with one `EXEC MSet` (see `answer_commands`);
-        False sends one `SET VARIABLE` per variable.
+        False sends one `SET VARIABLE` per variable. `peers` says who may ask (default:
+        `PeerRules()`); `refusals` counts and logs refused connections.
         """
-        self._handler = handler
+        self._handlers = dict(handlers)
         self._batch_variables = batch_variables
         self._host = host
         self._requested_port = port
         self._limits = limits
+        self._rules = peers or PeerRules()
+        self._gate: PeerGate | None = None
+        self.refusals = refusals or Refusals()
         self._server: asyncio.Server | None = None
         self._calls: set[asyncio.Task[None]] = set()
+        self._per_peer: Counter[str] = Counter()
         self._accepting = False
 
     @property
@@ -188,11 +239,23 @@ class AgiServer:
         """Bind and start accepting calls."""
         if self._server is not None:
             raise RuntimeError("AgiServer.start() called twice")
-        self._server = await asyncio.start_server(
-            self._on_connection, self._host, self._requested_port, backlog=LISTEN_BACKLOG
-        )
+        self._gate = PeerGate(self._rules, open_lookup())
+        try:
+            self._server = await asyncio.start_server(
+                self._on_connection, self._host, self._requested_port, backlog=LISTEN_BACKLOG
+            )
+        except BaseException:
+            self._gate.close()
+            self._gate = None
+            raise
         self._accepting = True
-        log.info("agi_listening", host=self._host, port=self.port)
+        log.info(
+            "agi_listening",
+            host=self._host,
+            port=self.port,
+            allowed_uids=sorted(self._rules.allowed_uids),
+            allowed_peers=[str(network) for network in self._rules.allowed_networks],
+        )
 
     async def close(self) -> None:
         """Stop accepting, let in-flight calls finish within the grace period, then close."""
@@ -214,7 +277,22 @@ class AgiServer:
         except TimeoutError:
             log.warning("agi_server_close_timeout")
         self._server = None
+        if self._gate is not None:
+            self._gate.close()
+            self._gate = None
+        self.refusals.close()
         log.info("agi_closed")
+
+    def status(self) -> AgiStatus:
+        """Connections in use, the cap, and when a cap was last hit."""
+        last = self.refusals.last_saturated
+        return AgiStatus(
+            port=self.port if self._server is not None and self._server.sockets else None,
+            active=len(self._calls),
+            max_connections=self._limits.max_concurrent_connections,
+            seconds_since_saturated=None if last is None else time.monotonic() - last,
+            refused={reason.value: count for reason, count in self.refusals.totals.items()},
+        )
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -225,16 +303,40 @@ class AgiServer:
 
     def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = _peer_name(writer)
-        if not self._accepting or len(self._calls) >= self._limits.max_concurrent_connections:
-            log.warning("agi_connection_refused", peer=peer, active=len(self._calls))
+        admission = self._admit(writer)
+        if admission.refusal is not None:
+            self.refusals.refuse(
+                admission.refusal,
+                "agi_connection_refused",
+                peer=peer,
+                uid=admission.uid,
+                active=len(self._calls),
+            )
             writer.transport.abort()
             return
+        key = admission.key
         task = asyncio.get_running_loop().create_task(self._serve(reader, writer, peer))
         self._calls.add(task)
-        task.add_done_callback(self._forget)
+        self._per_peer[key] += 1
+        task.add_done_callback(lambda done: self._forget(done, key))
 
-    def _forget(self, task: asyncio.Task[None]) -> None:
+    def _admit(self, writer: asyncio.StreamWriter) -> Admission:
+        if not self._accepting or self._gate is None:
+            return Admission(refusal=Refusal.SHUTTING_DOWN)
+        admission = self._gate.admit(_address(writer, "peername"), _address(writer, "sockname"))
+        if admission.refusal is not None:
+            return admission
+        if len(self._calls) >= self._limits.max_concurrent_connections:
+            return Admission(refusal=Refusal.GLOBAL_CAP, uid=admission.uid)
+        if self._per_peer[admission.key] >= self._limits.max_connections_per_peer:
+            return Admission(refusal=Refusal.PEER_CAP, uid=admission.uid)
+        return admission
+
+    def _forget(self, task: asyncio.Task[None], key: str) -> None:
         self._calls.discard(task)
+        self._per_peer[key] -= 1
+        if self._per_peer[key] <= 0:
+            del self._per_peer[key]
         if not task.cancelled() and (crash := task.exception()) is not None:
             log.error("agi_call_crashed", exc_info=crash)
 
@@ -260,12 +362,36 @@ class AgiServer:
                     if isinstance(event, Environment):
                         return AgiRequest.from_environment(event, peer)
                     if isinstance(event, EndOfStream):
-                        log.info("agi_closed_before_environment", peer=peer)
+                        self.refusals.refuse(
+                            Refusal.HEADER_MISSING, "agi_closed_before_environment", peer=peer
+                        )
                         return None
                     connection.receive_data(await reader.read(READ_CHUNK_BYTES))
-        except (AgiProtocolError, OSError) as err:
-            _log_peer_failure("environment", peer, err)
-            return None
+        except TimeoutError:
+            self.refusals.refuse(
+                Refusal.HEADER_TIMEOUT,
+                "agi_peer_timeout",
+                stage="environment",
+                peer=peer,
+                timeout=self._limits.header_timeout,
+            )
+        except AgiProtocolError as err:
+            self.refusals.refuse(
+                Refusal.HEADER_INVALID,
+                "agi_protocol_error",
+                stage="environment",
+                peer=peer,
+                error=str(err),
+            )
+        except OSError as err:
+            self.refusals.refuse(
+                Refusal.HEADER_MISSING,
+                "agi_connection_lost",
+                stage="environment",
+                peer=peer,
+                error=repr(err),
+            )
+        return None
 
     async def _answer(
         self,
@@ -307,9 +433,19 @@ class AgiServer:
         )
 
     async def _decide(self, request: AgiRequest) -> tuple[Mapping[str, str], tuple[_Command, ...]]:
+        handler = self._handlers.get(request.script)
+        if handler is None:
+            self.refusals.refuse(
+                Refusal.UNKNOWN_SCRIPT,
+                "agi_unknown_script",
+                script=request.script,
+                served=sorted(self._handlers),
+                peer=request.peer,
+            )
+            return FAIL_CLOSED, answer_commands(FAIL_CLOSED, batch=self._batch_variables)
         try:
             async with asyncio.timeout(self._limits.handler_timeout):
-                variables = dict(await self._handler(request))
+                variables = dict(await handler(request))
             commands = answer_commands(variables, batch=self._batch_variables)
         except TimeoutError:
             log.exception("agi_handler_timeout", timeout=self._limits.handler_timeout)
@@ -350,6 +486,13 @@ class AgiServer:
             writer.transport.abort()
         except OSError:
             pass
+
+
+def _address(writer: asyncio.StreamWriter, which: str) -> tuple[str, int]:
+    address = writer.get_extra_info(which)
+    if isinstance(address, tuple) and len(address) >= 2:
+        return str(address[0]), int(address[1])
+    return "", 0
 
 
 def _peer_name(writer: asyncio.StreamWriter) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,7 +74,13 @@ async def test_cut_link_blocks_the_call_and_a_mended_one_allows_again(
     """Over the link calls are decided; with it cut they never go out; mended, they are again."""
     if not (DEFAULT_ROOT / READY_MARK).exists():
         pytest.fail("the Asterisk sandbox is not installed: run `make asterisk`")
-    run = GatekeeperRun(tmp_path / "run", agi_host=link.gatekeeper_ip, serve_netns=link.namespace)
+    asterisk_side = ipaddress.ip_interface(f"{link.gatekeeper_ip}/30").network
+    run = GatekeeperRun(
+        tmp_path / "run",
+        agi_host=link.gatekeeper_ip,
+        serve_netns=link.namespace,
+        customise=lambda config: config["agi"].update(allowed_peers=[str(asterisk_side)]),
+    )
     with run:
         before = await _call(run)
         await asyncio.to_thread(link.set, up=False)

@@ -11,11 +11,12 @@ from gatekeeper.agi.server import AgiLimits, AgiRequest, AgiServer
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
-from agi_support import SAFETY_NET, place_call, recorded_environment, running
+from agi_support import CHECK_SCRIPT, SAFETY_NET, place_call, recorded_environment, running
 
 
 def environment(**variables: str) -> bytes:
-    """A small environment block with the given variables."""
+    """A small environment block asking for the check script, with the given variables."""
+    variables = {"agi_network_script": CHECK_SCRIPT, **variables}
     return b"".join(f"{k}: {v}\n".encode() for k, v in variables.items()) + b"\n"
 
 
@@ -70,7 +71,7 @@ async def test_missing_variables_read_as_empty() -> None:
     async with running(recorder) as server:
         await place_call(server.port, environment(agi_network="yes"))
     [request] = recorder.requests
-    assert (request.script, request.channel, request.uniqueid, request.linkedid) == ("",) * 4
+    assert (request.channel, request.uniqueid, request.linkedid, request.callerid) == ("",) * 4
 
 
 @pytest.mark.asyncio
@@ -218,7 +219,7 @@ async def test_close_cancels_calls_past_the_grace_period() -> None:
 @pytest.mark.asyncio
 async def test_port_before_start_is_an_error() -> None:
     """Reading the port of a server that is not listening is a caller bug."""
-    server = AgiServer(Recorder(), "127.0.0.1", 0)
+    server = AgiServer({CHECK_SCRIPT: Recorder()}, "127.0.0.1", 0)
     with pytest.raises(RuntimeError, match="before start"):
         _ = server.port
 
@@ -234,7 +235,7 @@ async def test_start_twice_is_an_error() -> None:
 @pytest.mark.asyncio
 async def test_close_without_start_is_harmless() -> None:
     """close() on a server that never started does nothing."""
-    await AgiServer(Recorder(), "127.0.0.1", 0).close()
+    await AgiServer({CHECK_SCRIPT: Recorder()}, "127.0.0.1", 0).close()
 
 
 @pytest.mark.parametrize(
@@ -258,7 +259,7 @@ def test_limits_refuse_nonsense(limits: dict[str, float]) -> None:
 @pytest.mark.asyncio
 async def test_default_answer_is_one_mset() -> None:
     """By default a plain answer goes out as one EXEC MSet, and success is result=0."""
-    server = AgiServer(Recorder(), "127.0.0.1", 0)
+    server = AgiServer({CHECK_SCRIPT: Recorder()}, "127.0.0.1", 0)
     async with asyncio.timeout(SAFETY_NET), server:
         with capture_logs() as logs:
             commands = await place_call(

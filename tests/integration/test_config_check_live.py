@@ -119,9 +119,10 @@ def test_public_health_is_refused_unless_allowed(tmp_path: Path) -> None:
 
 
 def test_public_agi_without_peer_list_is_refused(tmp_path: Path) -> None:
-    """agi.listen on 0.0.0.0 with nothing restricting peers: exit 1 naming agi.listen."""
+    """agi.listen on 0.0.0.0 with nothing restricting peers: exit 2 naming both keys."""
     config = write_run_config(
         tmp_path, agi_port=4573, ami_port=5038, ami_secret="s", agi_host="0.0.0.0"
     )
     done = gatekeeper(config, "config", "check", check=False)
-    assert (done.returncode, "agi.listen 0.0.0.0:4573 is not loopback" in done.stderr) == (1, True)
+    named = "agi.listen: 0.0.0.0 is not a loopback" in done.stderr
+    assert (done.returncode, named, "agi.allowed_peers" in done.stderr) == (2, True, True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gatekeeper.agi.peers import Refusal
 from gatekeeper.metrics import Metrics
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -78,3 +79,16 @@ def test_a_fresh_registry_says_no_list_and_no_ami() -> None:
         -1.0,
         0.0,
     )
+
+
+def test_agi_refusals_are_counted_by_reason_from_zero() -> None:
+    """Every refusal reason has a series from the start; a refusal adds one to its own."""
+    metrics = Metrics()
+    metrics.count_agi_refusal(Refusal.PEER_CAP)
+    samples = _samples(metrics)
+    counted = {
+        dict(labels)["reason"]: value
+        for (name, labels), value in samples.items()
+        if name == "gatekeeper_agi_refusals_total"
+    }
+    assert counted == {reason.value: float(reason is Refusal.PEER_CAP) for reason in Refusal}
