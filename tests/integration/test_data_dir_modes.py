@@ -12,10 +12,12 @@ EXPECTED = (
     "var",
     "var/gatekeeper",
     "var/gatekeeper/audit",
+    "var/gatekeeper/audit/anchors",
     "var/gatekeeper/consent",
     "var/gatekeeper/dncm",
     "var/gatekeeper/dncm/inbox",
     "var/gatekeeper/dncm/snapshots",
+    "var/gatekeeper/inbox",
 )
 
 
