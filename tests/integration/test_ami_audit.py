@@ -137,8 +137,13 @@ async def test_outcome_is_attached_to_its_decision(
             )
         )
         decided[uniqueid] = decision_id
-        watched.watchdog.allowed(uniqueid, environment.get("agi_arg_3", ""))
-        return {"GK_DECISION_ID": decision_id, "GK_REASON": "not_listed", "GK_DECISION": "ALLOW"}
+        watched.watchdog.allowed(uniqueid, environment.get("agi_arg_3", ""), "+32470999999")
+        return {
+            "GK_DECISION_ID": decision_id,
+            "GK_REASON": "not_listed",
+            "GK_NUMBER": "+32470999999",
+            "GK_DECISION": "ALLOW",
+        }
 
     server = await serve_agi(sandbox.agi_port, answer)
     first = f"gk-{uuid.uuid4().hex[:12]}"
