@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from gatekeeper.audit.bypass_view import bypass_line, bypasses
 from gatekeeper.audit.event_view import event_json, format_events, outcome_text
 from gatekeeper.audit.export import ExportFormat, write_export
 from gatekeeper.audit.period import local_text, parse_moment
@@ -202,11 +203,21 @@ def _shown_dialled(dialled: str) -> str:
 
 def show_command(args: argparse.Namespace) -> int:
     """Print matching decisions as a table."""
+    filters = filters_of(args)
     with reading(_log_of(args)) as conn:
-        rows = list(iter_decisions(conn, filters_of(args)))
+        rows = list(iter_decisions(conn, filters))
+        found = (
+            list(bypasses(conn, e164=filters.e164, since=filters.since, until=filters.until))
+            if filters.e164 is not None
+            else []
+        )
     if args.limit is not None:
         rows = rows[-args.limit :]
     print(format_table(rows))
+    if found:
+        print(f"\n{len(found)} bypass(es) of the check involving {filters.e164}:")
+        for event in found:
+            print(bypass_line(event))
     return ExitCode.OK
 
 
