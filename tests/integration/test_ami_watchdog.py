@@ -9,9 +9,10 @@ a route that jumps into a trunk without any check.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import pytest
@@ -292,15 +293,44 @@ async def test_blocked_call_gets_a_not_dialled_outcome(
     )
 
 
-async def _until_hangup(events: Subscription, uniqueid: str) -> list[AmiEvent]:
-    """Every event up to the Hangup of `uniqueid`."""
+@contextlib.asynccontextmanager
+async def _explained(state: Callable[[], str]) -> AsyncIterator[None]:
+    """EVENT_WAIT_S to wait; a timeout says what was still awaited."""
+    try:
+        async with asyncio.timeout(EVENT_WAIT_S):
+            yield
+    except TimeoutError as err:
+        raise AssertionError(f"still waiting after {EVENT_WAIT_S} s: {state()}") from err
+
+
+async def _until_hangup(events: Subscription, linkedid: str) -> list[AmiEvent]:
+    """The call's events until the guard has spoken and every channel seen has hung up.
+
+    Asterisk publishes each channel's events in order, but not the events of different
+    channels: the trunk leg's last steps may arrive after the route's Hangup.
+    """
     seen: list[AmiEvent] = []
-    async with asyncio.timeout(EVENT_WAIT_S):
-        while True:
+    alive: set[str] = set()
+    gone: set[str] = set()
+    async with _explained(lambda: f"up: {sorted(alive)}, seen: {[e.name for e in seen]}"):
+        while alive or not any(_is_guard_verdict(e) for e in seen):
             event = await events.get()
+            if event.get("Linkedid") != linkedid:
+                continue
             seen.append(event)
-            if event.name == "Hangup" and event.get("Uniqueid") == uniqueid:
-                return seen
+            uniqueid = event.get("Uniqueid")
+            if event.name == "Hangup":
+                alive.discard(uniqueid)
+                gone.add(uniqueid)
+            elif uniqueid and uniqueid not in gone:
+                alive.add(uniqueid)
+    return seen
+
+
+def _is_guard_verdict(event: AmiEvent) -> bool:
+    return (
+        event.name == "VarSet" and event.get("Variable") == "GK_GUARD" and bool(event.get("Value"))
+    )
 
 
 def _provider_dials(seen: list[AmiEvent]) -> list[str]:
@@ -319,30 +349,42 @@ def _guard_reasons(seen: list[AmiEvent]) -> list[str]:
     ]
 
 
-async def _lying_call(sandbox: AsteriskSandbox, running: Guarded, trunk: str) -> AmiEvent:
-    """The lying route checks NUMBER (allowed) and dials OTHER_NUMBER into `trunk`."""
+@contextlib.asynccontextmanager
+async def _lying_call(
+    sandbox: AsteriskSandbox, running: Guarded, trunk: str, dialled: str = OTHER_NUMBER
+) -> AsyncIterator[str]:
+    """The lying route checks NUMBER (allowed) and dials `dialled` into `trunk`; its linked id.
+
+    The AGI check answers for as long as the block runs.
+    """
     server = await _decide(sandbox, running.watchdog, "ALLOW")
     try:
-        await _originate(
+        first, _ = await _originate(
             running.client,
             LYING_ROUTE,
             campaign="spring-promo",
-            number=OTHER_NUMBER,
+            number=dialled,
             to_trunk=trunk,
         )
-        return await next_event(running.events, "DialBegin", DestContext=trunk)
+        yield first
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def _trunk_dial(running: Guarded, trunk: str) -> AmiEvent:
+    """The DialBegin of the lying route's leg into `trunk`."""
+    return await next_event(running.events, "DialBegin", DestContext=trunk)
 
 
 async def test_route_dialling_another_number_than_checked_is_cut_within_a_second(
     sandbox: AsteriskSandbox, guarded: Guarded
 ) -> None:
     """Without the guard, the watchdog hangs up a trunk leg for another number within 1 s."""
-    dial = await _lying_call(sandbox, guarded, UNGUARDED_TRUNK)
-    async with asyncio.timeout(BYPASS_DEADLINE_S):
-        hangup = await next_event(guarded.events, "Hangup", Uniqueid=dial.get("DestUniqueid"))
+    async with _lying_call(sandbox, guarded, UNGUARDED_TRUNK):
+        dial = await _trunk_dial(guarded, UNGUARDED_TRUNK)
+        async with asyncio.timeout(BYPASS_DEADLINE_S):
+            hangup = await next_event(guarded.events, "Hangup", Uniqueid=dial.get("DestUniqueid"))
     assert hangup.get("Cause") == str(BYPASS_HANGUP_CAUSE)
 
 
@@ -350,8 +392,9 @@ async def test_route_dialling_another_number_than_checked_is_recorded_with_both(
     sandbox: AsteriskSandbox, guarded: Guarded
 ) -> None:
     """The bypass record names the number dialled, the number allowed, and the reason."""
-    dial = await _lying_call(sandbox, guarded, UNGUARDED_TRUNK)
-    details = await guarded.log.bypass_for(dial.get("DestUniqueid"))
+    async with _lying_call(sandbox, guarded, UNGUARDED_TRUNK):
+        dial = await _trunk_dial(guarded, UNGUARDED_TRUNK)
+        details = await guarded.log.bypass_for(dial.get("DestUniqueid"))
     assert (
         details["reason"],
         details["exten"],
@@ -364,8 +407,9 @@ async def test_outcome_of_a_diverted_call_is_not_filed_under_the_allowed_number(
     sandbox: AsteriskSandbox, guarded: Guarded
 ) -> None:
     """The decision for the checked number gets a `bypassed` outcome, not the other call's."""
-    dial = await _lying_call(sandbox, guarded, UNGUARDED_TRUNK)
-    outcome = await guarded.log.outcome_of(dial.get("Uniqueid"))
+    async with _lying_call(sandbox, guarded, UNGUARDED_TRUNK):
+        dial = await _trunk_dial(guarded, UNGUARDED_TRUNK)
+        outcome = await guarded.log.outcome_of(dial.get("Uniqueid"))
     assert (outcome["result"], outcome["attempts"], outcome["bypass"]) == ("bypassed", 0, True)
 
 
@@ -374,8 +418,9 @@ async def test_guard_stops_a_number_mismatch_before_the_provider(
 ) -> None:
     """The guard refuses a trunk leg whose number is not the one allowed: no provider leg."""
     provider.drain()
-    dial = await _lying_call(sandbox, alerting, PROVIDER_TRUNK)
-    seen = await _until_hangup(alerting.events, dial.get("Uniqueid"))
+    async with _lying_call(sandbox, alerting, PROVIDER_TRUNK) as linkedid:
+        seen = await _until_hangup(alerting.events, linkedid)
+    [dial] = [e for e in seen if e.name == "DialBegin" and e.get("DestContext") == PROVIDER_TRUNK]
     details = await alerting.log.bypass_for(dial.get("DestUniqueid"))
     assert (
         _provider_dials(seen),
@@ -385,13 +430,27 @@ async def test_guard_stops_a_number_mismatch_before_the_provider(
     ) == ([], ["number_mismatch"], False, 0)
 
 
+async def test_guard_compares_numbers_as_text(
+    sandbox: AsteriskSandbox, alerting: Guarded, provider: Provider
+) -> None:
+    """The checked 0470999999 does not let 470999999 through (equal only as integers)."""
+    provider.drain()
+    async with _lying_call(sandbox, alerting, PROVIDER_TRUNK, dialled=NUMBER[1:]) as linkedid:
+        seen = await _until_hangup(alerting.events, linkedid)
+    assert (_provider_dials(seen), _guard_reasons(seen), provider.drain()) == (
+        [],
+        ["number_mismatch"],
+        0,
+    )
+
+
 async def test_guard_stops_a_goto_into_the_trunk_before_any_dial(
     alerting: Guarded, provider: Provider
 ) -> None:
     """A route that jumps into the trunk without a check is refused before any DialBegin."""
     provider.drain()
-    _, second = await _originate(alerting.client, GOTO_ROUTE, to_trunk=PROVIDER_TRUNK)
-    seen = await _until_hangup(alerting.events, second)
+    first, second = await _originate(alerting.client, GOTO_ROUTE, to_trunk=PROVIDER_TRUNK)
+    seen = await _until_hangup(alerting.events, first)
     details = await alerting.log.bypass_for(second)
     assert (
         _provider_dials(seen),
@@ -406,8 +465,8 @@ async def test_guard_stops_an_originate_straight_into_the_trunk(
 ) -> None:
     """An Originate into the guarded trunk never reaches the provider."""
     provider.drain()
-    first, second = await _originate(alerting.client, PROVIDER_TRUNK)
-    seen = await _until_hangup(alerting.events, second)
+    first, _ = await _originate(alerting.client, PROVIDER_TRUNK)
+    seen = await _until_hangup(alerting.events, first)
     details = await alerting.log.bypass_for(first)
     assert (
         _provider_dials(seen),
@@ -424,10 +483,10 @@ async def test_allowed_call_passes_the_guard_to_the_provider(
     provider.drain()
     server = await _decide(sandbox, guarded.watchdog, "ALLOW")
     try:
-        _, route = await _originate(
+        first, _ = await _originate(
             guarded.client, HONEST_ROUTE, campaign="spring-promo", to_trunk=PROVIDER_TRUNK
         )
-        seen = await _until_hangup(guarded.events, route)
+        seen = await _until_hangup(guarded.events, first)
     finally:
         server.close()
         await server.wait_closed()
