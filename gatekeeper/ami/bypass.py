@@ -152,6 +152,7 @@ class BypassDetector:
         self._pending: dict[str, tuple[float, Bypass]] = {}
         self._provider_dials: dict[str, str] = {}
         self._reports: dict[str, _Report] = {}
+        self._open: dict[int, _Report] = {}
         self._finished: list[BypassReport] = []
         self._events = 0
 
@@ -194,9 +195,10 @@ class BypassDetector:
     def reports(self) -> list[BypassReport]:
         """Reports of bypasses whose channels all hung up, or whose wait ran out."""
         horizon = self._clock() - REPORT_WAIT_S
-        for report in {id(r): r for r in self._reports.values()}.values():
-            if report.opened_at <= horizon:
-                self._close_report(report)
+        for report in list(self._open.values()):
+            if report.opened_at > horizon:
+                break
+            self._close_report(report)
         done, self._finished = self._finished, []
         return done
 
@@ -209,7 +211,7 @@ class BypassDetector:
             + len(self._verdicts)
             + len(self._pending)
             + len(self._provider_dials)
-            + len(self._reports)
+            + len(self._open)
         )
 
     def _on_newchannel(self, event: AmiEvent) -> None:
@@ -405,9 +407,10 @@ class BypassDetector:
     def _open_report(self, found: Bypass) -> None:
         members = {m for m in (found.uniqueid, found.partner_uniqueid) if m}
         provider = next((self._provider_dials[m] for m in members if m in self._provider_dials), "")
-        if len(self._reports) >= MAX_REPORTS:
-            self._close_report(next(iter(self._reports.values())))
+        if len(self._open) >= MAX_REPORTS:
+            self._close_report(next(iter(self._open.values())))
         report = _Report(found, self._clock(), members, provider)
+        self._open[id(report)] = report
         for member in members:
             self._reports[member] = report
 
@@ -415,6 +418,7 @@ class BypassDetector:
         for member in report.members:
             self._reports.pop(member, None)
         report.members.clear()
+        self._open.pop(id(report), None)
         self._finished.append(BypassReport(report.bypass, report.provider_channel))
 
     def _prune(self) -> None:
