@@ -43,6 +43,8 @@ WATCH_GAP_EVENT_KIND = "ami_watch_gap"
 BYPASS_HANGUP_CAUSE = 21
 EXPIRY_INTERVAL_S = 0.25
 REPORT_DEADLINE_S = REPORT_WAIT_S + 2 * EXPIRY_INTERVAL_S
+GONE_CHANNEL_REPLY = "No such channel"
+"""Asterisk's refusal to hang up a channel that has already ended (the guard was first)."""
 
 log = structlog.get_logger("gatekeeper.ami.watchdog")
 
@@ -223,12 +225,14 @@ class Watchdog:
     async def _act_on(self, bypass: Bypass, waiting: asyncio.Future[BypassReport]) -> None:
         action = "alert"
         error = ""
+        gone = False
         if self._on_bypass is BypassAction.HANGUP and self._client is not None:
             action = "hangup"
             try:
                 await self._client.hangup(bypass.channel, cause=BYPASS_HANGUP_CAUSE)
             except AmiError as err:
                 error = str(err)
+                gone = error.endswith(GONE_CHANNEL_REPLY)
         if self._metrics is not None:
             self._metrics.count_bypass()
         details: dict[str, object] = {
@@ -247,6 +251,8 @@ class Watchdog:
         }
         if error:
             details["error"] = error
+        if gone:
+            details["already_gone"] = True
         log.warning("ami_bypass", **details)
         try:
             async with asyncio.timeout(REPORT_DEADLINE_S):

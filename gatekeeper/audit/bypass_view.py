@@ -42,6 +42,8 @@ def _action(details: Mapping[str, object]) -> str:
         return "reported only, not hung up (on_bypass: alert)"
     if details.get("hung_up") is True:
         return "hung up by the watchdog"
+    if details.get("already_gone") is True:
+        return "already ended (by the trunk guard or the dialplan) when the watchdog hung up"
     error = _text(details, "error")
     if not error:
         return "not hung up"

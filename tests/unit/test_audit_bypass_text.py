@@ -39,6 +39,22 @@ from gatekeeper.audit.bypass_view import MAX_SHOWN_DIALLED, bypass_sentence, nam
                 "whether the provider leg was reached is not known."
             ),
         ),
+        (
+            {
+                "context": "trunk",
+                "exten": "0470123456",
+                "reason": "no_allow",
+                "action": "hangup",
+                "hung_up": False,
+                "already_gone": True,
+                "provider_reached": False,
+            },
+            (
+                "a call dialled '0470123456' into trunk context 'trunk' without any ALLOW: "
+                "already ended (by the trunk guard or the dialplan) when the watchdog hung up; "
+                "the provider leg was not reached."
+            ),
+        ),
     ],
 )
 def test_sentence_says_what_was_done_and_whether_the_provider_was_reached(
