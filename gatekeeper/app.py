@@ -110,7 +110,8 @@ def agi_handler(checker: Checker, watchdog: Watchdog, metrics: Metrics) -> AgiHa
         )
         verdict = result.decision.verdict
         if verdict is Verdict.ALLOW and result.decision_id:
-            watchdog.allowed(request.uniqueid, linkedid)
+            prefix = result.campaign.strip_prefix if result.campaign else ""
+            watchdog.allowed(request.uniqueid, linkedid, result.e164 or "", prefix)
         else:
             watchdog.blocked(request.uniqueid, linkedid)
         metrics.observe_decision(

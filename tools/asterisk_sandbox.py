@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -141,6 +142,8 @@ class AsteriskSandbox:
     agi_timeout_s: int = 3
     agi_host: str = "127.0.0.1"
     extra_dialplan: str = ""
+    extra_modules: tuple[str, ...] = ()
+    extra_configs: Mapping[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -177,7 +180,7 @@ class AsteriskSandbox:
             "asterisk.conf": f"[directories]\n{directories}\n\n[options]\nverbose = 3\n"
             "transmit_silence = no\nhideconnect = yes\n",
             "modules.conf": "[modules]\nautoload = no\n"
-            + "".join(f"load = {m}\n" for m in MODULES),
+            + "".join(f"load = {m}\n" for m in (*MODULES, *self.extra_modules)),
             "logger.conf": "[general]\n[logfiles]\nfull => notice,warning,error,verbose\n"
             "console => error\n",
             "manager.conf": "[general]\nenabled = yes\nbindaddr = 127.0.0.1\n"
@@ -189,6 +192,7 @@ class AsteriskSandbox:
             + self.extra_dialplan,
             "cdr.conf": "[general]\nenable = yes\n",
             "cdr_manager.conf": "[general]\nenabled = yes\n",
+            **self.extra_configs,
         }
         for name, text in files.items():
             (etc / name).write_text(text, encoding="utf-8")

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -103,6 +103,8 @@ class GatekeeperRun:
     import_list: bool = True
     customise: Callable[[dict[str, Any]], None] | None = None
     extra_dialplan: str = ""
+    extra_modules: tuple[str, ...] = ()
+    extra_configs: Mapping[str, str] = field(default_factory=dict)
     agi_host: str = "127.0.0.1"
     serve_netns: str | None = None
     serve_prefix: tuple[str, ...] = ()
@@ -116,7 +118,11 @@ class GatekeeperRun:
 
     def __post_init__(self) -> None:
         self.sandbox = AsteriskSandbox(
-            agi_port=self.agi_port, agi_host=self.agi_host, extra_dialplan=self.extra_dialplan
+            agi_port=self.agi_port,
+            agi_host=self.agi_host,
+            extra_dialplan=self.extra_dialplan,
+            extra_modules=self.extra_modules,
+            extra_configs=self.extra_configs,
         )
         shutil.rmtree(self.run_dir, ignore_errors=True)
         self.config = write_run_config(

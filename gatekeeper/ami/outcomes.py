@@ -1,12 +1,14 @@
 """What became of each decided call, learnt from AMI events: a pure state machine.
 
-Theory of operation: the checker names the channel that asked (its uniqueid) when it decides.
-From then on that channel's `DialBegin` events start dial attempts (the destination's uniqueid
-is remembered), its `DialEnd` gives each attempt's DialStatus (ANSWER, BUSY, NOANSWER,
-CONGESTION, CHANUNAVAIL, CANCEL...), and the destination's `Hangup` gives the Q.850 cause and
-the end of the talk time. The call is finished once the asking channel has hung up and every
-destination too; an attempt whose destination never reports (events lost) is closed by
-`expire()` after `SETTLE_S`. Times are the events' arrival times on the monotonic clock (not
+Theory of operation: the checker names the channel that asked (its uniqueid) when it decides. From
+then on that channel's `DialBegin` events start dial attempts (the destination's uniqueid is
+remembered), its `DialEnd` gives each attempt's DialStatus (ANSWER, BUSY, NOANSWER, CONGESTION,
+CHANUNAVAIL, CANCEL...), and the destination's `Hangup` gives the Q.850 cause and the end of the
+talk time. The call is finished once the asking channel has hung up and every destination too; an
+attempt whose destination never reports (events lost) is closed by `expire()` after `SETTLE_S`. A
+call the bypass detector finds dialling another number than the one allowed is *diverted*: from then
+on its dial attempts are not the decision's, and its outcome says `bypassed` rather than describe a
+call to a number nobody allowed. Times are the events' arrival times on the monotonic clock (not
 when they were processed), so the figures are as exact as the AMI link's latency.
 """
 
@@ -57,6 +59,7 @@ class _Call:
     cause: int | None = None
     cause_text: str = ""
     link_gap: bool = False
+    diverted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,12 @@ class OutcomeTracker:
         """Calls followed and not yet finished."""
         return len(self._calls)
 
+    def diverted(self, uniqueid: str) -> None:
+        """The call on `uniqueid` dialled another number than allowed: stop counting its dials."""
+        call = self._calls.get(uniqueid)
+        if call is not None:
+            call.diverted = True
+
     def link_lost(self) -> None:
         """The AMI link dropped: outcomes of calls in flight may miss events."""
         for call in self._calls.values():
@@ -135,7 +144,7 @@ class OutcomeTracker:
 
     def _dial_begin(self, event: AmiEvent) -> None:
         call = self._calls.get(event.get("Uniqueid"))
-        if call is None:
+        if call is None or call.diverted:
             return
         attempt = _Attempt(event.get("DestUniqueid"), event.get("DestChannel"), self._now)
         call.attempts.append(attempt)
@@ -196,7 +205,7 @@ def describe(call: _Call) -> dict[str, object]:
     }
     if not call.attempts:
         fields |= {
-            "result": "not_dialled",
+            "result": "bypassed" if call.diverted else "not_dialled",
             "dial_status": None,
             "hangup_cause": call.cause,
             "hangup_cause_text": call.cause_text,
@@ -214,6 +223,8 @@ def describe(call: _Call) -> dict[str, object]:
             "ring_seconds": _seconds(last.began_at, ring_end),
             "talk_seconds": _seconds(last.answered_at, last.ended_at),
         }
+    if call.diverted:
+        fields["bypass"] = True
     if call.link_gap:
         fields["ami_link_gap"] = True
     return fields

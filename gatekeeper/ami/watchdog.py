@@ -1,17 +1,18 @@
 """The AMI watchdog: hangs up calls that reach a gated context unchecked, and learns outcomes.
 
-Theory of operation: the watchdog holds its state from birth, so the checker can report
-decisions before AMI is up; `attach(client)` subscribes to the client's events at once (so
-nothing between attaching and `run()` is missed), and `run()` feeds each event, in order, to two
-pure state machines: `BypassDetector` (is a gated channel dialling out without an ALLOW?) and
-`OutcomeTracker` (what became of each decided call?). Their findings become work: hanging a
-bypass up over AMI (or only alerting, per `ami.on_bypass`), recording it as a `bypass` event,
-recording outcomes, and recording each time it was blind (link down, or fallen behind the
-event stream) as an `ami_watch_gap` event, so the log shows when nothing was watched. Each
-piece of work is a task in the watchdog's own TaskGroup, guarded so a
-failing recorder or a refused hangup is logged and counted, never fatal, and never blocks the
-event loop that reads the next event. The checker calls `allowed()` / `blocked()` before it
-answers Asterisk, so a grant always exists before the Dial it permits.
+Theory of operation: the watchdog holds its state from birth, so the checker can report decisions
+before AMI is up; `attach(client)` subscribes to the client's events at once (so nothing between
+attaching and `run()` is missed), and `run()` feeds each event, in order, to two pure state
+machines: `BypassDetector` (is a gated channel dialling out without an ALLOW?) and `OutcomeTracker`
+(what became of each decided call?). Their findings become work: hanging a bypass up over AMI (or
+only alerting, per `ami.on_bypass`), recording it as a `bypass` event once the detector's report
+says whether a provider leg began (the cut is never delayed by it: only the record waits for the
+bypassing leg to hang up), recording outcomes, and recording each time it was blind (link down, or
+fallen behind the event stream) as an `ami_watch_gap` event, so the log shows when nothing was
+watched. Each piece of work is a task in the watchdog's own TaskGroup, guarded so a failing recorder
+or a refused hangup is logged and counted, never fatal, and never blocks the event loop that reads
+the next event. The checker calls `allowed()` / `blocked()` before it answers Asterisk, so a grant
+always exists before the Dial it permits.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from gatekeeper.ami.bypass import Bypass, BypassDetector
+from gatekeeper.ami.bypass import REPORT_WAIT_S, Bypass, BypassDetector, BypassReport
 from gatekeeper.ami.client import (
     LINK_DOWN,
     LINK_UP,
@@ -33,6 +34,7 @@ from gatekeeper.ami.client import (
     Subscription,
 )
 from gatekeeper.ami.outcomes import Outcome, OutcomeTracker
+from gatekeeper.checker import MAX_RECORDED_DIALLED
 from gatekeeper.config import BypassAction
 from gatekeeper.errors import AmiError
 from gatekeeper.pseudonyms import Pseudonyms, loggable
@@ -41,6 +43,9 @@ BYPASS_EVENT_KIND = "bypass"
 WATCH_GAP_EVENT_KIND = "ami_watch_gap"
 BYPASS_HANGUP_CAUSE = 21
 EXPIRY_INTERVAL_S = 0.25
+REPORT_DEADLINE_S = REPORT_WAIT_S + 2 * EXPIRY_INTERVAL_S
+GONE_CHANNEL_REPLY = "No such channel"
+"""Asterisk's refusal to hang up a channel that has already ended (the guard was first)."""
 
 log = structlog.get_logger("gatekeeper.ami.watchdog")
 
@@ -48,6 +53,13 @@ log = structlog.get_logger("gatekeeper.ami.watchdog")
 WATCHED_EVENTS = ("Newchannel", "LocalBridge", "DialBegin", "DialEnd", "Hangup")
 """The AMI events the bypass detector and the outcome tracker read in every context."""
 _ERE_SPECIAL = frozenset("\\.^$|?*+()[]{}")
+
+
+def bounded_dialled(text: str) -> str:
+    """A dialled string as the log keeps it: cut like the checker cuts the ones it records."""
+    if len(text) <= MAX_RECORDED_DIALLED:
+        return text
+    return text[:MAX_RECORDED_DIALLED] + f"… ({len(text)} characters)"
 
 
 def event_filters(gated_contexts: Iterable[str]) -> tuple[str, ...]:
@@ -110,6 +122,7 @@ class Watchdog:
         self._bypass_recorder = bypass_recorder
         self._outcome_recorder = outcome_recorder
         self._metrics = metrics
+        self._reports: dict[str, asyncio.Future[BypassReport]] = {}
         self._subscription_limit = subscription_limit
         self._pseudonyms = pseudonyms
         self.failures = 0
@@ -117,9 +130,13 @@ class Watchdog:
         if not self._detector.gated_contexts:
             log.warning("ami_watchdog_guards_nothing", hint="set ami.gated_contexts")
 
-    def allowed(self, uniqueid: str, linkedid: str) -> None:
-        """The checker allowed the call on `uniqueid`: it may dial gated contexts."""
-        self._detector.allow(uniqueid, linkedid)
+    def allowed(self, uniqueid: str, linkedid: str, number: str, strip_prefix: str = "") -> None:
+        """The checker allowed `number` (E.164) on `uniqueid`: it may dial it into gated contexts.
+
+        `strip_prefix` is the campaign's outside-line prefix, which the dialled extension may
+        still carry.
+        """
+        self._detector.allow(uniqueid, linkedid, number, strip_prefix)
         self._tracker.watch(uniqueid, linkedid, "allow")
 
     def blocked(self, uniqueid: str, linkedid: str) -> None:
@@ -169,9 +186,25 @@ class Watchdog:
         elif event.name == LINK_UP:
             self._spawn(tasks, self._record_gap("AMI link up", "watching again"))
         for bypass in self._detector.feed(event):
-            self._spawn(tasks, self._act_on(bypass))
+            self._begin(bypass, tasks)
+        self._settle_reports()
         for outcome in self._tracker.feed(event):
             self._spawn(tasks, self._record_outcome(outcome))
+
+    def _begin(self, bypass: Bypass, tasks: asyncio.TaskGroup) -> None:
+        """Cut the bypass now; its outcome is no longer the decision's; record it when known."""
+        for uniqueid in (bypass.dialled_by_uniqueid, bypass.uniqueid, bypass.partner_uniqueid):
+            if uniqueid:
+                self._tracker.diverted(uniqueid)
+        waiting: asyncio.Future[BypassReport] = asyncio.get_running_loop().create_future()
+        self._reports[bypass.uniqueid] = waiting
+        self._spawn(tasks, self._act_on(bypass, waiting))
+
+    def _settle_reports(self) -> None:
+        for report in self._detector.reports():
+            waiting = self._reports.pop(report.bypass.uniqueid, None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(report)
 
     def _spawn(self, tasks: asyncio.TaskGroup, work: Coroutine[Any, Any, None]) -> None:
         tasks.create_task(self._guarded(work))
@@ -187,19 +220,22 @@ class Watchdog:
         while True:
             await asyncio.sleep(EXPIRY_INTERVAL_S)
             for bypass in self._detector.expire():
-                self._spawn(tasks, self._act_on(bypass))
+                self._begin(bypass, tasks)
+            self._settle_reports()
             for outcome in self._tracker.expire():
                 self._spawn(tasks, self._record_outcome(outcome))
 
-    async def _act_on(self, bypass: Bypass) -> None:
+    async def _act_on(self, bypass: Bypass, waiting: asyncio.Future[BypassReport]) -> None:
         action = "alert"
         error = ""
+        gone = False
         if self._on_bypass is BypassAction.HANGUP and self._client is not None:
             action = "hangup"
             try:
                 await self._client.hangup(bypass.channel, cause=BYPASS_HANGUP_CAUSE)
             except AmiError as err:
                 error = str(err)
+                gone = error.endswith(GONE_CHANNEL_REPLY)
         if self._metrics is not None:
             self._metrics.count_bypass()
         details: dict[str, object] = {
@@ -207,15 +243,35 @@ class Watchdog:
             "uniqueid": bypass.uniqueid,
             "linkedid": bypass.linkedid,
             "context": bypass.context,
-            "exten": bypass.exten,
+            "exten": bounded_dialled(bypass.exten),
+            "reason": bypass.reason,
+            "allowed_number": bypass.allowed_number or None,
             "trigger": bypass.trigger,
             "dialled_by": bypass.dialled_by,
+            "partner_channel": bypass.partner_channel,
             "action": action,
             "hung_up": action == "hangup" and not error,
         }
         if error:
             details["error"] = error
+        if gone:
+            details["already_gone"] = True
         log.warning("ami_bypass", **loggable(details, self._pseudonyms))
+        try:
+            async with asyncio.timeout(REPORT_DEADLINE_S):
+                report = await waiting
+        except TimeoutError:
+            details["provider_reached"] = None
+        except asyncio.CancelledError:
+            details["provider_reached"] = None
+            await self._bypass_recorder.record_event(BYPASS_EVENT_KIND, details)
+            raise
+        else:
+            details["provider_reached"] = report.provider_reached
+            details["provider_channel"] = report.provider_channel
+        finally:
+            if self._reports.get(bypass.uniqueid) is waiting:
+                del self._reports[bypass.uniqueid]
         await self._bypass_recorder.record_event(BYPASS_EVENT_KIND, details)
 
     async def _record_gap(self, state: str, detail: str) -> None:

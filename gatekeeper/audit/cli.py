@@ -12,6 +12,7 @@ from typing import TextIO
 
 from gatekeeper.audit import pseudonym_cli
 from gatekeeper.audit.anchor import FileAnchor, anchor_dir
+from gatekeeper.audit.bypass_view import bypass_line, bypasses
 from gatekeeper.audit.chain import VerifyResult
 from gatekeeper.audit.event_view import event_json, format_events, outcome_text
 from gatekeeper.audit.export import ExportFormat, write_export
@@ -229,15 +230,25 @@ def _shown_dialled(dialled: str) -> str:
 
 def show_command(args: argparse.Namespace) -> int:
     """Print matching decisions as a table (a warning on stderr if the log does not verify)."""
+    filters = filters_of(args)
     log_file = _log_of(args)
     warn_if_unverified(log_file, _anchor_of(args, log_file))
     with reading(log_file) as conn:
-        rows = list(iter_decisions(conn, filters_of(args)))
+        rows = list(iter_decisions(conn, filters))
+        found = (
+            list(bypasses(conn, e164=filters.e164, since=filters.since, until=filters.until))
+            if filters.e164 is not None
+            else []
+        )
     if args.pseudonym is not None:
         rows = pseudonym_cli.with_pseudonym(rows, args.pseudonym, log_file)
     if args.limit is not None:
         rows = rows[-args.limit :]
     print(format_table(rows))
+    if found:
+        print(f"\n{len(found)} bypass(es) of the check involving {filters.e164}:")
+        for event in found:
+            print(bypass_line(event))
     return ExitCode.OK
 
 

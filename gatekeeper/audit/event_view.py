@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from gatekeeper.audit.bypass_view import bypass_sentence, is_told
 from gatekeeper.audit.period import local_text
 from gatekeeper.audit.store import EventRow
 from gatekeeper.untrusted import shown
@@ -104,7 +105,9 @@ def _leaves(details: dict[str, Any], prefix: str = "") -> list[tuple[str, object
 
 
 def summary(event: EventRow) -> str:
-    """The details that matter for this kind, as `key=value` pairs."""
+    """The details that matter for this kind, as `key=value` pairs (a bypass as a sentence)."""
+    if is_told(event.kind, event.details):
+        return bypass_sentence(event.details)
     keys = SUMMARY_KEYS.get(event.kind, ())
     picked = [(key, _lookup(event.details, key)) for key in keys]
     if event.kind == "outcome":
@@ -158,6 +161,8 @@ def outcome_text(outcome: dict[str, object] | None) -> str:
     cause = outcome.get("hangup_cause_text")
     if cause and result != "answered":
         parts.append(str(cause))
+    if result == "bypassed":
+        return "bypassed: the call went on to dial a number it had no ALLOW for (see bypasses)"
     if outcome.get("reached_network") is False:
         parts.append("never reached the network")
     return ", ".join(parts)

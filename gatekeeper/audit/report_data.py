@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from gatekeeper.audit.bypass_view import BYPASS_KIND, names_number
 from gatekeeper.audit.chain import VerifyResult
 from gatekeeper.audit.period import BRUSSELS, local_day
 from gatekeeper.audit.records import EventKind, utc_text
@@ -77,6 +78,13 @@ class ReportData:
     chain: VerifyResult
     number: str | None = None
     number_decisions: tuple[DecisionRow, ...] = field(default=())
+    bypasses: tuple[EventRow, ...] = field(default=())
+    number_bypasses: tuple[EventRow, ...] = field(default=())
+
+    @property
+    def provider_reached(self) -> int:
+        """Bypasses in the period whose provider leg began before the cut."""
+        return sum(1 for e in self.bypasses if e.details.get("provider_reached") is True)
 
     @property
     def total(self) -> int:
@@ -130,6 +138,7 @@ def gather(
                 iter_decisions(conn, Filters(e164=number, since=since, until=until))
             )
     days = _days(first_day, last_day, per_day, lists, all_syncs)
+    found = tuple(e for e in other if e.kind == BYPASS_KIND)
     return ReportData(
         since=since,
         until=until,
@@ -144,6 +153,8 @@ def gather(
         chain=chain,
         number=number,
         number_decisions=number_rows,
+        bypasses=found,
+        number_bypasses=tuple(e for e in found if number and names_number(e.details, number)),
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
+from gatekeeper.audit.bypass_view import bypass_sentence, is_told
 from gatekeeper.audit.event_view import outcome_text
 from gatekeeper.audit.export import evidence_text
 from gatekeeper.audit.period import BRUSSELS, local_text
@@ -71,6 +72,8 @@ LABELS: dict[str, tuple[str, str, str]] = {
     "chain_bad": ("KETEN GEBROKEN", "CHAÎNE ROMPUE", "CHAIN BROKEN"),
     "none": ("Geen", "Aucun", "None"),
     "id": ("Beslissings-id", "Id de décision", "Decision id"),
+    "bypasses": ("Omzeilingen van de controle", "Contournements du contrôle", "Check bypasses"),
+    "provider_reached": ("Provider bereikt", "Opérateur atteint", "Provider reached"),
 }
 
 _CSS = """
@@ -160,7 +163,10 @@ def _totals_section(data: ReportData) -> str:
         f'<div class="card" id="total-allow">{label("allow")}<b class="allow">'
         f"{data.verdict_total('allow')}</b></div>"
         f'<div class="card" id="total-block">{label("block")}<b class="block">'
-        f"{data.verdict_total('block')}</b></div></div>"
+        f"{data.verdict_total('block')}</b></div>"
+        f'<div class="card" id="total-bypass">{label("bypasses")}<b class="block">'
+        f"{len(data.bypasses)}</b>{label('provider_reached')}: {data.provider_reached}</div>"
+        "</div>"
     )
     campaigns = _table(
         ("campaign", "allow", "block", "decisions"),
@@ -292,11 +298,12 @@ def _syncs_section(data: ReportData) -> str:
 
 def _event_rows(events: Iterable[EventRow]) -> Iterable[tuple[str, ...]]:
     for event in events:
-        yield (
-            _td(local_text(event.at)),
-            _td(event.kind),
-            _td(json.dumps(event.details, ensure_ascii=False, sort_keys=True)),
+        details = (
+            bypass_sentence(event.details)
+            if is_told(event.kind, event.details)
+            else json.dumps(event.details, ensure_ascii=False, sort_keys=True)
         )
+        yield (_td(local_text(event.at)), _td(event.kind), _td(details))
 
 
 def _events_section(data: ReportData) -> str:
@@ -339,4 +346,16 @@ def _number_section(data: ReportData) -> str:
         "outcome",
     )
     number = escape(data.number or "")
-    return f'<h2 id="evidence">{label("evidence")} {number}</h2>' + _table(headers, rows)
+    found = _table(
+        ("time", "id", "details"),
+        (
+            (_td(local_text(e.at)), _td(e.id), _td(bypass_sentence(e.details)))
+            for e in data.number_bypasses
+        ),
+    )
+    return (
+        f'<h2 id="evidence">{label("evidence")} {number}</h2>'
+        + _table(headers, rows)
+        + f'<h3 id="evidence-bypasses">{label("bypasses")}</h3>'
+        + found
+    )

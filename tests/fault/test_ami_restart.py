@@ -19,7 +19,14 @@ from ami_support import MemoryLog, next_event
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio, pytest.mark.slow]
 
-TRUNK = "gatekeeper-example-trunk"
+TRUNK = "test-unguarded-trunk"
+UNGUARDED = """
+; A trunk without gatekeeper-guard, so that only the watchdog stands in the way.
+[test-unguarded-trunk]
+exten => _[+0-9].,1,Answer()
+ same => n,Wait(2)
+ same => n,Hangup()
+"""
 OUTAGE_WAIT_S = 30.0
 CALLS_AFTER_OUTAGE = 20
 
@@ -29,7 +36,9 @@ def sandbox() -> Iterator[AsteriskSandbox]:
     """A real Asterisk the test may stop, restart or freeze."""
     if not (DEFAULT_ROOT / READY_MARK).exists():
         pytest.fail("the Asterisk sandbox is not installed: run `make asterisk`")
-    running = AsteriskSandbox(agi_port=free_port(), name=f"gkami{os.getpid()}")
+    running = AsteriskSandbox(
+        agi_port=free_port(), name=f"gkami{os.getpid()}", extra_dialplan=UNGUARDED
+    )
     running.start()
     try:
         yield running

@@ -24,6 +24,14 @@ from ami_support import EVENT_WAIT_S, next_event, serve_agi
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 
 TRUNK = "gatekeeper-example-trunk"
+UNGUARDED_TRUNK = "test-unguarded-trunk"
+UNGUARDED = """
+; A trunk without gatekeeper-guard, so that only the watchdog stands in the way.
+[test-unguarded-trunk]
+exten => _[+0-9].,1,Answer()
+ same => n,Wait(2)
+ same => n,Hangup()
+"""
 ROUTE = "gatekeeper-example-outbound"
 
 
@@ -32,7 +40,9 @@ def sandbox() -> Iterator[AsteriskSandbox]:
     """One real Asterisk for the module; its gatekeeper-check calls the port tests serve."""
     if not (DEFAULT_ROOT / READY_MARK).exists():
         pytest.fail("the Asterisk sandbox is not installed: run `make asterisk`")
-    with AsteriskSandbox(agi_port=free_port(), agi_timeout_s=2) as running:
+    with AsteriskSandbox(
+        agi_port=free_port(), agi_timeout_s=2, extra_dialplan=UNGUARDED
+    ) as running:
         yield running
 
 
@@ -63,7 +73,7 @@ async def watched(sandbox: AsteriskSandbox, decision_log: DecisionLog) -> AsyncI
     bypasses: BypassRecorder = decision_log
     outcomes: OutcomeRecorder = decision_log
     watchdog = Watchdog(
-        gated_contexts=[TRUNK],
+        gated_contexts=[TRUNK, UNGUARDED_TRUNK],
         on_bypass=BypassAction.HANGUP,
         bypass_recorder=bypasses,
         outcome_recorder=outcomes,
@@ -92,7 +102,7 @@ async def test_bypass_is_recorded_in_the_chain(watched: Watched, decision_log: D
     first = f"gk-{uuid.uuid4().hex[:12]}"
     async with watched.client.subscription() as events:
         await watched.client.originate(
-            f"Local/0470999999@{TRUNK}", application="Wait", data="2", channel_id=first
+            f"Local/0470999999@{UNGUARDED_TRUNK}", application="Wait", data="2", channel_id=first
         )
         await next_event(events, "Hangup", Uniqueid=first)
 
@@ -105,7 +115,7 @@ async def test_bypass_is_recorded_in_the_chain(watched: Watched, decision_log: D
         [row] = [r for r in iter_events(conn, kinds=("bypass",)) if r.details["uniqueid"] == first]
     assert (row.details["hung_up"], row.details["context"], verify_log(decision_log.path).ok) == (
         True,
-        TRUNK,
+        UNGUARDED_TRUNK,
         True,
     )
 
@@ -137,8 +147,13 @@ async def test_outcome_is_attached_to_its_decision(
             )
         )
         decided[uniqueid] = decision_id
-        watched.watchdog.allowed(uniqueid, environment.get("agi_arg_3", ""))
-        return {"GK_DECISION_ID": decision_id, "GK_REASON": "not_listed", "GK_DECISION": "ALLOW"}
+        watched.watchdog.allowed(uniqueid, environment.get("agi_arg_3", ""), "+32470999999")
+        return {
+            "GK_DECISION_ID": decision_id,
+            "GK_REASON": "not_listed",
+            "GK_NUMBER": "+32470999999",
+            "GK_DECISION": "ALLOW",
+        }
 
     server = await serve_agi(sandbox.agi_port, answer)
     first = f"gk-{uuid.uuid4().hex[:12]}"

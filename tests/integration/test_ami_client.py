@@ -15,12 +15,20 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 EVENT_WAIT_S = 10.0
 
 
+ANSWERING = """
+[test-answering]
+exten => _X.,1,Answer()
+ same => n,Wait(1)
+ same => n,Hangup()
+"""
+
+
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[AsteriskSandbox]:
     """One real Asterisk for the module (no AGI server: its routes fail closed)."""
     if not (DEFAULT_ROOT / READY_MARK).exists():
         pytest.fail("the Asterisk sandbox is not installed: run `make asterisk`")
-    with AsteriskSandbox(agi_port=free_port()) as running:
+    with AsteriskSandbox(agi_port=free_port(), extra_dialplan=ANSWERING) as running:
         yield running
 
 
@@ -69,7 +77,7 @@ async def test_originate_returns_the_action_id_its_response_carries(
     try:
         async with client.subscription() as events:
             action_id = await client.originate(
-                "Local/3247000111@gatekeeper-example-trunk", application="Wait", data="0.1"
+                "Local/3247000111@test-answering", application="Wait", data="0.1"
             )
             response = await _next(events, "OriginateResponse", ActionID=action_id)
         assert (bool(action_id), response.get("Response")) == (True, "Success")
@@ -89,7 +97,7 @@ async def test_originate_chooses_the_channel_uniqueids(sandbox: AsteriskSandbox)
                 channel_id="gk-test-one",
                 other_channel_id="gk-test-two",
             )
-            reached = await _next(events, "UserEvent", UserEvent="GatekeeperTrunkReached")
+            reached = await _next(events, "Newexten", Application="Gosub")
         assert (reached.get("Uniqueid"), reached.get("Linkedid")) == ("gk-test-two", "gk-test-one")
     finally:
         await client.close()

@@ -20,9 +20,13 @@ from tools.asterisk_sandbox import (
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 
 TRUNK = "gatekeeper-example-trunk"
+HOLD = "rights-hold"
 DIALLER = (
     "[rights-dialler]\n"
     "exten => _[+0-9].,1,Dial(Local/${EXTEN}@gatekeeper-example-trunk)\n"
+    " same => n,Hangup()\n"
+    f"[{HOLD}]\n"
+    "exten => _[+0-9].,1,Wait(10)\n"
     " same => n,Hangup()\n"
 )
 WATCHED = {"Newchannel", "LocalBridge", "DialBegin", "DialEnd", "Hangup"}
@@ -100,7 +104,7 @@ async def test_shipped_user_pings_and_reads_globals(
 async def test_shipped_user_hangs_up_a_call(service: AmiClient, dialler: AmiClient) -> None:
     """The bypass cut (Hangup action) works with the shipped rights."""
     async with service.subscription() as events:
-        linkedid = await _place(dialler, TRUNK)
+        linkedid = await _place(dialler, HOLD)
         channel = ""
         async with asyncio.timeout(10):
             while not channel:

@@ -206,3 +206,39 @@ def test_purge_dry_run_removes_nothing(
         out.startswith("would remove 4 record(s)"),
         verify_log(log_path(tmp_path / "data")).records,
     ) == (True, 5)
+
+
+def test_show_number_tells_the_bypasses_that_involve_it(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`show --number` adds a sentence per bypass that dialled or was allowed that number."""
+
+    async def add_bypasses() -> None:
+        log = await DecisionLog.open(log_path(config.parent / "data"))
+        try:
+            for exten, allowed in (("0470123456", "+32470999999"), ("0470555555", None)):
+                await log.record_event(
+                    "bypass",
+                    {
+                        "context": "gatekeeper-example-trunk",
+                        "exten": exten,
+                        "reason": "number_mismatch" if allowed else "no_allow",
+                        "allowed_number": allowed,
+                        "action": "hangup",
+                        "hung_up": True,
+                        "provider_reached": False,
+                    },
+                )
+        finally:
+            await log.close()
+
+    asyncio.run(add_bypasses())
+    assert run(config, "show", "--number", "+32470999999") == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-2:] == [
+        "1 bypass(es) of the check involving +32470999999:",
+        lines[-1].split("  bypass: ")[0]
+        + "  bypass: a call dialled '0470123456' into trunk context 'gatekeeper-example-trunk'"
+        " while its ALLOW was for +32470999999: hung up by the watchdog;"
+        " the provider leg was not reached.",
+    ]

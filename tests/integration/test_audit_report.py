@@ -138,3 +138,60 @@ def test_report_screenshot_is_taken(report: Path, tmp_path: Path) -> None:
         profile=tmp_path / "profile-shot",
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+BYPASS_HERE = {
+    "context": "gatekeeper-example-trunk",
+    "exten": "0470123456",
+    "reason": "number_mismatch",
+    "allowed_number": "+32470999999",
+    "action": "hangup",
+    "hung_up": True,
+    "provider_reached": False,
+}
+BYPASS_ELSEWHERE = {
+    "context": "gatekeeper-example-trunk",
+    "exten": "<b>0471</b>",
+    "reason": "no_allow",
+    "allowed_number": None,
+    "action": "alert",
+    "hung_up": False,
+    "provider_reached": True,
+    "provider_channel": "IAX2/provider-0001",
+}
+
+
+def test_report_shows_bypasses_as_sentences_in_totals_and_evidence(tmp_path: Path) -> None:
+    """Bypasses are counted in the totals and told as sentences, the number's in its evidence."""
+    log_file = tmp_path / "decisions.sqlite"
+
+    async def fill() -> None:
+        log = await DecisionLog.open(log_file)
+        try:
+            await log.record(BASE)
+            for details in (BYPASS_HERE, BYPASS_ELSEWHERE):
+                await log.record_event("bypass", details, at=datetime(2025, 3, 3, 12, tzinfo=UTC))
+        finally:
+            await log.close()
+
+    asyncio.run(fill())
+    output = tmp_path / "report.html"
+    args = argparse.Namespace(
+        log=log_file,
+        since=parse_moment("2025-03-01"),
+        until=parse_moment("2025-03-07", end_of_day=True),
+        number="0470 12 34 56",
+        output=output,
+    )
+    assert audit_cli.report_command(args) == 0
+    page = output.read_text(encoding="utf-8")
+    card = re.search(r'id="total-bypass".*?<b class="block">(\d+)</b>.*?: (\d+)</div>', page)
+    evidence = page[page.index('id="evidence-bypasses"') :]
+    assert (
+        card.groups() if card else None,
+        evidence.count("a call dialled &#x27;0470123456&#x27;"),
+        "while its ALLOW was for +32470999999" in evidence,
+        "0471" in evidence,
+        "&lt;b&gt;0471&lt;/b&gt;" in page,
+        "provider_reached" in page,
+    ) == (("2", "1"), 1, True, False, True, False)

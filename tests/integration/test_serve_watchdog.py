@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from gatekeeper.ami.client import AmiClient
 from tools.calls import CallSpec, PlacedCall, connect, place_calls
-from tools.gatekeeper_run import GatekeeperRun
+from tools.gatekeeper_run import GatekeeperRun, gatekeeper
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 
@@ -124,3 +124,71 @@ async def test_route_jumping_into_the_trunk_context_is_a_bypass(tmp_path: Path) 
         await _originate_until_hangup(run, "Local/0470999999@misrouted-campaign")
         [bypass] = await _wait_for_records(run, "bypass", 1)
     assert "gatekeeper-example-trunk" in json.dumps(bypass)
+
+
+LYING = """
+[lying-campaign]
+; A route that checks one number and dials another into the gated trunk.
+exten => _X.,1,Set(SOME_VAR=0470999999)
+ same => n,Gosub(gatekeeper-check,s,1(${SOME_VAR},spring-promo))
+ same => n,GotoIf($["${GK_DECISION}" != "ALLOW"]?refused)
+ same => n,Dial(Local/${EXTEN}@gatekeeper-example-trunk)
+ same => n(refused),Hangup(21)
+"""
+
+
+async def _lying_call(run: GatekeeperRun) -> list[str]:
+    """Dial the listed 0470123456 through the lying route; the names of the events seen."""
+    await _await_ami_login(run)
+    client = await _client(run)
+    seen: list[str] = []
+    try:
+        async with client.subscription() as events:
+            await client.originate(
+                "Local/0470123456@lying-campaign",
+                application="Wait",
+                data="1",
+                channel_id="gk-lying",
+                other_channel_id="gk-lying-route",
+            )
+            async with asyncio.timeout(WAIT_S):
+                while True:
+                    event = await events.get()
+                    seen.append(event.get("UserEvent") or event.name)
+                    if event.name == "Hangup" and event.get("Uniqueid") == "gk-lying":
+                        break
+    finally:
+        await client.close()
+    return seen
+
+
+async def test_route_checking_one_number_and_dialling_another_never_reaches_the_trunk(
+    tmp_path: Path,
+) -> None:
+    """A listed number dialled under another number's ALLOW is stopped and recorded."""
+    with GatekeeperRun(tmp_path / "run", extra_dialplan=LYING) as run:
+        seen = await _lying_call(run)
+        [bypass] = await _wait_for_records(run, "bypass", 1)
+        [outcome] = await _wait_for_records(run, "outcome", 1)
+    assert (
+        "GatekeeperTrunkReached" in seen,
+        bypass["details"]["reason"],  # type: ignore[index]
+        bypass["details"]["exten"],  # type: ignore[index]
+        bypass["details"]["allowed_number"],  # type: ignore[index]
+        bypass["details"]["provider_reached"],  # type: ignore[index]
+        outcome["outcome"]["result"],  # type: ignore[index]
+    ) == (False, "number_mismatch", "0470123456", "+32470999999", False, "bypassed")
+
+
+async def test_audit_show_tells_the_bypass_of_a_number(tmp_path: Path) -> None:
+    """`audit show --number` on the listed number dialled in a bypass tells it in a sentence."""
+    with GatekeeperRun(tmp_path / "run", extra_dialplan=LYING) as run:
+        await _lying_call(run)
+        await _wait_for_records(run, "bypass", 1)
+        shown = gatekeeper(run.config, "audit", "show", "--number", "0470 12 34 56").stdout
+    assert (
+        "1 bypass(es) of the check involving +32470123456:" in shown,
+        "bypass: a call dialled '0470123456' into trunk context 'gatekeeper-example-trunk' "
+        "while its ALLOW was for +32470999999" in shown,
+        "the provider leg was not reached." in shown,
+    ) == (True, True, True)

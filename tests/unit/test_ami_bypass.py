@@ -5,10 +5,12 @@ from __future__ import annotations
 from types import MappingProxyType
 
 import pytest
+from gatekeeper.ami import bypass as bypass_module
 from gatekeeper.ami.bypass import (
     MAX_GRANTS,
     PENDING_GRACE_S,
     PRUNE_EVERY_EVENTS,
+    REPORT_WAIT_S,
     STATE_TTL_S,
     Bypass,
     BypassDetector,
@@ -17,6 +19,8 @@ from gatekeeper.ami.client import AmiEvent
 
 TRUNK = "trunk"
 ROUTE = "route"
+NUMBER = "0470999999"
+E164 = "+32470999999"
 
 
 def _event(name: str, **fields: str) -> AmiEvent:
@@ -30,7 +34,7 @@ def _local_pair(base: str, context: str, one: str, two: str, linkedid: str) -> l
             "Newchannel",
             Channel=f"{base};1",
             Context=context,
-            Exten="0470",
+            Exten=NUMBER,
             Uniqueid=one,
             Linkedid=linkedid,
         ),
@@ -38,7 +42,7 @@ def _local_pair(base: str, context: str, one: str, two: str, linkedid: str) -> l
             "Newchannel",
             Channel=f"{base};2",
             Context=context,
-            Exten="0470",
+            Exten=NUMBER,
             Uniqueid=two,
             Linkedid=linkedid,
         ),
@@ -46,7 +50,7 @@ def _local_pair(base: str, context: str, one: str, two: str, linkedid: str) -> l
             "Newexten",
             Channel=f"{base};1",
             Context=context,
-            Exten="0470",
+            Exten=NUMBER,
             Uniqueid=one,
             Linkedid=linkedid,
             Application="AppDial",
@@ -59,7 +63,7 @@ def _dial(caller: str, dest: str, context: str, linkedid: str) -> AmiEvent:
     fields = {
         "DestChannel": f"Local/0470@{context}-1;1",
         "DestContext": context,
-        "DestExten": "0470",
+        "DestExten": NUMBER,
         "DestUniqueid": dest,
         "DestLinkedid": linkedid,
     }
@@ -73,7 +77,7 @@ def _runs(uniqueid: str, context: str, linkedid: str, app: str = "Answer") -> Am
         "Newexten",
         Channel=f"X/{uniqueid}",
         Context=context,
-        Exten="0470",
+        Exten=NUMBER,
         Uniqueid=uniqueid,
         Linkedid=linkedid,
         Application=app,
@@ -88,7 +92,7 @@ def _allowed_route_call(detector: BypassDetector) -> list[Bypass]:
     """The checked route: A/A2 in the route, A2 allowed, A2 dials T1/T2 in the trunk."""
     events = _local_pair(f"Local/0470@{ROUTE}-0", ROUTE, "A", "A2", "A")
     found = _feed(detector, events)
-    detector.allow("A2", "A")
+    detector.allow("A2", "A", E164)
     events = [
         _runs("A2", ROUTE, "A", "Dial"),
         *_local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "A"),
@@ -111,7 +115,7 @@ def test_originate_straight_into_trunk_is_a_bypass() -> None:
         "T1",
         "DialBegin",
         TRUNK,
-        "0470",
+        NUMBER,
         "",
     )
 
@@ -136,7 +140,7 @@ def test_dial_from_the_other_half_of_the_allowed_local_channel_is_no_bypass() ->
     """A grant covers both halves of the Local channel that ran the check."""
     detector = BypassDetector([TRUNK])
     _feed(detector, _local_pair(f"Local/0470@{ROUTE}-0", ROUTE, "A", "A2", "A"))
-    detector.allow("A2", "A")
+    detector.allow("A2", "A", E164)
     events = [
         *_local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "A"),
         _dial("A", "T1", TRUNK, "A"),
@@ -185,7 +189,7 @@ def test_a_bypassed_leg_is_reported_once() -> None:
 def test_linked_id_grant_applies_only_without_a_uniqueid() -> None:
     """A grant that names only a linked id covers the gated channels of that call."""
     detector = BypassDetector([TRUNK])
-    detector.allow("", "L")
+    detector.allow("", "L", E164)
     events = [
         *_local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "L"),
         _dial("", "T1", TRUNK, "L"),
@@ -216,7 +220,7 @@ def test_grants_without_events_expire() -> None:
     """A grant whose call never showed up (events lost) is forgotten after the TTL."""
     now = [0.0]
     detector = BypassDetector([TRUNK], clock=lambda: now[0])
-    detector.allow("A2", "A")
+    detector.allow("A2", "A", E164)
     now[0] = STATE_TTL_S + 1
     _feed(detector, [_event("VarSet")] * PRUNE_EVERY_EVENTS)
     assert detector.tracked == 0
@@ -230,7 +234,7 @@ def _second_half_runs_first(detector: BypassDetector, caller: str) -> list[Bypas
             "Newexten",
             Channel=f"Local/0470@{TRUNK}-1;2",
             Context=TRUNK,
-            Exten="0470",
+            Exten=NUMBER,
             Uniqueid="T2",
             Linkedid="A",
             Application="Answer",
@@ -243,7 +247,7 @@ def _second_half_runs_first(detector: BypassDetector, caller: str) -> list[Bypas
 def test_second_half_running_before_an_allowed_dial_begin_is_no_bypass() -> None:
     """Events of two channels may arrive out of order: the late DialBegin still permits."""
     detector = BypassDetector([TRUNK])
-    detector.allow("A2", "A")
+    detector.allow("A2", "A", E164)
     assert (_second_half_runs_first(detector, "A2"), detector.expire()) == ([], [])
 
 
@@ -264,7 +268,7 @@ def test_second_half_whose_dial_begin_never_comes_is_a_bypass_after_grace() -> N
             "Newexten",
             Channel=f"Local/0470@{TRUNK}-1;2",
             Context=TRUNK,
-            Exten="0470",
+            Exten=NUMBER,
             Uniqueid="T2",
             Linkedid="A",
             Application="Answer",
@@ -279,7 +283,145 @@ def test_grants_are_bounded_and_the_oldest_goes_first() -> None:
     """Past MAX_GRANTS the oldest grant is dropped: a late dial on it is a bypass (closed)."""
     detector = BypassDetector([TRUNK])
     for n in range(MAX_GRANTS + 1):
-        detector.allow(f"G{n}", "")
+        detector.allow(f"G{n}", "", E164)
     oldest = _feed(detector, [_dial("G0", "T1", TRUNK, "L0")])
     newest = _feed(detector, [_dial(f"G{MAX_GRANTS}", "T2", TRUNK, "L1")])
     assert ([b.uniqueid for b in oldest], newest) == (["T1"], [])
+
+
+def _route_dials(detector: BypassDetector, dialled: str) -> list[Bypass]:
+    """The route channel A2, allowed for E164, dials `dialled` into the trunk (T1/T2)."""
+    _feed(detector, _local_pair(f"Local/0470@{ROUTE}-0", ROUTE, "A", "A2", "A"))
+    detector.allow("A2", "A", E164, "9")
+    trunk = [
+        _event("Newchannel", Channel=f"Local/{dialled}@{TRUNK}-1;1", Context=TRUNK,
+               Exten=dialled, Uniqueid="T1", Linkedid="A"),
+        _event("Newchannel", Channel=f"Local/{dialled}@{TRUNK}-1;2", Context=TRUNK,
+               Exten=dialled, Uniqueid="T2", Linkedid="A"),
+        _event("LocalBridge", LocalOneUniqueid="T1", LocalTwoUniqueid="T2"),
+        AmiEvent("DialBegin", MappingProxyType({
+            "Channel": f"Local/0470@{ROUTE}-0;2", "Uniqueid": "A2", "Linkedid": "A",
+            "DestChannel": f"Local/{dialled}@{TRUNK}-1;1", "DestContext": TRUNK,
+            "DestExten": dialled, "DestUniqueid": "T1", "DestLinkedid": "A",
+        })),
+    ]  # fmt: skip
+    return _feed(detector, trunk)
+
+
+def test_allowed_channel_dialling_another_number_is_a_bypass() -> None:
+    """A route that checked one number and dials another into the trunk is a bypass."""
+    [found] = _route_dials(BypassDetector([TRUNK]), "0470123456")
+    assert (found.uniqueid, found.reason, found.allowed_number, found.exten) == (
+        "T1",
+        "number_mismatch",
+        E164,
+        "0470123456",
+    )
+
+
+@pytest.mark.parametrize("dialled", ["0470999999", "+32470999999", "0032470999999", "90470999999"])
+def test_allowed_number_in_any_form_is_no_bypass(dialled: str) -> None:
+    """The allowed number, written in another form or with the campaign's prefix, may pass."""
+    assert _route_dials(BypassDetector([TRUNK]), dialled) == []
+
+
+def test_allowed_channel_jumping_into_the_trunk_with_another_number_is_cut_at_once() -> None:
+    """A checked route half that Goto()s the trunk for another number needs no grace."""
+    detector = BypassDetector([TRUNK])
+    _feed(detector, _local_pair(f"Local/0470@{ROUTE}-0", ROUTE, "A", "A2", "A"))
+    detector.allow("A2", "A", E164)
+    jump = _event(
+        "Newexten",
+        Channel=f"Local/0470@{ROUTE}-0;2",
+        Context=TRUNK,
+        Exten="0470123456",
+        Uniqueid="A2",
+        Linkedid="A",
+        Application="Dial",
+    )
+    [found] = _feed(detector, [jump])
+    assert (found.uniqueid, found.trigger, found.reason) == ("A2", "Newexten", "number_mismatch")
+
+
+def test_unchecked_half_jumping_into_the_trunk_is_cut_without_grace() -> None:
+    """A Local half born in a route, not in the trunk, has no DialBegin to wait for."""
+    detector = BypassDetector([TRUNK])
+    _feed(detector, _local_pair(f"Local/0470@{ROUTE}-0", ROUTE, "A", "A2", "A"))
+    jump = _event(
+        "Newexten",
+        Channel=f"Local/0470@{ROUTE}-0;2",
+        Context=TRUNK,
+        Exten=NUMBER,
+        Uniqueid="A2",
+        Linkedid="A",
+        Application="Dial",
+    )
+    [found] = _feed(detector, [jump])
+    assert (found.uniqueid, found.reason) == ("A2", "no_allow")
+
+
+def _provider_dial(caller: str, context: str) -> AmiEvent:
+    return AmiEvent(
+        "DialBegin",
+        MappingProxyType(
+            {
+                "Channel": f"Local/{NUMBER}@{context}-1;2",
+                "Context": context,
+                "Uniqueid": caller,
+                "DestChannel": "IAX2/provider-0001",
+                "DestContext": "",
+                "DestExten": NUMBER,
+                "DestUniqueid": "P1",
+            }
+        ),
+    )
+
+
+@pytest.mark.parametrize("provider_first", [False, True])
+def test_report_says_whether_the_provider_leg_began(provider_first: bool) -> None:
+    """A bypass report names the provider leg its Local partner dialled, before or after."""
+    detector = BypassDetector([TRUNK])
+    pair = _local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "T1")
+    dial = [_provider_dial("T2", TRUNK)]
+    bypass = [_dial("", "T1", TRUNK, "T1")]
+    _feed(detector, pair + (dial + bypass if provider_first else bypass + dial))
+    early = detector.reports()
+    _feed(detector, [_event("Hangup", Uniqueid=u) for u in ("P1", "T2", "T1")])
+    [report] = detector.reports()
+    assert (early, report.bypass.uniqueid, report.provider_channel) == (
+        [],
+        "T1",
+        "IAX2/provider-0001",
+    )
+
+
+def test_report_without_provider_leg_comes_at_hangup() -> None:
+    """A bypass cut before any provider dial is reported, not reached, once its leg is gone."""
+    detector = BypassDetector([TRUNK])
+    pair = _local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "T1")
+    _feed(detector, [*pair, _dial("", "T1", TRUNK, "T1")])
+    _feed(detector, [_event("Hangup", Uniqueid=u) for u in ("T2", "T1")])
+    [report] = detector.reports()
+    assert (report.provider_reached, detector.tracked) == (False, 0)
+
+
+def test_report_of_a_leg_left_up_comes_after_the_wait() -> None:
+    """In alert mode the leg stays up: its report is handed back after REPORT_WAIT_S."""
+    now = [0.0]
+    detector = BypassDetector([TRUNK], clock=lambda: now[0])
+    pair = _local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "T1")
+    _feed(detector, [*pair, _dial("", "T1", TRUNK, "T1")])
+    early = detector.reports()
+    now[0] = REPORT_WAIT_S
+    assert (early, [r.bypass.uniqueid for r in detector.reports()]) == ([], ["T1"])
+
+
+def test_open_reports_are_bounded_and_the_oldest_is_handed_back_early(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past MAX_REPORTS open reports, the oldest is handed back with what is known so far."""
+    monkeypatch.setattr(bypass_module, "MAX_REPORTS", 2)
+    detector = BypassDetector([TRUNK])
+    for n in range(3):
+        _feed(detector, [_dial("", f"T{n}", TRUNK, f"T{n}")])
+    assert ([r.bypass.uniqueid for r in detector.reports()], detector.tracked) == (["T0"], 5)

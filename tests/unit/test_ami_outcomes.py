@@ -221,3 +221,25 @@ def test_followed_calls_are_bounded() -> None:
         True,
         MAX_CALLS,
     )
+
+
+def test_diverted_call_is_not_described_as_the_allowed_call() -> None:
+    """A call that dialled another number than allowed: its dials are not the decision's."""
+    clock = Clock()
+    tracker = OutcomeTracker(clock)
+    tracker.watch("A2", "A", "allow")
+    tracker.diverted("A2")
+    steps = [
+        (0.0, _dial_begin("A2", "T1")),
+        (1.0, _dial_end("A2", "T1", "ANSWER")),
+        (5.0, _hangup("T1")),
+        (0.01, _hangup("A2")),
+    ]
+    [outcome] = _feed(tracker, clock, steps)
+    fields = outcome.fields
+    assert (
+        fields["result"],
+        fields["attempts"],
+        fields["reached_network"],
+        fields["bypass"],
+    ) == ("bypassed", 0, False, True)
