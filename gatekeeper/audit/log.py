@@ -17,10 +17,25 @@ are chained correctly), gives each record its sequence number, id and hash, inse
 the head, and commits: a group commit. Only then does it resolve the callers' futures, with one
 `call_soon_threadsafe` per batch. If anything fails, the transaction is rolled back and every
 caller in the batch gets an AuditError: nothing is silently dropped, and the caller blocks its
-call. The writer never checkpoints the WAL itself (that would put an fsync on the hot path): a
-second thread runs a PASSIVE checkpoint every few seconds, which never blocks the writer. In WAL
-mode with synchronous=NORMAL a commit has reached the operating system when it returns, so it
-survives the process being killed; see docs/audit.md for power loss.
+call.
+
+The WAL is kept bounded by the writer thread, between batches. A passive checkpoint alone never
+lets SQLite reset the WAL under sustained load: the reset happens only when a writer begins
+while every frame has been copied back, and with a commit every few milliseconds new frames
+always arrive while the checkpoint runs, so the file grew by every commit for ever. So every
+`checkpoint_interval_s`, when the WAL file is over `wal_limit_bytes`, the thread first runs a
+PASSIVE checkpoint (the long copy, while the fast lane keeps committing), then a RESTART one:
+it takes the write lock, copies the few frames committed meanwhile and waits at most
+`CHECKPOINT_WAIT_S` for readers to leave the WAL, so that the next commit writes from the start
+of the file again and cuts it to `journal_size_limit` (the same limit). TRUNCATE would empty the
+file, but cutting tens of megabytes costs 25-45 ms under the lock, RESTART 2-12 ms, and
+reusing the file's space is cheaper than growing it again. While it holds the lock
+the fast lane finds the file busy and hands its batches to this same thread, which commits them
+as soon as the checkpoint is done. A reader that keeps a snapshot longer (a long `audit report`)
+makes the RESTART give up after that wait; it is retried at the next interval. No connection
+of ours keeps a read transaction open between commits. In WAL mode with synchronous=NORMAL a
+commit has reached the operating system when it returns, so it survives the process being
+killed; see docs/audit.md for power loss.
 """
 
 from __future__ import annotations
@@ -31,10 +46,13 @@ import dataclasses
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self, TypeVar
+
+import structlog
 
 from gatekeeper.audit.append import NewRecord, append
 from gatekeeper.audit.records import (
@@ -45,34 +63,42 @@ from gatekeeper.audit.records import (
     details_body,
     utc_text,
 )
-from gatekeeper.audit.schema import Synchronous, connect_writer
+from gatekeeper.audit.schema import WAL_LIMIT_BYTES, Synchronous, connect_writer
 from gatekeeper.errors import AuditError
 
 MAX_BATCH = 512
 DEFAULT_BUSY_TIMEOUT_S = 2.0
-CHECKPOINT_INTERVAL_S = 5.0
+CHECKPOINT_INTERVAL_S = 1.0
+CHECKPOINT_WAIT_S = 0.05
 MAX_EVENT_KIND = 64
 
 _Waiter = tuple[NewRecord, asyncio.Future[str]]
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _STOP = None
 T = TypeVar("T")
+log = structlog.get_logger("gatekeeper.audit")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Options:
+    synchronous: Synchronous
+    busy_timeout_s: float
+    wal_limit_bytes: int
+    checkpoint_interval_s: float
 
 
 class DecisionLog:
     """The append-only, hash-chained decision log (one writer thread per open log)."""
 
-    def __init__(
-        self,
-        path: Path,
-        loop: asyncio.AbstractEventLoop,
-        synchronous: Synchronous,
-        busy_timeout_s: float,
-    ) -> None:
+    def __init__(self, path: Path, loop: asyncio.AbstractEventLoop, options: _Options) -> None:
         self.path = path
+        self._wal = path.with_name(path.name + "-wal")
         self._loop = loop
-        self._synchronous = synchronous
-        self._busy_timeout_s = busy_timeout_s
+        self._synchronous = options.synchronous
+        self._busy_timeout_s = options.busy_timeout_s
+        self._wal_limit_bytes = options.wal_limit_bytes
+        self._checkpoint_interval_s = options.checkpoint_interval_s
+        self.wal_resets_missed = 0
         self._queue: queue.SimpleQueue[_Waiter | None] = queue.SimpleQueue()
         self._ready: asyncio.Future[None] = loop.create_future()
         self._stopped: asyncio.Future[None] = loop.create_future()
@@ -82,10 +108,6 @@ class DecisionLog:
         self._flush_scheduled = False
         self._in_slow_lane = 0
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
-        self._checkpointer_stop = threading.Event()
-        self._checkpointer = threading.Thread(
-            target=self._checkpoint_loop, name="audit-checkpoint", daemon=True
-        )
 
     @classmethod
     async def open(
@@ -94,15 +116,33 @@ class DecisionLog:
         *,
         synchronous: Synchronous = Synchronous.NORMAL,
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+        wal_limit_bytes: int = WAL_LIMIT_BYTES,
+        checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S,
     ) -> Self:
-        """Open (creating if needed) the log at `path` and start its writer thread."""
-        log = cls(path, asyncio.get_running_loop(), synchronous, busy_timeout_s)
+        """Open (creating if needed) the log at `path` and start its writer thread.
+
+        The WAL is reset whenever it is found over `wal_limit_bytes`, checked every
+        `checkpoint_interval_s`.
+        """
+        options = _Options(synchronous, busy_timeout_s, wal_limit_bytes, checkpoint_interval_s)
+        log = cls(path, asyncio.get_running_loop(), options)
         log._thread.start()
         await log._ready
-        log._fast = connect_writer(path, synchronous=synchronous, busy_timeout_s=busy_timeout_s)
+        log._fast = connect_writer(
+            path,
+            synchronous=synchronous,
+            busy_timeout_s=busy_timeout_s,
+            wal_limit_bytes=wal_limit_bytes,
+        )
         log._fast.execute("PRAGMA busy_timeout=0")
-        log._checkpointer.start()
         return log
+
+    def wal_bytes(self) -> int:
+        """The size of the WAL file now (0 when there is none)."""
+        try:
+            return self._wal.stat().st_size
+        except FileNotFoundError:
+            return 0
 
     async def record(self, entry: DecisionEntry) -> str:
         """Append a decision; returns its id once committed, else raises AuditError."""
@@ -159,11 +199,8 @@ class DecisionLog:
         if self._fast is not None:
             self._fast.close()
             self._fast = None
-        self._checkpointer_stop.set()
         self._queue.put(_STOP)
         await asyncio.shield(self._stopped)
-        if self._checkpointer.is_alive():
-            await asyncio.to_thread(self._checkpointer.join)
 
     async def _submit(self, pending: NewRecord) -> str:
         if self._closing:
@@ -225,7 +262,10 @@ class DecisionLog:
     def _run(self) -> None:
         try:
             conn = connect_writer(
-                self.path, synchronous=self._synchronous, busy_timeout_s=self._busy_timeout_s
+                self.path,
+                synchronous=self._synchronous,
+                busy_timeout_s=self._busy_timeout_s,
+                wal_limit_bytes=self._wal_limit_bytes,
             )
         except AuditError as err:
             self._notify(_fail_future, self._ready, err)
@@ -238,18 +278,29 @@ class DecisionLog:
             conn.close()
             self._notify(_resolve_none, self._stopped)
 
-    def _checkpoint_loop(self) -> None:
-        """Copy the WAL into the database off the hot path (the writer never checkpoints)."""
-        try:
-            conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
-        except sqlite3.Error:
+    def _bound_wal(self, conn: sqlite3.Connection) -> None:
+        """Between batches: when the WAL is over its limit, copy it back and empty it."""
+        if self.wal_bytes() <= self._wal_limit_bytes:
             return
         try:
-            while not self._checkpointer_stop.wait(CHECKPOINT_INTERVAL_S):
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        finally:
-            conn.close()
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            conn.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_WAIT_S * 1000)}")
+            try:
+                busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            finally:
+                conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_s * 1000)}")
+        except sqlite3.Error as err:
+            busy, reason = 1, f"{type(err).__name__}: {err}"
+        else:
+            reason = "a reader or another writer kept the file"
+        if busy:
+            self.wal_resets_missed += 1
+            log.warning(
+                "audit_wal_not_reset",
+                wal_bytes=self.wal_bytes(),
+                reason=reason,
+                path=str(self._wal),
+            )
 
     def _notify(self, callback: Callable[..., None], *args: object) -> None:
         with contextlib.suppress(RuntimeError):
@@ -257,23 +308,33 @@ class DecisionLog:
 
     def _serve(self, conn: sqlite3.Connection) -> None:
         stopping = False
+        next_checkpoint = time.monotonic() + self._checkpoint_interval_s
         while not stopping:
-            batch: list[_Waiter] = []
-            item = self._queue.get()
-            while True:
-                if item is _STOP:
-                    stopping = True
-                else:
-                    batch.append(item)
-                if len(batch) >= MAX_BATCH:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            batch, stopping = self._take(max(0.0, next_checkpoint - time.monotonic()))
             if batch:
                 self._commit(conn, batch)
+            if time.monotonic() >= next_checkpoint:
+                self._bound_wal(conn)
+                next_checkpoint = time.monotonic() + self._checkpoint_interval_s
         self._fail_leftovers()
+
+    def _take(self, timeout: float) -> tuple[list[_Waiter], bool]:
+        """The pending records (up to MAX_BATCH), waiting at most `timeout`; and whether to stop."""
+        batch: list[_Waiter] = []
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return batch, False
+        while True:
+            if item is _STOP:
+                return batch, True
+            batch.append(item)
+            if len(batch) >= MAX_BATCH:
+                return batch, False
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
 
     def _fail_leftovers(self) -> None:
         while True:
