@@ -99,7 +99,7 @@ async def _sampler(log: DecisionLog, samples: Samples, every: float, stop: async
 async def main(rate: int, seconds: float, every: float) -> None:
     """Record at `rate` for `seconds`, sampling every `every` seconds."""
     configure_logging(level=logging.WARNING)
-    with tempfile.TemporaryDirectory(dir=Path.cwd()) as folder:
+    with tempfile.TemporaryDirectory() as folder:
         config = write_run_config(Path(folder), agi_port=4573, ami_port=5038, ami_secret="s")
         live = LiveSettings(config)
         async with open_services(live) as services:

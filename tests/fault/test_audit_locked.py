@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import sys
@@ -11,15 +12,18 @@ from typing import Any
 
 import pytest
 from gatekeeper.app import open_services
+from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.records import utc_text
+from gatekeeper.audit.store import verify_log
 from gatekeeper.checker import CallRequest, Checker, CheckResult
 from gatekeeper.clock import today
 from gatekeeper.config import LiveSettings
 from gatekeeper.dncm.sync import import_list_file
+from gatekeeper.health_checks import late_records_check
 from structlog.testing import capture_logs
 from tools.gatekeeper_run import SAMPLE_LIST, write_run_config
 
-from audit_support import run
+from audit_support import LISTED, run
 
 pytestmark = pytest.mark.asyncio
 
@@ -106,3 +110,21 @@ async def test_a_late_answer_is_logged_with_its_reason(config: Path) -> None:
         await _checks_while_locked(config)
     errors = [str(e["error"]) for e in logs if e["event"] == "decision_log_unavailable"]
     assert (len(errors) > 0, all("locked" in error for error in errors)) == (True, True)
+
+
+async def test_a_full_late_queue_refuses_and_health_says_so(tmp_path: Path) -> None:
+    """Past `max_late` waiting late records, the next is refused and `late_records` fails."""
+    path = tmp_path / "decisions.sqlite"
+    log = await DecisionLog.open(path, max_late=2)
+    check = late_records_check(log)
+    try:
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as locker:
+            locker.execute("BEGIN IMMEDIATE")
+            kept = [log.record_late(LISTED, "locked") for _ in range(3)]
+            await asyncio.sleep(0.05)
+            health = check()
+            assert isinstance(health, tuple)
+            locker.execute("ROLLBACK")
+    finally:
+        await log.close()
+    assert (kept, health[0], verify_log(path).records) == ([True, True, False], False, 2)
