@@ -266,6 +266,8 @@ class DecisionLog:
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                return future.result()  # settled before the caller gave up: that is its answer
             if self._withdraw(waiter):
                 raise
             with contextlib.suppress(TimeoutError):
