@@ -22,17 +22,27 @@ def wal_bytes(path: Path) -> int:
         return 0
 
 
-def reset_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> str | None:
-    """Copy the WAL back into the database and make the next commit start it over.
+def copy_back(conn: sqlite3.Connection) -> str | None:
+    """A PASSIVE checkpoint: copy what it can of the WAL into the database, never waiting.
 
-    A PASSIVE checkpoint first does the long copy without stopping writers; the RESTART after it
-    holds the write lock only to copy what was committed meanwhile and to wait (at most
-    CHECKPOINT_WAIT_S) for readers to leave the WAL. `conn` must be outside any transaction;
-    its busy timeout is set back to `busy_timeout_s`. Returns why the WAL could not be reset, or
-    None when it was.
+    Returns why it failed, or None.
     """
     try:
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    except sqlite3.Error as err:
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def reset_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> str | None:
+    """A RESTART checkpoint: copy the rest of the WAL back and make the next commit start it over.
+
+    It holds the write lock while it copies what the last `copy_back` left and waits (at most
+    CHECKPOINT_WAIT_S) for readers to leave the WAL, so call it right after `copy_back`. `conn`
+    must be outside any transaction; its busy timeout is set back to `busy_timeout_s`. Returns
+    why the WAL could not be reset, or None when it was.
+    """
+    try:
         conn.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_WAIT_S * 1000)}")
         try:
             busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
