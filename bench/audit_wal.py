@@ -2,8 +2,9 @@
 
 Opens the stores exactly as `serve` does (`open_services` on a temporary data folder), then
 records decisions through the service's own `DecisionLog` at a steady rate (default 500/s for
-10 minutes, open loop), while the `/healthz` checks of the log run every 2 s and a reader reads
-the last minute's decisions every 10 s (an operator's `audit show`). Every few seconds it prints
+10 minutes, open loop), while the `/healthz` checks of the log and the disk run every 2 s and a
+reader reads the last minute's decisions every 10 s (an operator's `audit show`). Every few
+seconds it prints
 the WAL file's size and the window's record latency; at the end, the largest and last WAL
 sizes, the p50/p99/max latency of `record()` over the whole run, and how many WAL resets a
 reader made wait.
@@ -31,7 +32,7 @@ from gatekeeper.audit.records import utc_text
 from gatekeeper.audit.store import reading
 from gatekeeper.config import LiveSettings
 from gatekeeper.health import Check, run_checks
-from gatekeeper.health_checks import log_check
+from gatekeeper.health_checks import disk_check, late_records_check, log_check
 from gatekeeper.logs import configure_logging
 from tools.gatekeeper_run import write_run_config
 
@@ -106,7 +107,11 @@ async def main(rate: int, seconds: float, every: float) -> None:
             log = services.decision_log
             samples = Samples()
             stop = asyncio.Event()
-            checks: dict[str, Check] = {"log": log_check(services.checker, live.current)}
+            checks: dict[str, Check] = {
+                "log": log_check(services.checker, live.current),
+                "late_records": late_records_check(log),
+                "disk": disk_check(live.current),
+            }
             helpers = [
                 asyncio.create_task(_health(checks, stop)),
                 asyncio.create_task(_reader(log.path, stop)),
