@@ -49,6 +49,11 @@ class NullRecorder:
         self.count += 1
         return f"null-{self.count}"
 
+    def record_late(self, entry: DecisionEntry, why: str) -> bool:
+        """Never called: nothing is ever late here."""
+        del entry, why
+        return False
+
 
 def _numbers(list_file: Path, count: int, rng: random.Random) -> list[str]:
     listed = [line.split(";", 1)[0] for line in list_file.read_text().splitlines()[:count]]

@@ -38,7 +38,14 @@ from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.sync import SYNC_STATUS, sync_forever
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.health import HealthServer
-from gatekeeper.health_checks import agi_check, list_check, log_check
+from gatekeeper.health_checks import (
+    agi_check,
+    disk_check,
+    late_records_check,
+    list_check,
+    log_check,
+    storage_readings,
+)
 from gatekeeper.licence import log_licence_state
 from gatekeeper.metrics import Metrics
 from gatekeeper.policy import Verdict
@@ -163,11 +170,14 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
                 "ami": ami.health,
                 "list": list_check(services.index, live.current),
                 "log": log_check(services.checker, live.current),
+                "late_records": late_records_check(services.decision_log),
+                "disk": disk_check(live.current),
             },
             metrics,
             settings.health.host,
             settings.health.port,
         )
+        metrics.watch_storage(storage_readings(live.current, services.decision_log))
         try:
             await server.start()
         except OSError as err:

@@ -6,7 +6,9 @@ rule, gathers only the facts the rules need (list snapshot and listing, consent 
 records for this advertiser), lets the pure `policy.decide` rule, and records the decision before
 anyone sees it. Every step that can fail or stall has a deadline; any failure while gathering
 facts for a commercial call is an `internal_error` block, and an ALLOW whose record cannot be
-committed becomes a BLOCK: no call goes out without its proof.
+committed in time becomes a BLOCK: no call goes out without its proof. A decision answered
+without a committed record (always a BLOCK, answered without a decision id) is handed back to
+the log as a late record, so that every answer given reaches the chain (docs/audit.md).
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ class DecisionRecorder(Protocol):
 
     async def record(self, entry: DecisionEntry) -> str:
         """Commit one decision; returns its id once durable."""
+
+    def record_late(self, entry: DecisionEntry, why: str) -> bool:
+        """Queue the record of a decision answered before it could be committed; False if lost."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,15 +199,32 @@ class Checker:
             async with asyncio.timeout(RECORD_DEADLINE_S):
                 decision_id = await self._recorder.record(entry)
         except (GatekeeperError, TimeoutError, OSError) as err:
-            self.record_failure = f"{type(err).__name__}: {err}"
-            log.error("decision_log_unavailable", error=str(err), campaign=result.request.campaign)
+            why = _failure_text(err)
+            self.record_failure = why
+            answered = result
             if result.decision.verdict is Verdict.ALLOW:
-                blocked = Decision(Reason.INTERNAL_ERROR, f"decision log unavailable: {err}")
-                return replace(result, decision=blocked)
-            return result
+                blocked = Decision(Reason.INTERNAL_ERROR, f"decision log unavailable: {why}")
+                answered = replace(result, decision=blocked)
+            queued = self._recorder.record_late(_entry_of(answered, self._host), why)
+            log.error(
+                "decision_log_unavailable",
+                error=why,
+                campaign=result.request.campaign,
+                uniqueid=result.request.uniqueid,
+                late_record="queued" if queued else "refused",
+            )
+            return answered
         self.record_failure = None
         log_decision(entry, decision_id, self._pseudonyms)
         return replace(result, decision_id=decision_id)
+
+
+def _failure_text(err: BaseException) -> str:
+    """Why a decision could not be recorded in time, never empty."""
+    if isinstance(err, TimeoutError):
+        return f"no commit within {RECORD_DEADLINE_S:g} s (decision log locked or slow)"
+    text = str(err)
+    return f"{type(err).__name__}: {text}" if text else repr(err)
 
 
 def _bounded(dialled: str) -> str:

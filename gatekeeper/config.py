@@ -67,6 +67,10 @@ MAX_YAML_DEPTH = 32
 """The deepest nesting of mappings and lists a configuration may have (it needs five)."""
 DEFAULT_MAX_SHRINK_PERCENT = 5
 DEFAULT_RETENTION_DAYS = 1095
+DEFAULT_DISK_WARN_FREE_MIB = 1024
+DEFAULT_DISK_WARN_FREE_PERCENT = 5
+DEFAULT_DISK_FAIL_FREE_MIB = 100
+MAX_DISK_LIMIT_MIB = 1 << 30
 
 E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
@@ -167,9 +171,16 @@ class DncmSettings:
 
 @dataclass(frozen=True, slots=True)
 class AuditSettings:
-    """How long the decision log keeps its records."""
+    """How long the decision log keeps its records, and how much free disk it must have.
+
+    The disk limits are on data_dir's filesystem: `/healthz` warns below either warning limit
+    and fails below `disk_fail_free_mib` (docs/audit.md).
+    """
 
     retention_days: int = DEFAULT_RETENTION_DAYS
+    disk_warn_free_mib: int = DEFAULT_DISK_WARN_FREE_MIB
+    disk_warn_free_percent: int = DEFAULT_DISK_WARN_FREE_PERCENT
+    disk_fail_free_mib: int = DEFAULT_DISK_FAIL_FREE_MIB
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,15 +460,40 @@ class _Reader:
         )
 
     def audit(self, node: _Node) -> AuditSettings:
-        found = self.mapping(node, {"retention_days"}, set())
-        return AuditSettings(
+        keys = {"retention_days", "disk_warn_free_mib", "disk_warn_free_percent"}
+        found = self.mapping(node, {*keys, "disk_fail_free_mib"}, set())
+        settings = AuditSettings(
             retention_days=self.optional(
                 found,
                 "retention_days",
                 lambda n: self.integer(n, 1, 36500),
                 DEFAULT_RETENTION_DAYS,
-            )
+            ),
+            disk_warn_free_mib=self.optional(
+                found,
+                "disk_warn_free_mib",
+                lambda n: self.integer(n, 0, MAX_DISK_LIMIT_MIB),
+                DEFAULT_DISK_WARN_FREE_MIB,
+            ),
+            disk_warn_free_percent=self.optional(
+                found,
+                "disk_warn_free_percent",
+                lambda n: self.integer(n, 0, 99),
+                DEFAULT_DISK_WARN_FREE_PERCENT,
+            ),
+            disk_fail_free_mib=self.optional(
+                found,
+                "disk_fail_free_mib",
+                lambda n: self.integer(n, 0, MAX_DISK_LIMIT_MIB),
+                DEFAULT_DISK_FAIL_FREE_MIB,
+            ),
         )
+        if settings.disk_fail_free_mib > settings.disk_warn_free_mib:
+            raise self.fail(
+                found.get("disk_fail_free_mib", node),
+                f"must not exceed audit.disk_warn_free_mib ({settings.disk_warn_free_mib})",
+            )
+        return settings
 
     def optional(
         self, section: dict[str, _Node], key: str, read: Callable[[_Node], T], default: T

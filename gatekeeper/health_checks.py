@@ -1,17 +1,24 @@
-"""The four checks behind `/healthz`: AGI up and unsaturated, AMI up, list fresh, log writable."""
+"""The checks behind `/healthz`: AGI up and unsaturated, AMI up, list fresh, log writable, disk."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 
+import structlog
+
 from gatekeeper.agi.server import AgiServer
+from gatekeeper.audit.log import DecisionLog
 from gatekeeper.checker import Checker
 from gatekeeper.config import Settings, legal_today
+from gatekeeper.disk import DiskSpace, DiskState, disk_space
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.health import Check
 
 CheckResult = tuple[bool, str]
+
+log = structlog.get_logger("gatekeeper.health")
 
 
 def agi_check(server: AgiServer) -> Check:
@@ -65,3 +72,73 @@ def log_check(checker: Checker, settings: Callable[[], Settings]) -> Check:
         return True, f"{path} writable"
 
     return check
+
+
+def disk_check(settings: Callable[[], Settings]) -> Check:
+    """Healthy while data_dir's filesystem has room; a warning (still healthy) when it runs low.
+
+    Below `audit.disk_fail_free_mib` the decision log may stop and every call would block.
+    """
+
+    def check() -> CheckResult:
+        current = settings()
+        space = disk_space(current.data_dir, current.audit)
+        detail = space.describe(current.data_dir)
+        if space.state is DiskState.FULL:
+            log.error("disk_space_critical", detail=detail)
+            limit = current.audit.disk_fail_free_mib
+            return False, f"{detail}: under {limit} MiB, the decision log may stop (calls block)"
+        if space.state is DiskState.LOW:
+            log.warning("disk_space_low", detail=detail)
+            audit = current.audit
+            limits = f"{audit.disk_warn_free_mib} MiB or {audit.disk_warn_free_percent}%"
+            return True, f"warning: {detail}, under {limits}"
+        return True, detail
+
+    return check
+
+
+def late_records_check(decision_log: DecisionLog) -> Check:
+    """Healthy while every decision answered without its record can still be recorded late."""
+
+    def check() -> CheckResult:
+        pending, limit = decision_log.late_pending, decision_log.max_late
+        refused = decision_log.late_refused
+        detail = f"{pending} decisions waiting to be recorded late (limit {limit})"
+        if refused:
+            return False, f"{detail}; {refused} could not be kept (their content is in the log)"
+        if pending >= limit:
+            return False, f"{detail}: full, further late records are refused"
+        return True, detail
+
+    return check
+
+
+def storage_readings(
+    settings: Callable[[], Settings], decision_log: DecisionLog
+) -> dict[str, Callable[[], float]]:
+    """What the storage gauges read at each scrape (NaN when the filesystem cannot say)."""
+
+    def disk(pick: Callable[[DiskSpace], int]) -> Callable[[], float]:
+        def read() -> float:
+            current = settings()
+            try:
+                return float(pick(disk_space(current.data_dir, current.audit)))
+            except OSError:
+                return math.nan
+
+        return read
+
+    def wal() -> float:
+        try:
+            return float(decision_log.wal_bytes())
+        except OSError:
+            return math.nan
+
+    return {
+        "gatekeeper_disk_free_bytes": disk(lambda space: space.free),
+        "gatekeeper_disk_low": disk(lambda space: space.state.value),
+        "gatekeeper_audit_wal_bytes": wal,
+        "gatekeeper_audit_late_pending": lambda: float(decision_log.late_pending),
+        "gatekeeper_audit_late_refused": lambda: float(decision_log.late_refused),
+    }

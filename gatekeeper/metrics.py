@@ -9,6 +9,8 @@ so a misbehaving dialplan cannot grow the series without bound.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -31,6 +33,16 @@ CHECK_LATENCY_BUCKETS_S = (
     2.5,
 )
 UNKNOWN_CAMPAIGN_LABEL = "unknown"
+STORAGE_GAUGES = {
+    "gatekeeper_disk_free_bytes": "Free bytes on the data folder's filesystem.",
+    "gatekeeper_disk_low": "Data folder's filesystem: 0 room enough, 1 under a warning limit, "
+    "2 under the failing limit.",
+    "gatekeeper_audit_wal_bytes": "Size of the decision log's WAL file.",
+    "gatekeeper_audit_late_pending": "Decisions answered without a committed record, waiting "
+    "to be recorded late.",
+    "gatekeeper_audit_late_refused": "Late records refused since start (queue full or log "
+    "closed); their content is in the service log.",
+}
 EXPOSITION_CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
@@ -83,6 +95,9 @@ class Metrics:
             self._syncs.labels(result=result)
         for reason in Refusal:
             self._agi_refusals.labels(reason=reason.value)
+        self._storage = {
+            name: Gauge(name, text, registry=self.registry) for name, text in STORAGE_GAUGES.items()
+        }
 
     def observe_decision(self, verdict: str, reason: str, campaign: str, seconds: float) -> None:
         """One decision and how long it took."""
@@ -109,6 +124,11 @@ class Metrics:
     def count_agi_refusal(self, reason: Refusal) -> None:
         """One FastAGI connection refused or ended before a check."""
         self._agi_refusals.labels(reason=reason.value).inc()
+
+    def watch_storage(self, readings: dict[str, Callable[[], float]]) -> None:
+        """Read the storage gauges (named as in STORAGE_GAUGES) from these callables at scrape."""
+        for name, read in readings.items():
+            self._storage[name].set_function(read)
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""

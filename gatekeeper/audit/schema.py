@@ -15,6 +15,8 @@ LOG_DIR_NAME = "audit"
 LOG_FILE_NAME = "decisions.sqlite"
 FILE_MODE = 0o600
 SCHEMA_VERSION = 1
+WAL_LIMIT_BYTES = 64 * 1024 * 1024
+"""Above this the writer resets the WAL (docs/audit.md); a reset WAL file shrinks back to it."""
 
 COLUMNS = (
     "seq",
@@ -87,9 +89,17 @@ def _create_private(path: Path) -> None:
 
 
 def connect_writer(
-    path: Path, *, synchronous: Synchronous, busy_timeout_s: float
+    path: Path,
+    *,
+    synchronous: Synchronous,
+    busy_timeout_s: float,
+    wal_limit_bytes: int = WAL_LIMIT_BYTES,
 ) -> sqlite3.Connection:
-    """Open (creating if needed, mode 0600) the log for appending, in WAL mode."""
+    """Open (creating if needed, mode 0600) the log for appending, in WAL mode.
+
+    No connection checkpoints on commit (`wal_autocheckpoint=0`); whoever resets the WAL also
+    truncates its file to `wal_limit_bytes` (`journal_size_limit`).
+    """
     try:
         _create_private(path)
         conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
@@ -99,6 +109,7 @@ def connect_writer(
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous.value}")
         conn.execute("PRAGMA wal_autocheckpoint=0")
+        conn.execute(f"PRAGMA journal_size_limit={int(wal_limit_bytes)}")
         conn.executescript(_DDL)
         _check_version(conn, path)
     except sqlite3.Error as err:

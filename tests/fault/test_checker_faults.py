@@ -27,6 +27,11 @@ class StalledDisk:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
+    def record_late(self, entry: DecisionEntry, why: str) -> bool:
+        """Refuse: the disk is hung."""
+        del entry, why
+        return False
+
 
 class BrokenStore:
     """A consent store that returns garbage it cannot parse (a corrupted row)."""
@@ -46,6 +51,12 @@ class Recorded:
         """Keep the entry."""
         self.entries.append(entry)
         return str(len(self.entries))
+
+    def record_late(self, entry: DecisionEntry, why: str) -> bool:
+        """Keep the entry."""
+        del why
+        self.entries.append(entry)
+        return True
 
 
 class NoActs:

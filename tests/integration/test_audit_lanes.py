@@ -99,3 +99,19 @@ async def test_record_abandoned_by_its_caller_is_not_committed(tmp_path: Path) -
         [False],
         [True],
     )
+
+
+async def test_a_caller_cancelled_after_its_commit_gets_the_id(tmp_path: Path) -> None:
+    """Cancelled once its record is committed, the caller is given the id, not a cancellation."""
+    path = tmp_path / "decisions.sqlite"
+    log = await DecisionLog.open(path)
+    try:
+        task = asyncio.ensure_future(log.record_event("probe", {"n": 1}))
+        await asyncio.sleep(0)
+        asyncio.get_running_loop().call_soon(task.cancel)
+        outcome = await asyncio.gather(task, return_exceptions=True)
+    finally:
+        await log.close()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        stored = conn.execute("SELECT id FROM chain").fetchall()
+    assert [(rid,) for rid in outcome] == stored

@@ -105,7 +105,7 @@ async def test_health_is_green_and_metrics_count_decisions(gatekeeper_run: Gatek
     checks = json.loads(body)["checks"]
     assert (status, sorted(checks), all(c["ok"] for c in checks.values())) == (
         200,
-        ["agi", "ami", "list", "log"],
+        ["agi", "ami", "disk", "late_records", "list", "log"],
         True,
     )
     assert b'reason="listed"' in metrics

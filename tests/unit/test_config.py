@@ -227,6 +227,27 @@ def test_error_names_file_line_and_key(tmp_path: Path, case: ErrorCase) -> None:
     assert case.problem in message
 
 
+def test_disk_limits_are_read(tmp_path: Path) -> None:
+    """audit.disk_* give the free-space limits of the data folder's filesystem."""
+    text = VALID + "audit:\n  disk_warn_free_mib: 2048\n  disk_warn_free_percent: 10\n"
+    audit = load_settings(write(tmp_path, text + "  disk_fail_free_mib: 200\n")).audit
+    assert (audit.disk_warn_free_mib, audit.disk_warn_free_percent, audit.disk_fail_free_mib) == (
+        2048,
+        10,
+        200,
+    )
+
+
+def test_disk_fail_limit_above_warning_limit_is_refused(tmp_path: Path) -> None:
+    """A failing limit above the warning limit is refused at its own line and key."""
+    text = VALID + "audit:\n  disk_warn_free_mib: 100\n  disk_fail_free_mib: 200\n"
+    path = write(tmp_path, text)
+    line = len(VALID.splitlines()) + 3
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(caught.value).startswith(f"{path}:{line}: audit.disk_fail_free_mib: must not")
+
+
 def test_missing_required_key_names_it(tmp_path: Path) -> None:
     """A missing required top-level key is named."""
     path = write(tmp_path, "\n".join(VALID.splitlines()[:4]) + "\n")
