@@ -117,14 +117,14 @@ class Watchdog:
         if not self._detector.gated_contexts:
             log.warning("ami_watchdog_guards_nothing", hint="set ami.gated_contexts")
 
-    def allowed(self, uniqueid: str, linkedid: str) -> None:
+    def allowed(self, uniqueid: str, linkedid: str, *, decision_id: str = "") -> None:
         """The checker allowed the call on `uniqueid`: it may dial gated contexts."""
         self._detector.allow(uniqueid, linkedid)
-        self._tracker.watch(uniqueid, linkedid, "allow")
+        self._tracker.watch(uniqueid, linkedid, "allow", decision_id)
 
-    def blocked(self, uniqueid: str, linkedid: str) -> None:
+    def blocked(self, uniqueid: str, linkedid: str, *, decision_id: str = "") -> None:
         """The checker blocked the call on `uniqueid`: follow it to show it never went out."""
-        self._tracker.watch(uniqueid, linkedid, "block")
+        self._tracker.watch(uniqueid, linkedid, "block", decision_id)
 
     def attach(self, client: AmiClient) -> None:
         """Watch this client's events from now on (the subscription outlives reconnects)."""
