@@ -141,6 +141,8 @@ class AsteriskSandbox:
     agi_timeout_s: int = 3
     agi_host: str = "127.0.0.1"
     extra_dialplan: str = ""
+    extra_modules: tuple[str, ...] = ()
+    """Modules loaded besides MODULES, such as a dialler's dialplan needs (func_cut.so)."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -177,7 +179,7 @@ class AsteriskSandbox:
             "asterisk.conf": f"[directories]\n{directories}\n\n[options]\nverbose = 3\n"
             "transmit_silence = no\nhideconnect = yes\n",
             "modules.conf": "[modules]\nautoload = no\n"
-            + "".join(f"load = {m}\n" for m in MODULES),
+            + "".join(f"load = {m}\n" for m in (*MODULES, *self.extra_modules)),
             "logger.conf": "[general]\n[logfiles]\nfull => notice,warning,error,verbose\n"
             "console => error\n",
             "manager.conf": "[general]\nenabled = yes\nbindaddr = 127.0.0.1\n"

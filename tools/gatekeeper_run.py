@@ -103,6 +103,7 @@ class GatekeeperRun:
     import_list: bool = True
     customise: Callable[[dict[str, Any]], None] | None = None
     extra_dialplan: str = ""
+    extra_modules: tuple[str, ...] = ()
     agi_host: str = "127.0.0.1"
     serve_netns: str | None = None
     serve_prefix: tuple[str, ...] = ()
@@ -116,7 +117,10 @@ class GatekeeperRun:
 
     def __post_init__(self) -> None:
         self.sandbox = AsteriskSandbox(
-            agi_port=self.agi_port, agi_host=self.agi_host, extra_dialplan=self.extra_dialplan
+            agi_port=self.agi_port,
+            agi_host=self.agi_host,
+            extra_dialplan=self.extra_dialplan,
+            extra_modules=self.extra_modules,
         )
         shutil.rmtree(self.run_dir, ignore_errors=True)
         self.config = write_run_config(
