@@ -369,6 +369,32 @@ class AmiClient:
         reply = await self._action({"Action": "ListCommands"})
         return frozenset(key for key in reply if key not in _REPLY_HEADERS)
 
+    async def list_action(
+        self, fields: Mapping[str, str], *, complete: str, limit: int
+    ) -> list[AmiEvent]:
+        """An action answered by a list of events (ShowDialPlan): the events before `complete`.
+
+        AmiError when refused, when the list is not complete within the client's timeout per
+        event, or when it holds more than `limit` events (a bound, not a truncation).
+        """
+        async with self.subscription(limit + 16) as events:
+            reply = await self._action(fields)
+            action_id = _text(reply.get("ActionID", ""))
+            items: list[AmiEvent] = []
+            while True:
+                try:
+                    async with asyncio.timeout(self._timeout):
+                        event = await events.get()
+                except TimeoutError:
+                    raise AmiError(f"AMI action {fields['Action']}: its list stopped") from None
+                if event.get("ActionID") != action_id:
+                    continue
+                if event.name == complete:
+                    return items
+                if len(items) >= limit:
+                    raise AmiError(f"AMI action {fields['Action']}: more than {limit} events")
+                items.append(event)
+
     async def _action(
         self, fields: Mapping[str, str | list[str]], deadline: float | None = None
     ) -> Any:  # noqa: ANN401 - panoramisk's untyped Message
