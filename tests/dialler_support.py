@@ -87,6 +87,7 @@ async def originate(
     destination: str,
     variables: Mapping[str, str] | None = None,
     *,
+    account: str = "",
     limit_s: float = CALL_TIMEOUT_S,
 ) -> DiallerCall:
     """Originate `Local/destination` as a dialler does, and follow the call until it ends.
@@ -106,6 +107,7 @@ async def originate(
                 variables=dict(variables or {}),
                 channel_id=linkedid,
                 other_channel_id=f"{linkedid}-route",
+                account=account,
             )
             async with asyncio.timeout(limit_s):
                 while not call.ended:

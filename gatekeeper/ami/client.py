@@ -326,11 +326,13 @@ class AmiClient:
         timeout: float = 10.0,  # noqa: ASYNC109 - Asterisk's ring timeout, not an await deadline
         channel_id: str = "",
         other_channel_id: str = "",
+        account: str = "",
     ) -> str:
         """Queue an asynchronous Originate; returns its ActionID (OriginateResponse carries it).
 
         `channel_id` and `other_channel_id` choose the uniqueids of the new channel (and of a
         Local channel's second half), so a caller can follow the call's events by them.
+        `account` is the channel's account code (a Local channel's second half has it too).
         """
         fields: dict[str, str | list[str]] = {
             "Action": "Originate",
@@ -344,6 +346,8 @@ class AmiClient:
             fields["ChannelId"] = channel_id
         if other_channel_id:
             fields["OtherChannelId"] = other_channel_id
+        if account:
+            fields["Account"] = account
         if variables:
             fields["Variable"] = [f"{key}={value}" for key, value in variables.items()]
         reply = await self._action(fields)
