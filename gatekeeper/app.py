@@ -28,6 +28,7 @@ from gatekeeper.agi.server import AgiHandler, AgiLimits, AgiRequest, AgiServer
 from gatekeeper.ami.service import AmiService
 from gatekeeper.ami.watchdog import Watchdog
 from gatekeeper.answers import agi_variables
+from gatekeeper.attempts import CallAttempts
 from gatekeeper.audit.anchoring import HeadAnchorer
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.checker import CHECK_DEADLINE_S, CallRequest, Checker
@@ -99,7 +100,10 @@ def agi_handler(checker: Checker, watchdog: Watchdog, metrics: Metrics) -> AgiHa
     Asterisk does not send the linked id in the AGI environment; the subroutine passes it as a
     third argument so the decision can be tied to every channel of the call. The watchdog hears
     of every verdict before Asterisk does, so an allowed call is never mistaken for a bypass.
+    A call checked again (a failover trunk re-runs the check) is the next attempt of the same
+    linked id, and the watchdog ties each attempt's outcome to its own decision.
     """
+    attempts = CallAttempts()
 
     async def handle(request: AgiRequest) -> Mapping[str, str]:
         began = time.perf_counter()
@@ -113,16 +117,21 @@ def agi_handler(checker: Checker, watchdog: Watchdog, metrics: Metrics) -> AgiHa
                 channel=request.channel,
                 uniqueid=request.uniqueid,
                 linkedid=linkedid,
+                attempt=attempts.next(linkedid),
             )
         )
         verdict = result.decision.verdict
+        decision_id = result.decision_id or ""
         if verdict is Verdict.ALLOW and result.decision_id:
             prefix = result.campaign.strip_prefix if result.campaign else ""
-            watchdog.allowed(request.uniqueid, linkedid, result.e164 or "", prefix)
+            watchdog.allowed(
+                request.uniqueid, linkedid, result.e164 or "", prefix, decision_id=decision_id
+            )
         else:
-            watchdog.blocked(request.uniqueid, linkedid)
+            watchdog.blocked(request.uniqueid, linkedid, decision_id=decision_id)
+        resolved = result.campaign.name if result.campaign else campaign
         metrics.observe_decision(
-            verdict.value, result.decision.reason.value, campaign, time.perf_counter() - began
+            verdict.value, result.decision.reason.value, resolved, time.perf_counter() - began
         )
         return agi_variables(result)
 

@@ -24,6 +24,7 @@ import structlog
 
 from gatekeeper.audit.oplog import log_decision
 from gatekeeper.audit.records import DecisionEntry
+from gatekeeper.campaign_ids import resolve
 from gatekeeper.clock import now
 from gatekeeper.config import Settings
 from gatekeeper.dncm.index import ListAnswer
@@ -90,6 +91,8 @@ class CallRequest:
     channel: str = ""
     uniqueid: str = ""
     linkedid: str = ""
+    attempt: int = 0
+    """The how-manieth check of the same call (its linked id), from 1; 0 when not counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,12 +150,13 @@ class Checker:
         """
         settings = self._settings()
         now = self._clock()
-        campaign = settings.campaigns.get(request.campaign)
+        resolved = resolve(settings, request.campaign)
+        campaign = resolved.campaign
         number = normalise(request.dialled, strip_prefix=campaign.strip_prefix if campaign else "")
         snapshot: SnapshotInfo | None = None
         try:
             async with asyncio.timeout(FACTS_DEADLINE_S):
-                facts = await self._facts(settings, request, campaign, number, now.date())
+                facts = await self._facts(settings, resolved.name, campaign, number, now.date())
             snapshot = facts.snapshot
             decision = decide(facts)
         except Exception as err:  # noqa: BLE001 - any failure to gather facts blocks, recorded
@@ -163,13 +167,13 @@ class Checker:
     async def _facts(
         self,
         settings: Settings,
-        request: CallRequest,
+        campaign_name: str,
         campaign: Campaign | None,
         number: Normalised,
         today: date,
     ) -> Facts:
         base = Facts(
-            campaign_name=request.campaign,
+            campaign_name=campaign_name,
             campaign=campaign,
             number=number,
             today=today,
@@ -236,10 +240,11 @@ def _bounded(dialled: str) -> str:
 
 def _entry_of(result: CheckResult, host: str) -> DecisionEntry:
     request = result.request
+    resolved = result.campaign.name if result.campaign else request.campaign
     return DecisionEntry(
         at=result.at,
         source=request.source,
-        campaign=request.campaign,
+        campaign=resolved,
         purpose=result.campaign.purpose.value if result.campaign else None,
         advertiser=result.campaign.advertiser if result.campaign else None,
         dialled=_bounded(request.dialled),
@@ -253,4 +258,6 @@ def _entry_of(result: CheckResult, host: str) -> DecisionEntry:
         uniqueid=request.uniqueid,
         linkedid=request.linkedid,
         host=host,
+        dialler_campaign=request.campaign if request.campaign != resolved else None,
+        attempt=request.attempt,
     )

@@ -207,6 +207,10 @@ class Settings:
     health: Endpoint = field(default_factory=lambda: DEFAULT_HEALTH_LISTEN)
     officers_group: str | None = None
     """The group that may read reports, exports and scrubbed lists (0640); None: 0600."""
+    campaign_aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """A dialler's campaign id or route name → the campaign it stands for (docs/integrations)."""
+    default_campaign: str | None = None
+    """The campaign of a call that names none; None: such a call is an unknown campaign."""
     sha256: str = field(default="", compare=False)
     """Fingerprint of the file's text, so the decision log can name the exact file in force."""
 
@@ -436,6 +440,7 @@ class _Reader:
                 "audit",
                 "health",
                 "officers_group",
+                "default_campaign",
             },
             {"licensee", "data_dir"},
         )
@@ -457,6 +462,10 @@ class _Reader:
             audit=self.optional(top, "audit", self.audit, AuditSettings()),
             health=self.optional(top, "health", self.health, DEFAULT_HEALTH_LISTEN),
             officers_group=self.optional(top, "officers_group", self.text, None),
+            campaign_aliases=MappingProxyType(self.campaign_aliases(top.get("campaigns"))),
+            default_campaign=self.optional(
+                top, "default_campaign", lambda n: self.default_campaign(n, campaigns), None
+            ),
         )
 
     def audit(self, node: _Node) -> AuditSettings:
@@ -703,7 +712,7 @@ class _Reader:
         for name, value in self.entries(node):
             found = self.mapping(
                 value,
-                {"purpose", "advertiser", "foreign_numbers", "strip_prefix"},
+                _CAMPAIGN_KEYS,
                 {"purpose", "advertiser"},
             )
             advertiser = self.text(found["advertiser"])
@@ -725,6 +734,55 @@ class _Reader:
                 strip_prefix=strip_prefix,
             )
         return result
+
+    # --- dialler campaign ids (docs/integrations/README.md) ---------------------------------
+
+    def campaign_aliases(self, node: _Node | None) -> dict[str, str]:
+        """Every dialler id → its campaign; one id naming two campaigns is an error naming both."""
+        if node is None or node.node.tag == _YAML_NULL_TAG:
+            return {}
+        entries = self.entries(node)
+        owner: dict[str, str] = {name: value.dotted for name, value in entries}
+        result: dict[str, str] = {}
+        for name, value in entries:
+            found = self.mapping(value, _CAMPAIGN_KEYS, set())
+            if "aliases" not in found:
+                continue
+            aliases = found["aliases"]
+            if not isinstance(aliases.node, yaml.SequenceNode):
+                raise self.fail(aliases, "expected a list of dialler campaign ids or route names")
+            for item in aliases.node.value:
+                alias = self.dialler_id(_Node(item, aliases.dotted))
+                if alias == name:
+                    continue
+                if alias in owner:
+                    raise self.fail(
+                        _Node(item, aliases.dotted),
+                        f"{alias!r} is already {owner[alias]}: one id cannot name two campaigns",
+                    )
+                owner[alias] = aliases.dotted
+                result[alias] = name
+        return result
+
+    def dialler_id(self, node: _Node) -> str:
+        value = self.text(node)
+        if len(value) > _MAX_DIALLER_ID or not value.isprintable() or "," in value:
+            raise self.fail(
+                node,
+                f"an id is 1 to {_MAX_DIALLER_ID} printable characters without a comma, "
+                f"got {value!r}",
+            )
+        return value
+
+    def default_campaign(self, node: _Node, campaigns: Mapping[str, Campaign]) -> str:
+        name = self.text(node)
+        if name not in campaigns:
+            raise self.fail(node, f"unknown campaign {name!r} (it must be a key of campaigns)")
+        return name
+
+
+_CAMPAIGN_KEYS = {"purpose", "advertiser", "foreign_numbers", "strip_prefix", "aliases"}
+_MAX_DIALLER_ID = 128
 
 
 class LiveSettings:

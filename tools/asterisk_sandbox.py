@@ -143,6 +143,7 @@ class AsteriskSandbox:
     agi_host: str = "127.0.0.1"
     extra_dialplan: str = ""
     extra_modules: tuple[str, ...] = ()
+    """Modules loaded besides MODULES, such as a dialler's dialplan needs (func_cut.so)."""
     extra_configs: Mapping[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 

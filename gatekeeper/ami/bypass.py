@@ -6,8 +6,10 @@ checker allowed, for the number it dials. The checker grants by the uniqueid of 
 ran the check (`allow`), for one number (E.164) and the campaign's outside-line prefix; that
 channel, or the other half of its Local channel, may then dial gated channels for that number,
 as often as its own dialplan says (trunk failover is the admin's business). The number a
-channel dials into a gated context is the extension it enters there: `DestExten` of the
-DialBegin that dials it, `Exten` of its Newchannel and of its Newexten. It is normalised like at
+channel dials into a gated context is the extension it enters there: the `N` of a Local
+channel's name `Local/N@context-…` when a DialBegin dials one (its `DestExten` is the dialling
+channel's own extension, copied by Dial: `s` when Dial runs in a subroutine), else `DestExten`,
+and `Exten` of its Newchannel and of its Newexten. It is normalised like at
 decision time; a different number is a bypass (`number_mismatch`), as is a channel with no
 grant at all (`no_allow`). A linked id alone is not a permit: a transfer or a second Dial from
 another channel of the same call inherits it, and that is exactly the unchecked call this
@@ -125,6 +127,16 @@ def same_number(dialled: str, number: str, strip_prefix: str = "") -> bool:
     if strip_prefix:
         readings.append(normalise(dialled, strip_prefix=strip_prefix))
     return any(not isinstance(r, InvalidNumber) and r.e164 == number for r in readings)
+
+
+def _local_exten(name: str) -> str | None:
+    """The extension a Local channel runs in its context (`Local/N@ctx-0001;1` gives N)."""
+    base = _local_base(name)
+    if base is None:
+        return None
+    target = base.removeprefix("Local/").rpartition("-")[0]
+    exten, sep, _ = target.rpartition("@")
+    return exten if sep else None
 
 
 def _local_base(name: str) -> str | None:
@@ -246,7 +258,7 @@ class BypassDetector:
         if event.get("DestContext") not in self.gated_contexts or dest in self._verdicts:
             return None
         caller = event.get("Uniqueid")
-        exten = event.get("DestExten")
+        exten = _local_exten(event.get("DestChannel")) or event.get("DestExten")
         grant = self._grant_for(dest) or (self._grant_for(caller) if caller else None)
         permitted = self._permits(grant, exten)
         self._settle(dest, permitted=permitted)

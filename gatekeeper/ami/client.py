@@ -326,11 +326,13 @@ class AmiClient:
         timeout: float = 10.0,  # noqa: ASYNC109 - Asterisk's ring timeout, not an await deadline
         channel_id: str = "",
         other_channel_id: str = "",
+        account: str = "",
     ) -> str:
         """Queue an asynchronous Originate; returns its ActionID (OriginateResponse carries it).
 
         `channel_id` and `other_channel_id` choose the uniqueids of the new channel (and of a
         Local channel's second half), so a caller can follow the call's events by them.
+        `account` is the channel's account code (a Local channel's second half has it too).
         """
         fields: dict[str, str | list[str]] = {
             "Action": "Originate",
@@ -344,6 +346,8 @@ class AmiClient:
             fields["ChannelId"] = channel_id
         if other_channel_id:
             fields["OtherChannelId"] = other_channel_id
+        if account:
+            fields["Account"] = account
         if variables:
             fields["Variable"] = [f"{key}={value}" for key, value in variables.items()]
         reply = await self._action(fields)
@@ -368,6 +372,32 @@ class AmiClient:
         """The names of the actions this user may run (AMI ListCommands)."""
         reply = await self._action({"Action": "ListCommands"})
         return frozenset(key for key in reply if key not in _REPLY_HEADERS)
+
+    async def list_action(
+        self, fields: Mapping[str, str], *, complete: str, limit: int
+    ) -> list[AmiEvent]:
+        """An action answered by a list of events (ShowDialPlan): the events before `complete`.
+
+        AmiError when refused, when the list is not complete within the client's timeout per
+        event, or when it holds more than `limit` events (a bound, not a truncation).
+        """
+        async with self.subscription(limit + 16) as events:
+            reply = await self._action(fields)
+            action_id = _text(reply.get("ActionID", ""))
+            items: list[AmiEvent] = []
+            while True:
+                try:
+                    async with asyncio.timeout(self._timeout):
+                        event = await events.get()
+                except TimeoutError:
+                    raise AmiError(f"AMI action {fields['Action']}: its list stopped") from None
+                if event.get("ActionID") != action_id:
+                    continue
+                if event.name == complete:
+                    return items
+                if len(items) >= limit:
+                    raise AmiError(f"AMI action {fields['Action']}: more than {limit} events")
+                items.append(event)
 
     async def _action(
         self, fields: Mapping[str, str | list[str]], deadline: float | None = None

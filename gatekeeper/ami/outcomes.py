@@ -1,15 +1,19 @@
 """What became of each decided call, learnt from AMI events: a pure state machine.
 
-Theory of operation: the checker names the channel that asked (its uniqueid) when it decides. From
-then on that channel's `DialBegin` events start dial attempts (the destination's uniqueid is
-remembered), its `DialEnd` gives each attempt's DialStatus (ANSWER, BUSY, NOANSWER, CONGESTION,
-CHANUNAVAIL, CANCEL...), and the destination's `Hangup` gives the Q.850 cause and the end of the
-talk time. The call is finished once the asking channel has hung up and every destination too; an
-attempt whose destination never reports (events lost) is closed by `expire()` after `SETTLE_S`. A
-call the bypass detector finds dialling another number than the one allowed is *diverted*: from then
-on its dial attempts are not the decision's, and its outcome says `bypassed` rather than describe a
-call to a number nobody allowed. Times are the events' arrival times on the monotonic clock (not
-when they were processed), so the figures are as exact as the AMI link's latency.
+Theory of operation: the checker names the channel that asked (its uniqueid) when it decides.
+From then on that channel's `DialBegin` events start dial attempts (the destination's uniqueid
+is remembered), its `DialEnd` gives each attempt's DialStatus (ANSWER, BUSY, NOANSWER,
+CONGESTION, CHANUNAVAIL, CANCEL...), and the destination's `Hangup` gives the Q.850 cause and
+the end of the talk time. The call is finished once the asking channel has hung up and every
+destination too; an attempt whose destination never reports (events lost) is closed by
+`expire()` after `SETTLE_S`. A channel that asks again (a failover trunk re-runs the check)
+finishes its previous decision, whose dial attempts are over or end on their own destination's
+events: each decision gets the outcome of its own attempts, and names its decision's id. A call
+the bypass detector finds dialling another number than the one allowed is *diverted*: from then
+on its dial attempts are not the decision's, and its outcome says `bypassed` rather than describe
+a call to a number nobody allowed.
+Times are the events' arrival times on the monotonic clock (not when they were processed), so
+the figures are as exact as the AMI link's latency.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class _Call:
     linkedid: str
     verdict: str
     decided_at: float
+    decision_id: str = ""
     attempts: list[_Attempt] = field(default_factory=list)
     hung_up_at: float | None = None
     cause: int | None = None
@@ -89,17 +94,29 @@ class OutcomeTracker:
         self._calls: dict[str, _Call] = {}
         self._by_dest: dict[str, _Call] = {}
         self._evicted: list[Outcome] = []
+        self._superseded: list[_Call] = []
         self._now = clock()
 
-    def watch(self, uniqueid: str, linkedid: str, verdict: str) -> None:
+    def watch(self, uniqueid: str, linkedid: str, verdict: str, decision_id: str = "") -> None:
         """Follow the call running on `uniqueid`, decided with `verdict` (allow or block)."""
         if not uniqueid:
             return
+        previous = self._calls.pop(uniqueid, None)
+        if previous is not None:
+            self._supersede(previous)
         if len(self._calls) >= MAX_CALLS:
             oldest = next(iter(self._calls.values()))
             oldest.link_gap = True
             self._evicted.append(self._finish(oldest))
-        self._calls[uniqueid] = _Call(uniqueid, linkedid, verdict, self._clock())
+        self._calls[uniqueid] = _Call(uniqueid, linkedid, verdict, self._clock(), decision_id)
+
+    def _supersede(self, previous: _Call) -> None:
+        """The channel asked again: its previous decision's attempts are all it will have."""
+        previous.hung_up_at = self._clock()
+        if all(a.ended_at is not None for a in previous.attempts):
+            self._evicted.append(self._finish(previous))
+        else:
+            self._superseded.append(previous)
 
     @property
     def pending(self) -> int:
@@ -133,7 +150,7 @@ class OutcomeTracker:
         """Close calls whose destinations never reported, and forget very old ones."""
         now = self._clock()
         done, self._evicted = self._evicted, []
-        for call in list(self._calls.values()):
+        for call in [*self._superseded, *self._calls.values()]:
             settled = call.hung_up_at is not None and now - call.hung_up_at >= SETTLE_S
             if settled or now - call.decided_at >= FORGET_AFTER_S:
                 for attempt in call.attempts:
@@ -151,7 +168,7 @@ class OutcomeTracker:
         self._by_dest[attempt.dest_uniqueid] = call
 
     def _dial_end(self, event: AmiEvent) -> None:
-        call = self._calls.get(event.get("Uniqueid"))
+        call = self._by_dest.get(event.get("DestUniqueid"))
         attempt = self._attempt(call, event.get("DestUniqueid"))
         if attempt is None:
             return
@@ -189,9 +206,13 @@ class OutcomeTracker:
         return None
 
     def _finish(self, call: _Call) -> Outcome:
-        del self._calls[call.uniqueid]
+        if self._calls.get(call.uniqueid) is call:
+            del self._calls[call.uniqueid]
+        if call in self._superseded:
+            self._superseded.remove(call)
         for attempt in call.attempts:
-            self._by_dest.pop(attempt.dest_uniqueid, None)
+            if self._by_dest.get(attempt.dest_uniqueid) is call:
+                del self._by_dest[attempt.dest_uniqueid]
         return Outcome(call.uniqueid, describe(call))
 
 
@@ -227,4 +248,6 @@ def describe(call: _Call) -> dict[str, object]:
         fields["bypass"] = True
     if call.link_gap:
         fields["ami_link_gap"] = True
+    if call.decision_id:
+        fields["decision_id"] = call.decision_id
     return fields

@@ -130,18 +130,26 @@ class Watchdog:
         if not self._detector.gated_contexts:
             log.warning("ami_watchdog_guards_nothing", hint="set ami.gated_contexts")
 
-    def allowed(self, uniqueid: str, linkedid: str, number: str, strip_prefix: str = "") -> None:
+    def allowed(
+        self,
+        uniqueid: str,
+        linkedid: str,
+        number: str,
+        strip_prefix: str = "",
+        *,
+        decision_id: str = "",
+    ) -> None:
         """The checker allowed `number` (E.164) on `uniqueid`: it may dial it into gated contexts.
 
         `strip_prefix` is the campaign's outside-line prefix, which the dialled extension may
         still carry.
         """
         self._detector.allow(uniqueid, linkedid, number, strip_prefix)
-        self._tracker.watch(uniqueid, linkedid, "allow")
+        self._tracker.watch(uniqueid, linkedid, "allow", decision_id)
 
-    def blocked(self, uniqueid: str, linkedid: str) -> None:
+    def blocked(self, uniqueid: str, linkedid: str, *, decision_id: str = "") -> None:
         """The checker blocked the call on `uniqueid`: follow it to show it never went out."""
-        self._tracker.watch(uniqueid, linkedid, "block")
+        self._tracker.watch(uniqueid, linkedid, "block", decision_id)
 
     def attach(self, client: AmiClient) -> None:
         """Watch this client's events from now on (the subscription outlives reconnects)."""

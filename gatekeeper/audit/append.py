@@ -75,7 +75,15 @@ def append(conn: sqlite3.Connection, records: list[NewRecord]) -> list[str]:
 def _link_outcome(
     conn: sqlite3.Connection, uniqueid: str, outcome: str, batch_rows: list[tuple[object, ...]]
 ) -> str:
-    """The outcome's body with the id of the latest decision taken for the same call."""
+    """The outcome's body with the id of its decision.
+
+    The watchdog names the decision when it knows it (a channel checked twice, once per trunk,
+    has one outcome per decision); otherwise it is the latest decision taken for the same call.
+    """
+    fields = json.loads(outcome)
+    named = fields.pop("decision_id", None) if isinstance(fields, dict) else None
+    if isinstance(named, str) and named:
+        return canonical_json({"decision_id": named, "outcome": fields, "uniqueid": uniqueid})
     decision_id: str | None = None
     for row in reversed(batch_rows):
         if row[2] == RecordType.DECISION.value and row[9] == uniqueid:
@@ -84,6 +92,4 @@ def _link_outcome(
     if decision_id is None:
         found = conn.execute(_DECISION_OF_UNIQUEID, (uniqueid,)).fetchone()
         decision_id = str(found[0]) if found is not None else None
-    return canonical_json(
-        {"decision_id": decision_id, "outcome": json.loads(outcome), "uniqueid": uniqueid}
-    )
+    return canonical_json({"decision_id": decision_id, "outcome": fields, "uniqueid": uniqueid})

@@ -55,6 +55,11 @@ class DecisionEntry:
     uniqueid: str = ""
     linkedid: str = ""
     host: str = field(default_factory=_default_host)
+    dialler_campaign: str | None = None
+    """The campaign id the dialler sent when it differs from `campaign` (an alias; "" when it
+    sent none and the default campaign answered); None when the dialler named `campaign`."""
+    attempt: int = 0
+    """The how-manieth check of the same call (linked id), from 1; 0 when not counted."""
 
 
 def utc_text(moment: datetime) -> str:
@@ -104,7 +109,17 @@ def decision_body(entry: DecisionEntry) -> dict[str, object]:
         "uniqueid": entry.uniqueid,
         "linkedid": entry.linkedid,
         "host": entry.host,
-    }
+    } | _call_fields(entry)
+
+
+def _call_fields(entry: DecisionEntry) -> dict[str, object]:
+    """The dialler's own campaign id and the attempt number, present only when known."""
+    fields: dict[str, object] = {}
+    if entry.dialler_campaign is not None:
+        fields["dialler_campaign"] = entry.dialler_campaign
+    if entry.attempt:
+        fields["attempt"] = entry.attempt
+    return fields
 
 
 def _plain(value: object) -> object:

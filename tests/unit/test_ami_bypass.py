@@ -61,7 +61,7 @@ def _local_pair(base: str, context: str, one: str, two: str, linkedid: str) -> l
 
 def _dial(caller: str, dest: str, context: str, linkedid: str) -> AmiEvent:
     fields = {
-        "DestChannel": f"Local/0470@{context}-1;1",
+        "DestChannel": f"Local/{NUMBER}@{context}-1;1",
         "DestContext": context,
         "DestExten": NUMBER,
         "DestUniqueid": dest,
@@ -289,8 +289,12 @@ def test_grants_are_bounded_and_the_oldest_goes_first() -> None:
     assert ([b.uniqueid for b in oldest], newest) == (["T1"], [])
 
 
-def _route_dials(detector: BypassDetector, dialled: str) -> list[Bypass]:
-    """The route channel A2, allowed for E164, dials `dialled` into the trunk (T1/T2)."""
+def _route_dials(detector: BypassDetector, dialled: str, caller_exten: str = "") -> list[Bypass]:
+    """The route channel A2, allowed for E164, dials `dialled` into the trunk (T1/T2).
+
+    `caller_exten` is the extension A2 runs when it dials (`s` in a subroutine), which Dial
+    copies into the DialBegin's `DestExten`; by default the dialled number itself.
+    """
     _feed(detector, _local_pair(f"Local/0470@{ROUTE}-0", ROUTE, "A", "A2", "A"))
     detector.allow("A2", "A", E164, "9")
     trunk = [
@@ -302,7 +306,7 @@ def _route_dials(detector: BypassDetector, dialled: str) -> list[Bypass]:
         AmiEvent("DialBegin", MappingProxyType({
             "Channel": f"Local/0470@{ROUTE}-0;2", "Uniqueid": "A2", "Linkedid": "A",
             "DestChannel": f"Local/{dialled}@{TRUNK}-1;1", "DestContext": TRUNK,
-            "DestExten": dialled, "DestUniqueid": "T1", "DestLinkedid": "A",
+            "DestExten": caller_exten or dialled, "DestUniqueid": "T1", "DestLinkedid": "A",
         })),
     ]  # fmt: skip
     return _feed(detector, trunk)
@@ -317,6 +321,17 @@ def test_allowed_channel_dialling_another_number_is_a_bypass() -> None:
         E164,
         "0470123456",
     )
+
+
+def test_number_dialled_from_a_subroutine_is_read_from_the_local_channel() -> None:
+    """Dial in a subroutine (DestExten `s`): the allowed number in the Local name passes."""
+    assert _route_dials(BypassDetector([TRUNK]), NUMBER, caller_exten="s") == []
+
+
+def test_other_number_dialled_from_a_subroutine_is_a_bypass() -> None:
+    """Dial in a subroutine: another number in the Local name is a bypass, named as dialled."""
+    [found] = _route_dials(BypassDetector([TRUNK]), "0470123456", caller_exten=NUMBER)
+    assert (found.reason, found.exten) == ("number_mismatch", "0470123456")
 
 
 @pytest.mark.parametrize("dialled", ["0470999999", "+32470999999", "0032470999999", "90470999999"])

@@ -243,3 +243,34 @@ def test_diverted_call_is_not_described_as_the_allowed_call() -> None:
         fields["reached_network"],
         fields["bypass"],
     ) == ("bypassed", 0, False, True)
+
+
+def test_failover_check_gives_each_decision_its_own_attempt() -> None:
+    """A channel checked again for a second trunk: the first decision keeps its failed dial."""
+    clock = Clock()
+    tracker = OutcomeTracker(clock)
+    tracker.watch("A2", "A", "allow", "D1")
+    done = _feed(
+        tracker,
+        clock,
+        [(0.0, _dial_begin("A2", "T1")), (1.0, _dial_end("A2", "T1", "CONGESTION"))],
+    )
+    tracker.watch("A2", "A", "allow", "D2")
+    done += _feed(
+        tracker,
+        clock,
+        [
+            (0.01, _hangup("T1", "34", "Circuit/channel congestion")),
+            (0.0, _dial_begin("A2", "T2")),
+            (2.0, _dial_end("A2", "T2", "ANSWER")),
+            (5.0, _hangup("T2")),
+            (0.01, _hangup("A2")),
+        ],
+    )
+    done += tracker.expire()
+    assert sorted(
+        (o.fields["decision_id"], o.fields["result"], o.fields["attempts"]) for o in done
+    ) == [
+        ("D1", "congestion", 1),
+        ("D2", "answered", 1),
+    ]
