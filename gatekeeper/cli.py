@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gatekeeper.dncm.cli",
     "gatekeeper.audit.cli",
     "gatekeeper.scrub_cli",
+    "gatekeeper.console.cli",
 )
 
 
