@@ -496,7 +496,8 @@ class Console:
             number=record.e164,
             advertiser=record.advertiser,
             day=record.day,
-            source_reference=record.reference,
+            source=record.source,
+            reference=record.reference,
         )
         return self._after_act(record.e164)
 
