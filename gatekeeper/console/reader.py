@@ -45,6 +45,15 @@ class Query:
     filters: Filters
     advertiser: str | None = None
 
+    def index_hint(self) -> str:
+        """Without a number or campaign, walk the time index newest first and stop at a page.
+
+        Left to itself SQLite picks the (type, kind, at) index and sorts every decision.
+        """
+        if self.filters.e164 is None and self.filters.campaign is None:
+            return " INDEXED BY chain_at"
+        return ""
+
     def where(self) -> tuple[str, list[object]]:
         """The SQL condition and its parameters."""
         where, params = self.filters.where()
@@ -129,7 +138,8 @@ class LocalReader:
             rows = [
                 to_record(r)
                 for r in conn.execute(
-                    f"{SELECT_RECORDS} WHERE {where} ORDER BY at DESC, seq DESC LIMIT ?",
+                    f"{SELECT_RECORDS}{query.index_hint()} WHERE {where}"
+                    " ORDER BY at DESC, seq DESC LIMIT ?",
                     [*params, limit + 1],
                 )
             ]
