@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,10 +33,18 @@ from gatekeeper.audit.store import (
 )
 from gatekeeper.consent import SqliteActStore
 from gatekeeper.consent import StoredRecord as StoredAct
+from gatekeeper.errors import GatekeeperError
 
 PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
 CHAIN_WINDOW = 50
+SEARCH_DEADLINE_S = 5.0
+"""A search page that takes longer is stopped and refused (a filter matching nothing among
+millions of decisions, without a number, campaign or period to bound it)."""
+_PROGRESS_STEPS = 100_000
+
+
+class SearchTooBroadError(GatekeeperError):
+    """A search page ran past SEARCH_DEADLINE_S; the officer should narrow it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,24 +137,18 @@ class LocalReader:
 
     def _search(self, query: Query, before: int | None, limit: int) -> Page:
         where, params = query.where()
+        deadline = time.monotonic() + SEARCH_DEADLINE_S
         with reading(self._log) as conn:
-            if before is not None:
-                row = conn.execute("SELECT at FROM chain WHERE seq = ?", (before,)).fetchone()
-                if row is None:
-                    return Page((), None)
-                where += " AND (at, seq) < (?, ?)"
-                params += [row[0], before]
-            rows = [
-                to_record(r)
-                for r in conn.execute(
-                    f"{SELECT_RECORDS}{query.index_hint()} WHERE {where}"
-                    " ORDER BY at DESC, seq DESC LIMIT ?",
-                    [*params, limit + 1],
-                )
-            ]
-            decisions = tuple(_decision_row(conn, record) for record in rows[:limit])
-        more = len(rows) > limit
-        return Page(decisions, decisions[-1].seq if more and decisions else None)
+            conn.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
+            try:
+                return _page(conn, query, (where, params), before, limit)
+            except sqlite3.OperationalError as err:
+                if time.monotonic() > deadline:
+                    raise SearchTooBroadError(
+                        f"the search took longer than {SEARCH_DEADLINE_S:.0f} s: "
+                        "add a number, a campaign or a period"
+                    ) from err
+                raise
 
     async def decision(self, decision_id: str) -> DecisionView | None:
         """One decision with the chain around it verified."""
@@ -208,6 +211,33 @@ class LocalReader:
     async def acts(self, e164: str) -> tuple[StoredAct, ...]:
         """A number's acts, from the act store the checker reads."""
         return await self._acts.records(e164)
+
+
+def _page(
+    conn: sqlite3.Connection,
+    query: Query,
+    condition: tuple[str, list[object]],
+    before: int | None,
+    limit: int,
+) -> Page:
+    where, params = condition
+    if before is not None:
+        row = conn.execute("SELECT at FROM chain WHERE seq = ?", (before,)).fetchone()
+        if row is None:
+            return Page((), None)
+        where += " AND (at, seq) < (?, ?)"
+        params = [*params, row[0], before]
+    rows = [
+        to_record(r)
+        for r in conn.execute(
+            f"{SELECT_RECORDS}{query.index_hint()} WHERE {where}"
+            " ORDER BY at DESC, seq DESC LIMIT ?",
+            [*params, limit + 1],
+        )
+    ]
+    decisions = tuple(_decision_row(conn, record) for record in rows[:limit])
+    more = len(rows) > limit
+    return Page(decisions, decisions[-1].seq if more and decisions else None)
 
 
 def _decision_row(conn: sqlite3.Connection, record: StoredRecord) -> DecisionRow:

@@ -51,7 +51,7 @@ from gatekeeper.console.accounts import (
     Session,
 )
 from gatekeeper.console.i18n import LANGUAGES, choose, word
-from gatekeeper.console.reader import PAGE_SIZE, ConsoleReader, Query
+from gatekeeper.console.reader import PAGE_SIZE, ConsoleReader, Query, SearchTooBroadError
 from gatekeeper.console.security import (
     LANGUAGE_COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -215,25 +215,21 @@ class Console:
             if session is None:
                 return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
             if not session.account.may(permission):
-                return self.page(
-                    request, "message.html", session, 403, message=word_key("forbidden")
-                )
+                return self.page(request, "message.html", session, 403, message="forbidden")
             try:
                 if request.method == "POST":
                     form = await read_form(request)
                     if not same_token(form.get("csrf"), session.csrf):
-                        return self.page(
-                            request, "message.html", session, 403, message=word_key("bad_form")
-                        )
+                        return self.page(request, "message.html", session, 403, message="bad_form")
                     request.state.form = form
                 return await handler(request, session)
-            except FormError as err:
+            except (FormError, SearchTooBroadError) as err:
                 return self.page(
                     request,
                     "message.html",
                     session,
                     400,
-                    message=word_key("invalid"),
+                    message="invalid",
                     detail=str(err),
                 )
             except (AuditError, StoreError) as err:
@@ -243,7 +239,7 @@ class Console:
                     "message.html",
                     session,
                     503,
-                    message=word_key("unavailable"),
+                    message="unavailable",
                     detail=str(err),
                 )
 
@@ -311,7 +307,9 @@ class Console:
         _log.info("console_login", account=name, client=client)
         response = RedirectResponse(_local_path(form.get("next")) or "/", status_code=303)
         set_cookie(response, SESSION_COOKIE, result.token, secure=self.secure)
-        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+        response.delete_cookie(
+            LOGIN_CSRF_COOKIE, path="/", secure=self.secure, httponly=True, samesite="strict"
+        )
         return response
 
     async def logout(self, request: Request) -> Response:
@@ -319,15 +317,18 @@ class Console:
         session = await self.session_of(request)
         response = RedirectResponse("/login", status_code=303)
         if session is not None:
-            form = await read_form(request)
+            try:
+                form = await read_form(request)
+            except FormError:
+                form = {}
             if not same_token(form.get("csrf"), session.csrf):
-                return self.page(
-                    request, "message.html", session, 403, message=word_key("bad_form")
-                )
+                return self.page(request, "message.html", session, 403, message="bad_form")
             await run_in_threadpool(
                 self.services.accounts.logout, request.cookies.get(SESSION_COOKIE, "")
             )
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(
+            SESSION_COOKIE, path="/", secure=self.secure, httponly=True, samesite="strict"
+        )
         return response
 
     async def home(self, request: Request) -> Response:
@@ -396,7 +397,7 @@ class Console:
         decision_id = str(request.path_params["decision_id"])[:MAX_FIELD_LENGTH]
         view = await self.services.reader.decision(decision_id)
         if view is None:
-            return self.page(request, "message.html", session, 404, message=word_key("not_found"))
+            return self.page(request, "message.html", session, 404, message="not_found")
         await self.trail(
             session,
             ACCESS_EVENT,
@@ -452,9 +453,10 @@ class Console:
         try:
             if kind_text == "revocation":
                 kind = RecordKind(form.get("revoke_kind", ""))
-                record_id = int(form.get("record_id", "") or "0")
-                if not 0 < record_id < 2**63:
+                text = form.get("record_id", "").strip()
+                if not (text.isascii() and text.isdigit() and len(text) <= 18 and int(text) > 0):
                     raise FormError("record_id: expected a whole number")
+                record_id = int(text)
                 stored = await self.services.acts.revoke(
                     record_id, kind, form.get("reason", "").strip()[:MAX_FIELD_LENGTH]
                 )
@@ -502,9 +504,7 @@ class Console:
         return self._after_act(record.e164)
 
     async def _rejected(self, request: Request, session: Session, problems: str) -> Response:
-        return self.page(
-            request, "message.html", session, 400, message=word_key("invalid"), detail=problems
-        )
+        return self.page(request, "message.html", session, 400, message="invalid", detail=problems)
 
     @staticmethod
     def _after_act(e164: str) -> Response:
@@ -622,11 +622,6 @@ class Console:
             return await self.accounts(request, session, status=400, error=str(err))
         await self.trail(session, ACCESS_EVENT, action="account_unlocked", name=name)
         return RedirectResponse("/accounts", status_code=303)
-
-
-def word_key(key: str) -> str:
-    """A message key for the templates (translated there)."""
-    return key
 
 
 async def read_form(request: Request) -> dict[str, str]:
