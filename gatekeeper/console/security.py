@@ -78,7 +78,7 @@ def same_token(given: str | None, expected: str) -> bool:
 
 
 class LoginThrottle:
-    """At most LOGIN_ATTEMPTS_PER_WINDOW login attempts per client address per window.
+    """At most LOGIN_ATTEMPTS_PER_WINDOW failed logins per client address per window.
 
     Bounded: the least recently seen addresses are forgotten beyond MAX_THROTTLED_CLIENTS.
     """
@@ -90,16 +90,21 @@ class LoginThrottle:
         self._window_s = window_s
         self._seen: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def allow(self, client: str, now: float | None = None) -> bool:
-        """Count an attempt from `client`; False when it is over the limit."""
-        moment = time.monotonic() if now is None else now
+    def _recent(self, client: str, moment: float) -> deque[float]:
         times = self._seen.pop(client, None) or deque()
         while times and times[0] <= moment - self._window_s:
             times.popleft()
-        allowed = len(times) < self._attempts
-        if allowed:
-            times.append(moment)
         self._seen[client] = times
         while len(self._seen) > MAX_THROTTLED_CLIENTS:
             self._seen.popitem(last=False)
-        return allowed
+        return times
+
+    def allow(self, client: str, now: float | None = None) -> bool:
+        """Whether `client` may try to log in (fewer failures than the limit in the window)."""
+        moment = time.monotonic() if now is None else now
+        return len(self._recent(client, moment)) < self._attempts
+
+    def failed(self, client: str, now: float | None = None) -> None:
+        """Count a failed login from `client`."""
+        moment = time.monotonic() if now is None else now
+        self._recent(client, moment).append(moment)

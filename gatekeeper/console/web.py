@@ -283,6 +283,8 @@ class Console:
         result = await run_in_threadpool(
             self.services.accounts.login, name, form.get("password", "")[:1024], now
         )
+        if result.state is not LoginState.OK:
+            self.throttle.failed(client)
         if result.state is LoginState.LOCKED_NOW:
             _log.warning(
                 "console_account_locked",

@@ -319,3 +319,53 @@ def test_language_follows_the_browser_and_the_switch(console: Console, browser: 
     dutch = page.inner_text("#login")
     made.close()
     assert (french, dutch) == ("Se connecter", "Aanmelden")
+
+
+def test_editor_revokes_an_objection_and_the_next_check_allows(
+    console: Console, context: BrowserContext
+) -> None:
+    """A revocation from the console stops the objection counting for the next check."""
+    page = context.new_page()
+    login(page, console, "ed")
+    page.goto(console.url("/acts"))
+    page.fill("#act-form input[name=number]", "0470 55 55 55")
+    page.click("#record")
+    record_id = page.inner_text("#history tr:nth-child(2) td:first-child")
+    page.fill("#revoke-form input[name=record_id]", record_id)
+    page.click("#revoke")
+    after = gatekeeper(
+        console.config, "check", "0470 55 55 55", "--campaign", "spring-promo", "--json"
+    )
+    acts = [e for e in console.events("console_act") if e.get("number") == "+32470555555"]
+    assert (
+        json.loads(after.stdout)["reason"],
+        page.locator("#history td", has_text="Objection").count(),
+        [(e["account"], e["act"]) for e in acts],
+    ) == ("not_listed", 1, [("ed", "objection"), ("ed", "revocation")])
+
+
+def test_admin_adds_an_account_that_can_log_in(console: Console, context: BrowserContext) -> None:
+    """An admin adds an officer in the console; the officer logs in and reaches the search."""
+    page = context.new_page()
+    login(page, console, "root")
+    page.fill("#add-account input[name=name]", "olga")
+    page.select_option("#add-account select[name=role]", "officer")
+    page.fill("#add-account input[name=password]", PASSWORD)
+    page.click("#add-account button")
+    listed = page.inner_text("#accounts")
+    fresh = context.browser.new_context(java_script_enabled=False) if context.browser else None
+    assert fresh is not None
+    other = fresh.new_page()
+    login(other, console, "olga")
+    reached = other.url
+    fresh.close()
+    assert ("olga" in listed, reached.startswith(console.url("/search"))) == (True, True)
+
+
+def test_admin_may_not_read_decisions(console: Console, context: BrowserContext) -> None:
+    """An admin manages accounts only: the search answers 403."""
+    page = context.new_page()
+    login(page, console, "root")
+    answer = page.goto(console.url("/search?go=1"))
+    assert answer is not None
+    assert answer.status == 403
