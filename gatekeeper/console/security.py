@@ -13,7 +13,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 SESSION_COOKIE = "gk_session"
 LOGIN_CSRF_COOKIE = "gk_login_csrf"
 LANGUAGE_COOKIE = "gk_lang"
-MAX_FORM_BYTES = 64 * 1024
 LOGIN_ATTEMPTS_PER_WINDOW = 30
 LOGIN_WINDOW_S = 300.0
 MAX_THROTTLED_CLIENTS = 10_000

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 import jinja2
 import structlog
@@ -36,9 +36,8 @@ from gatekeeper import clock
 from gatekeeper.audit.event_view import outcome_text, summary
 from gatekeeper.audit.export import CSV_COLUMNS, csv_row
 from gatekeeper.audit.log import DecisionLog
-from gatekeeper.audit.period import local_text, parse_moment
+from gatekeeper.audit.period import local_text
 from gatekeeper.audit.report_html import render
-from gatekeeper.audit.store import Filters
 from gatekeeper.config import Settings
 from gatekeeper.consent import ActStore, RecordKind
 from gatekeeper.consent_input import RawRecord, record_from_fields
@@ -50,12 +49,21 @@ from gatekeeper.console.accounts import (
     Role,
     Session,
 )
+from gatekeeper.console.forms import (
+    MAX_FIELD_LENGTH,
+    FormError,
+    local_path,
+    moment,
+    read_form,
+    record_seq,
+    search_query,
+    trail_of,
+)
 from gatekeeper.console.i18n import LANGUAGES, choose, word
-from gatekeeper.console.reader import PAGE_SIZE, ConsoleReader, Query, SearchTooBroadError
+from gatekeeper.console.reader import PAGE_SIZE, ConsoleReader, SearchTooBroadError
 from gatekeeper.console.security import (
     LANGUAGE_COOKIE,
     LOGIN_CSRF_COOKIE,
-    MAX_FORM_BYTES,
     SESSION_COOKIE,
     LoginThrottle,
     SecurityHeaders,
@@ -71,8 +79,6 @@ from gatekeeper.untrusted import csv_cell
 ACCESS_EVENT = "console_access"
 ACT_EVENT = "console_act"
 LOCKOUT_EVENT = "console_lockout"
-MAX_FIELD_LENGTH = 200
-MAX_FORM_FIELDS = 20
 EVENT_KINDS = (
     "list_sync",
     "config_reload",
@@ -85,10 +91,6 @@ EVENT_KINDS = (
 )
 _HERE = Path(__file__).resolve().parent
 _log = structlog.get_logger("gatekeeper.console")
-
-
-class FormError(Exception):
-    """A request whose form or query cannot be used; the message says which field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,15 +235,8 @@ class Console:
                     detail=str(err),
                 )
             except (AuditError, StoreError) as err:
-                _log.error("console_unavailable", error=str(err))
-                return self.page(
-                    request,
-                    "message.html",
-                    session,
-                    503,
-                    message="unavailable",
-                    detail=str(err),
-                )
+                _log.error("console_unavailable", error=str(err), account=session.account.name)
+                return self.page(request, "message.html", session, 503, message="unavailable")
 
         return guarded
 
@@ -260,7 +255,7 @@ class Console:
             None,
             status,
             login_csrf=token,
-            next=_local_path(request.query_params.get("next")),
+            next=local_path(request.query_params.get("next")),
             **context,
         )
         set_cookie(response, LOGIN_CSRF_COOKIE, token, secure=self.secure)
@@ -307,7 +302,7 @@ class Console:
         if old:
             await run_in_threadpool(self.services.accounts.logout, old)
         _log.info("console_login", account=name, client=client)
-        response = RedirectResponse(_local_path(form.get("next")) or "/", status_code=303)
+        response = RedirectResponse(local_path(form.get("next")) or "/", status_code=303)
         set_cookie(response, SESSION_COOKIE, result.token, secure=self.secure)
         response.delete_cookie(
             LOGIN_CSRF_COOKIE, path="/", secure=self.secure, httponly=True, samesite="strict"
@@ -348,10 +343,10 @@ class Console:
         """The search form and a page of results, newest first."""
         params = request.query_params
         query, shown = search_query(params)
-        before = _seq(params.get("before"))
+        before = record_seq(params.get("before"))
         page = None
         if params.get("go") or before is not None:
-            await self.trail(session, ACCESS_EVENT, action="search", **_trail_of(query))
+            await self.trail(session, ACCESS_EVENT, action="search", **trail_of(query))
             page = await self.services.reader.search(query, before, PAGE_SIZE)
         next_url = None
         if page is not None and page.next_before is not None:
@@ -373,7 +368,7 @@ class Console:
     async def export(self, request: Request, session: Session) -> Response:
         """The search's decisions as CSV, every cell through csv_cell (OWASP)."""
         query, _ = search_query(request.query_params)
-        await self.trail(session, ACCESS_EVENT, action="export", **_trail_of(query))
+        await self.trail(session, ACCESS_EVENT, action="export", **trail_of(query))
         rows = self.services.reader.export(query)
 
         def lines() -> Iterator[bytes]:
@@ -528,8 +523,8 @@ class Console:
     async def report(self, request: Request, session: Session) -> Response:
         """The inspector's report for a period (and a number), as a download."""
         params = request.query_params
-        since = _moment(params.get("since", ""), "since", end_of_day=False)
-        until = _moment(params.get("until", ""), "until", end_of_day=True)
+        since = moment(params.get("since", ""), "since", end_of_day=False)
+        until = moment(params.get("until", ""), "until", end_of_day=True)
         if until <= since:
             raise FormError("until: must be after since")
         number = None
@@ -563,7 +558,7 @@ class Console:
         if kind is not None and kind not in EVENT_KINDS:
             raise FormError(f"kind: one of {', '.join(EVENT_KINDS)}")
         kinds = (kind,) if kind else None
-        before = _seq(request.query_params.get("before"))
+        before = record_seq(request.query_params.get("before"))
         rows = await self.services.reader.events(kinds, before, PAGE_SIZE)
         next_url = None
         if len(rows) == PAGE_SIZE:
@@ -624,96 +619,6 @@ class Console:
             return await self.accounts(request, session, status=400, error=str(err))
         await self.trail(session, ACCESS_EVENT, action="account_unlocked", name=name)
         return RedirectResponse("/accounts", status_code=303)
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    """An urlencoded form, at most MAX_FORM_BYTES and MAX_FORM_FIELDS; the first value of each."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_FORM_BYTES:
-            raise FormError(f"form larger than {MAX_FORM_BYTES} bytes")
-    try:
-        fields = parse_qs(
-            body.decode("utf-8"),
-            keep_blank_values=True,
-            max_num_fields=MAX_FORM_FIELDS,
-            strict_parsing=False,
-        )
-    except (UnicodeDecodeError, ValueError) as err:
-        raise FormError(f"form: {err}") from err
-    return {key: values[0] for key, values in fields.items()}
-
-
-def search_query(params: Any) -> tuple[Query, dict[str, str]]:  # noqa: ANN401 - a query mapping
-    """The search's filters from the query string; the number normalised like the CLI's."""
-    shown = {
-        key: str(params.get(key, ""))[:MAX_FIELD_LENGTH].strip()
-        for key in ("number", "campaign", "advertiser", "verdict", "reason", "since", "until")
-    }
-    e164 = dialled = None
-    if shown["number"]:
-        number = normalise(shown["number"])
-        if isinstance(number, InvalidNumber):
-            dialled = shown["number"]
-        else:
-            e164 = number.e164
-    verdict = shown["verdict"] or None
-    if verdict is not None and verdict not in {v.value for v in Verdict}:
-        raise FormError("verdict: allow or block")
-    reason = shown["reason"] or None
-    if reason is not None and reason not in {r.value for r in Reason}:
-        raise FormError("reason: not a reason code")
-    filters = Filters(
-        e164=e164,
-        dialled=dialled,
-        campaign=shown["campaign"] or None,
-        since=_moment(shown["since"], "since", end_of_day=False) if shown["since"] else None,
-        until=_moment(shown["until"], "until", end_of_day=True) if shown["until"] else None,
-        verdict=verdict,
-        reason=reason,
-    )
-    return Query(filters, advertiser=shown["advertiser"] or None), shown
-
-
-def _moment(text: str, name: str, *, end_of_day: bool) -> datetime:
-    try:
-        return parse_moment(text, end_of_day=end_of_day)
-    except (AuditError, ValueError) as err:
-        raise FormError(f"{name}: {err}") from err
-
-
-def _seq(text: str | None) -> int | None:
-    if not text:
-        return None
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
-        raise FormError("before: expected a record's sequence number")
-    return int(text)
-
-
-def _trail_of(query: Query) -> dict[str, object]:
-    filters = query.filters
-    return {
-        key: value
-        for key, value in (
-            ("number", filters.e164),
-            ("dialled", filters.dialled),
-            ("campaign", filters.campaign),
-            ("advertiser", query.advertiser),
-            ("verdict", filters.verdict),
-            ("reason", filters.reason),
-            ("since", filters.since),
-            ("until", filters.until),
-        )
-        if value is not None
-    }
-
-
-def _local_path(target: str | None) -> str:
-    """A redirect target only if it is a path on this site (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target[:MAX_FIELD_LENGTH]
-    return ""
 
 
 def _random_token() -> str:
