@@ -506,13 +506,18 @@ class _Reader:
         }
         found = self.mapping(node, keys, set())
         default = ConsoleSettings()
+        listen = self.optional(
+            found, "listen", lambda n: self.endpoint(n, DEFAULT_CONSOLE_PORT), default.listen
+        )
+        secure = self.optional(found, "secure_cookies", self.boolean, default.secure_cookies)
+        if not secure and not is_loopback(listen.host):
+            raise self.fail(
+                found["secure_cookies"],
+                f"false only with a loopback listen address (plain-HTTP tests), not {listen.host}",
+            )
         return ConsoleSettings(
-            listen=self.optional(
-                found, "listen", lambda n: self.endpoint(n, DEFAULT_CONSOLE_PORT), default.listen
-            ),
-            secure_cookies=self.optional(
-                found, "secure_cookies", self.boolean, default.secure_cookies
-            ),
+            listen=listen,
+            secure_cookies=secure,
             session_idle_minutes=self.optional(
                 found,
                 "session_idle_minutes",

@@ -65,3 +65,9 @@ def test_session_cookie_flags(secure: bool, expected: bool) -> None:
         True,
         expected,
     )
+
+
+def test_plain_cookies_only_on_loopback(tmp_path: Path) -> None:
+    """Cookies without Secure are refused when the console listens beyond loopback."""
+    with pytest.raises(ConfigError, match=r"console.secure_cookies: false only with a loopback"):
+        _load(tmp_path, "console: {listen: '10.0.0.5:9580', secure_cookies: false}\n")
