@@ -369,3 +369,17 @@ def test_admin_may_not_read_decisions(console: Console, context: BrowserContext)
     answer = page.goto(console.url("/search?go=1"))
     assert answer is not None
     assert answer.status == 403
+
+
+def test_events_list_the_sync_and_the_licence_end(
+    console: Console, context: BrowserContext
+) -> None:
+    """The events page shows the list sync and, on top, when the licence ends."""
+    page = context.new_page()
+    login(page, console, "alice")
+    page.goto(console.url("/events?kind=list_sync"))
+    shot(page, "events")
+    assert (
+        page.locator("#events td", has_text="list_sync").count(),
+        page.inner_text("#licence"),
+    ) == (1, "Licence ends: 2027-06-30")
