@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gatekeeper.audit.cli",
     "gatekeeper.scrub_cli",
     "gatekeeper.doctor_cli",
+    "gatekeeper.console.cli",
 )
 
 

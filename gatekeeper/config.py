@@ -142,6 +142,19 @@ class AmiSettings:
 
 
 DEFAULT_HEALTH_LISTEN = Endpoint("127.0.0.1", DEFAULT_HEALTH_PORT)
+DEFAULT_CONSOLE_PORT = 9580
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """The compliance officers' web console (docs/console.md)."""
+
+    listen: Endpoint = field(default_factory=lambda: Endpoint("127.0.0.1", DEFAULT_CONSOLE_PORT))
+    secure_cookies: bool = True
+    """Cookies only over HTTPS (the reverse proxy's); false only for plain-HTTP loopback tests."""
+    session_idle_minutes: int = 30
+    lockout_failures: int = 10
+    lockout_minutes: int = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +218,7 @@ class Settings:
     campaigns: Mapping[str, Campaign] = field(default_factory=lambda: MappingProxyType({}))
     audit: AuditSettings = field(default_factory=AuditSettings)
     health: Endpoint = field(default_factory=lambda: DEFAULT_HEALTH_LISTEN)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     officers_group: str | None = None
     """The group that may read reports, exports and scrubbed lists (0640); None: 0600."""
     campaign_aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -439,6 +453,7 @@ class _Reader:
                 "campaigns",
                 "audit",
                 "health",
+                "console",
                 "officers_group",
                 "default_campaign",
             },
@@ -461,6 +476,7 @@ class _Reader:
             campaigns=MappingProxyType(campaigns),
             audit=self.optional(top, "audit", self.audit, AuditSettings()),
             health=self.optional(top, "health", self.health, DEFAULT_HEALTH_LISTEN),
+            console=self.optional(top, "console", self.console, ConsoleSettings()),
             officers_group=self.optional(top, "officers_group", self.text, None),
             campaign_aliases=MappingProxyType(self.campaign_aliases(top.get("campaigns"))),
             default_campaign=self.optional(
@@ -524,6 +540,42 @@ class _Reader:
     def health(self, node: _Node) -> Endpoint:
         found = self.mapping(node, {"listen"}, {"listen"})
         return self.endpoint(found["listen"], DEFAULT_HEALTH_PORT)
+
+    def console(self, node: _Node) -> ConsoleSettings:
+        keys = {
+            "listen",
+            "secure_cookies",
+            "session_idle_minutes",
+            "lockout_failures",
+            "lockout_minutes",
+        }
+        found = self.mapping(node, keys, set())
+        default = ConsoleSettings()
+        listen = self.optional(
+            found, "listen", lambda n: self.endpoint(n, DEFAULT_CONSOLE_PORT), default.listen
+        )
+        secure = self.optional(found, "secure_cookies", self.boolean, default.secure_cookies)
+        if not secure and not is_loopback(listen.host):
+            raise self.fail(
+                found["secure_cookies"],
+                f"false only with a loopback listen address (plain-HTTP tests), not {listen.host}",
+            )
+        return ConsoleSettings(
+            listen=listen,
+            secure_cookies=secure,
+            session_idle_minutes=self.optional(
+                found,
+                "session_idle_minutes",
+                lambda n: self.integer(n, 1, 24 * 60),
+                default.session_idle_minutes,
+            ),
+            lockout_failures=self.optional(
+                found, "lockout_failures", lambda n: self.integer(n, 1, 100), 10
+            ),
+            lockout_minutes=self.optional(
+                found, "lockout_minutes", lambda n: self.integer(n, 1, 7 * 24 * 60), 15
+            ),
+        )
 
     def agi(self, node: _Node) -> AgiSettings:
         found = self.mapping(

@@ -26,7 +26,7 @@ from pathlib import Path
 from gatekeeper.config import CONFIG_ENV_VAR
 
 ROOT_UID = 0
-KEPT_FOLDERS = ("audit", "consent", "dncm")
+KEPT_FOLDERS = ("audit", "consent", "console", "dncm")
 """The folders the gatekeeper keeps in data_dir: they and their entries must be the owner's."""
 MAX_ENTRIES_CHECKED = 10_000
 _WRITING_ACTIONS: dict[str, tuple[str, frozenset[str]] | None] = {
@@ -36,6 +36,7 @@ _WRITING_ACTIONS: dict[str, tuple[str, frozenset[str]] | None] = {
     "scrub": None,
     "consent": None,
     "objection": None,
+    "console": None,
     "audit": ("audit_command", frozenset({"purge"})),
 }
 """Commands that write below data_dir; None: every action of the command writes (`consent show`

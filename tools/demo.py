@@ -3,24 +3,28 @@
 Imports the bundled sample list, starts Asterisk and `gatekeeper serve` on the example
 configuration, originates calls on the gated example route (a listed number and an unlisted one
 on a commercial campaign, the listed one on an informational campaign, and a campaign nobody
-configured), prints each decision as a compliance officer reads it, and stops all it started.
+configured), prints each decision as a compliance officer reads it, starts the web console
+with two first accounts (kept up until Enter when run from a terminal), and stops all it started.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gatekeeper.clock import today
 from gatekeeper.logs import configure_logging
 
-from tools.asterisk_sandbox import REPO
+from tools.asterisk_sandbox import REPO, free_port
 from tools.calls import CallSpec, place_through
-from tools.gatekeeper_run import GatekeeperRun, gatekeeper
+from tools.gatekeeper_run import GATEKEEPER, GatekeeperRun, gatekeeper, wait_for_port
 
 DEMO_CALLS = [
     CallSpec("0470 12 34 56", "spring-promo"),
@@ -30,11 +34,46 @@ DEMO_CALLS = [
 ]
 
 
+def show_console(config: Path, port: int) -> None:
+    """Start the web console with a first officer account; keep it up while someone looks."""
+    password = secrets.token_urlsafe(12)
+    for name, role in (("officer", "officer"), ("editor", "editor")):
+        subprocess.run(
+            [str(GATEKEEPER), "-c", str(config), "console", "user", "add", name, "--role", role],
+            input=password + "\n",
+            text=True,
+            check=True,
+            capture_output=True,
+        )
+    log = config.parent / "console.log"
+    with log.open("wb") as out:
+        console = subprocess.Popen(
+            [str(GATEKEEPER), "-c", str(config), "console", "serve"], stdout=out, stderr=out
+        )
+        try:
+            wait_for_port(port, console, timeout=30)
+            print()
+            print(f"web console (docs/console.md): http://127.0.0.1:{port}/")
+            print(
+                f"  log in as 'officer' (search, reports) or 'editor' (acts), password {password}"
+            )
+            if sys.stdin.isatty():
+                input("  press Enter to stop the demo ")
+        finally:
+            console.terminate()
+            console.wait(timeout=15)
+
+
 def main() -> int:
     """Run the demo; exit 0 when every call went the way the law says."""
     configure_logging(level=logging.WARNING)
     run_dir = REPO / ".run" / "demo"
-    with GatekeeperRun(run_dir) as run:
+    console_port = free_port()
+
+    def with_console(config: dict[str, Any]) -> None:
+        config["console"] = {"listen": f"127.0.0.1:{console_port}", "secure_cookies": False}
+
+    with GatekeeperRun(run_dir, customise=with_console) as run:
         print(f"DNCM list imported: {run.sync_summary}")
         calls = asyncio.run(place_through(run.sandbox, DEMO_CALLS))
         print()
@@ -67,6 +106,7 @@ def main() -> int:
             str(report),
         )
         print(f"gatekeeper audit report (for an inspector, NL/FR): {report}")
+        show_console(run.config, console_port)
     expected = {
         ("spring-promo", "0470 12 34 56"): False,
         ("spring-promo", "0470999999"): True,

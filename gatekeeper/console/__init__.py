@@ -1,0 +1,1 @@
+"""The compliance officers' web console (docs/console.md)."""

@@ -1,0 +1,284 @@
+"""What the console reads, behind one protocol: today the local SQLite log and act store.
+
+Theory of operation: search pages are keyset-paginated, newest first, in (at, seq) order, the
+order of the log's (e164, at), (campaign, at) and (at) indexes (each ends with the row's seq),
+so a page costs an index range walk of one page whatever the log's size (docs/console.md). The
+cursor is the seq of the last row shown; its time is looked up by primary key. A decision's
+page holds the chain around it: the records `CHAIN_WINDOW` either side are verified by hash and
+link, without walking the whole log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from gatekeeper.audit.chain import ChainVerifier, Checkpoint, StoredRecord, VerifyResult
+from gatekeeper.audit.report_data import ReportData, gather
+from gatekeeper.audit.schema import SELECT_RECORDS, to_record
+from gatekeeper.audit.store import (
+    DecisionRow,
+    EventRow,
+    Filters,
+    iter_decisions,
+    outcome_of,
+    reading,
+)
+from gatekeeper.consent import SqliteActStore
+from gatekeeper.consent import StoredRecord as StoredAct
+from gatekeeper.errors import GatekeeperError
+
+PAGE_SIZE = 50
+CHAIN_WINDOW = 50
+SEARCH_DEADLINE_S = 5.0
+"""A search page that takes longer is stopped and refused (a filter matching nothing among
+millions of decisions, without a number, campaign or period to bound it)."""
+_PROGRESS_STEPS = 100_000
+
+
+class SearchTooBroadError(GatekeeperError):
+    """A search page ran past SEARCH_DEADLINE_S; the officer should narrow it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A search: the log's filters, plus the advertiser recorded in each decision."""
+
+    filters: Filters
+    advertiser: str | None = None
+
+    def index_hint(self) -> str:
+        """Without a number or campaign, walk the time index newest first and stop at a page.
+
+        Left to itself SQLite picks the (type, kind, at) index and sorts every decision.
+        """
+        if self.filters.e164 is None and self.filters.campaign is None:
+            return " INDEXED BY chain_at"
+        return ""
+
+    def where(self) -> tuple[str, list[object]]:
+        """The SQL condition and its parameters."""
+        where, params = self.filters.where()
+        if self.advertiser is not None:
+            where += " AND json_extract(body, '$.advertiser') = ?"
+            params.append(self.advertiser)
+        return where, params
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of decisions, newest first; `next_before` is the cursor of the next page."""
+
+    rows: tuple[DecisionRow, ...]
+    next_before: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainPlace:
+    """A record's place in the chain and whether the records around it verify."""
+
+    seq: int
+    prev_hash: str
+    hash: str
+    window_first: int
+    window_last: int
+    verified: VerifyResult
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionView:
+    """One decision with everything that decided it."""
+
+    row: DecisionRow
+    place: ChainPlace
+
+
+class ConsoleReader(Protocol):
+    """What the console reads (a central PostgreSQL store is a second implementation)."""
+
+    async def search(self, query: Query, before: int | None, limit: int) -> Page:
+        """A page of matching decisions, newest first, older than the record `before`."""
+
+    async def decision(self, decision_id: str) -> DecisionView | None:
+        """One decision and its place in the chain, or None."""
+
+    async def events(
+        self, kinds: tuple[str, ...] | None, before: int | None, limit: int
+    ) -> tuple[EventRow, ...]:
+        """Non-decision records, newest first, older than the record `before`."""
+
+    async def report(self, since: datetime, until: datetime, number: str | None) -> ReportData:
+        """The facts of the inspector's report for a period (and a number)."""
+
+    def export(self, query: Query) -> Iterator[DecisionRow]:
+        """Every matching decision, oldest first (blocking: run it in a thread)."""
+
+    async def acts(self, e164: str) -> tuple[StoredAct, ...]:
+        """Every consent and objection of a number, revoked ones too, oldest first."""
+
+
+class LocalReader:
+    """The console's reads over the local decision log and act store."""
+
+    def __init__(self, log_file: Path, acts: SqliteActStore) -> None:
+        self._log = log_file
+        self._acts = acts
+
+    async def search(self, query: Query, before: int | None, limit: int) -> Page:
+        """A page of matching decisions, newest first."""
+        return await asyncio.to_thread(self._search, query, before, limit)
+
+    def _search(self, query: Query, before: int | None, limit: int) -> Page:
+        where, params = query.where()
+        deadline = time.monotonic() + SEARCH_DEADLINE_S
+        with reading(self._log) as conn:
+            conn.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
+            try:
+                return _page(conn, query, (where, params), before, limit)
+            except sqlite3.OperationalError as err:
+                if time.monotonic() > deadline:
+                    raise SearchTooBroadError(
+                        f"the search took longer than {SEARCH_DEADLINE_S:.0f} s: "
+                        "add a number, a campaign or a period"
+                    ) from err
+                raise
+
+    async def decision(self, decision_id: str) -> DecisionView | None:
+        """One decision with the chain around it verified."""
+        return await asyncio.to_thread(self._decision, decision_id)
+
+    def _decision(self, decision_id: str) -> DecisionView | None:
+        with reading(self._log) as conn:
+            row = conn.execute(
+                f"{SELECT_RECORDS} WHERE id = ? AND type = 'decision'", (decision_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            record = to_record(row)
+            return DecisionView(_decision_row(conn, record), _place(conn, record))
+
+    async def events(
+        self, kinds: tuple[str, ...] | None, before: int | None, limit: int
+    ) -> tuple[EventRow, ...]:
+        """Events and checkpoints, newest first."""
+        return await asyncio.to_thread(self._events, kinds, before, limit)
+
+    def _events(
+        self, kinds: tuple[str, ...] | None, before: int | None, limit: int
+    ) -> tuple[EventRow, ...]:
+        clauses = ["type IN ('event', 'checkpoint')"]
+        params: list[object] = []
+        if kinds:
+            clauses.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+            params.extend(kinds)
+        if before is not None:
+            clauses.append("seq < ?")
+            params.append(before)
+        query = f"{SELECT_RECORDS} WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT ?"
+        with reading(self._log) as conn:
+            records = [to_record(r) for r in conn.execute(query, [*params, limit])]
+        events = []
+        for record in records:
+            body = json.loads(record.body)
+            details = body.get("details", body) if record.type == "event" else body
+            events.append(
+                EventRow(record.seq, record.id, record.at, record.type, record.kind, details)
+            )
+        return tuple(events)
+
+    async def report(self, since: datetime, until: datetime, number: str | None) -> ReportData:
+        """The report's facts, gathered by the report's own reader."""
+        return await asyncio.to_thread(gather, self._log, since, until, number=number)
+
+    def export(self, query: Query) -> Iterator[DecisionRow]:
+        """Every matching decision, oldest first."""
+        if query.advertiser is None:
+            with reading(self._log) as conn:
+                yield from iter_decisions(conn, query.filters)
+            return
+        with reading(self._log) as conn:
+            for row in iter_decisions(conn, query.filters):
+                if row.get("advertiser") == query.advertiser:
+                    yield row
+
+    async def acts(self, e164: str) -> tuple[StoredAct, ...]:
+        """A number's acts, from the act store the checker reads."""
+        return await self._acts.records(e164)
+
+
+def _page(
+    conn: sqlite3.Connection,
+    query: Query,
+    condition: tuple[str, list[object]],
+    before: int | None,
+    limit: int,
+) -> Page:
+    where, params = condition
+    if before is not None:
+        row = conn.execute("SELECT at FROM chain WHERE seq = ?", (before,)).fetchone()
+        if row is None:
+            return Page((), None)
+        where += " AND (at, seq) < (?, ?)"
+        params = [*params, row[0], before]
+    rows = [
+        to_record(r)
+        for r in conn.execute(
+            f"{SELECT_RECORDS}{query.index_hint()} WHERE {where}"
+            " ORDER BY at DESC, seq DESC LIMIT ?",
+            [*params, limit + 1],
+        )
+    ]
+    decisions = tuple(_decision_row(conn, record) for record in rows[:limit])
+    more = len(rows) > limit
+    return Page(decisions, decisions[-1].seq if more and decisions else None)
+
+
+def _decision_row(conn: sqlite3.Connection, record: StoredRecord) -> DecisionRow:
+    outcome = outcome_of(conn, record.id, record.uniqueid) if record.uniqueid else None
+    return DecisionRow(
+        seq=record.seq,
+        id=record.id,
+        at=record.at,
+        body=json.loads(record.body),
+        hash=record.hash,
+        outcome=outcome,
+    )
+
+
+def _place(conn: sqlite3.Connection, record: StoredRecord) -> ChainPlace:
+    first = max(1, record.seq - CHAIN_WINDOW)
+    checkpoints = []
+    before = conn.execute("SELECT hash FROM chain WHERE seq = ?", (first - 1,)).fetchone()
+    if before is not None:
+        checkpoints.append(Checkpoint(first - 1, str(before[0])))
+    else:
+        for (body,) in conn.execute("SELECT body FROM chain WHERE type = 'checkpoint'"):
+            decoded = json.loads(body)
+            checkpoints.append(
+                Checkpoint(int(decoded["purged_through_seq"]), str(decoded["purged_last_hash"]))
+            )
+    verifier = ChainVerifier(checkpoints)
+    last = first
+    for row in conn.execute(
+        f"{SELECT_RECORDS} WHERE seq BETWEEN ? AND ? ORDER BY seq",
+        (first, record.seq + CHAIN_WINDOW),
+    ):
+        stored = to_record(row)
+        last = stored.seq
+        if not verifier.feed(stored):
+            break
+    return ChainPlace(
+        seq=record.seq,
+        prev_hash=record.prev_hash,
+        hash=record.hash,
+        window_first=first,
+        window_last=last,
+        verified=verifier.finish(None),
+    )
