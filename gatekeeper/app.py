@@ -32,7 +32,6 @@ from gatekeeper.audit.anchoring import HeadAnchorer
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.checker import CHECK_DEADLINE_S, CallRequest, Checker
 from gatekeeper.config import AgiSettings, LiveSettings, Settings, legal_today
-from gatekeeper.consent import open_act_store
 from gatekeeper.dncm.chain import record_live_list
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.sync import SYNC_STATUS, sync_forever
@@ -43,6 +42,10 @@ from gatekeeper.licence import log_licence_state
 from gatekeeper.metrics import Metrics
 from gatekeeper.policy import Verdict
 from gatekeeper.pseudonyms import Pseudonyms, open_pseudonyms
+from gatekeeper.stores.acts import open_configured_act_store
+from gatekeeper.stores.health import acts_check, watch_replica
+from gatekeeper.stores.postgres.acts import PostgresActStore
+from gatekeeper.stores.postgres.replica import ActReplica
 
 log = structlog.get_logger()
 
@@ -62,6 +65,7 @@ class Services:
     checker: Checker
     decision_log: DecisionLog
     pseudonyms: Pseudonyms
+    acts_replica: ActReplica | None = None
 
 
 @contextlib.asynccontextmanager
@@ -70,13 +74,14 @@ async def open_services(live: LiveSettings) -> AsyncIterator[Services]:
     settings = live.current()
     index = ListIndex(settings.data_dir / "dncm")
     try:
-        acts = await open_act_store(settings.data_dir / "consent" / "acts.sqlite")
+        acts = await open_configured_act_store(settings, replicate=True)
         try:
             decision_log = await DecisionLog.open(settings.data_dir / "audit" / "decisions.sqlite")
             try:
                 pseudonyms = open_pseudonyms(settings.data_dir, create=True)
                 checker = Checker(live.current, index, acts, decision_log, pseudonyms=pseudonyms)
-                yield Services(index, checker, decision_log, pseudonyms)
+                replica = acts.replica if isinstance(acts, PostgresActStore) else None
+                yield Services(index, checker, decision_log, pseudonyms, replica)
             finally:
                 await decision_log.close()
                 await asyncio.to_thread(HeadAnchorer(decision_log.path).try_anchor)
@@ -162,6 +167,7 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
                 "ami": ami.health,
                 "list": list_check(services.index, live.current),
                 "log": log_check(services.checker, live.current),
+                **({"acts": acts_check(services.acts_replica)} if services.acts_replica else {}),
             },
             metrics,
             settings.health.host,
@@ -187,6 +193,8 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
                 tasks.create_task(_licence_watch(live, stop))
                 tasks.create_task(_list_age_watch(services.index, metrics, stop))
                 tasks.create_task(HeadAnchorer(services.decision_log.path).run(stop))
+                if services.acts_replica is not None:
+                    tasks.create_task(watch_replica(services.acts_replica, metrics, stop))
                 await stop.wait()
                 ami_task.cancel()
         finally:

@@ -25,7 +25,7 @@ from gatekeeper.audit.records import DecisionEntry
 from gatekeeper.clock import now
 from gatekeeper.config import Settings
 from gatekeeper.dncm.index import ListAnswer
-from gatekeeper.errors import GatekeeperError
+from gatekeeper.errors import ActsUnavailableError, GatekeeperError
 from gatekeeper.numbers import BelgianNumber, ForeignNumber, Normalised, normalise
 from gatekeeper.policy import (
     Act,
@@ -150,6 +150,9 @@ class Checker:
                 facts = await self._facts(settings, request, campaign, number, now.date())
             snapshot = facts.snapshot
             decision = decide(facts)
+        except ActsUnavailableError as err:
+            log.error("acts_unavailable", error=str(err), campaign=request.campaign)
+            decision = Decision(Reason.ACTS_UNAVAILABLE, str(err))
         except Exception as err:  # noqa: BLE001 - any failure to gather facts blocks, recorded
             log.error("facts_unavailable", error=repr(err), campaign=request.campaign)
             decision = Decision(Reason.INTERNAL_ERROR, f"facts unavailable: {err!r}")

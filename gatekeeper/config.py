@@ -35,8 +35,10 @@ from types import MappingProxyType
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+import psycopg
 import structlog
 import yaml
+from psycopg.conninfo import conninfo_to_dict
 
 from gatekeeper.agi.peers import Network, is_loopback
 from gatekeeper.agi.server import HEADER_TIMEOUT_S, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER
@@ -67,6 +69,7 @@ MAX_YAML_DEPTH = 32
 """The deepest nesting of mappings and lists a configuration may have (it needs five)."""
 DEFAULT_MAX_SHRINK_PERCENT = 5
 DEFAULT_RETENTION_DAYS = 1095
+DEFAULT_MAX_LAG_MS = 1000
 
 E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
@@ -173,6 +176,16 @@ class AuditSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PostgresSettings:
+    """A shared PostgreSQL database: a DSN without password, the password in its own file."""
+
+    dsn: str
+    password_file: Path | None = None
+    max_lag_ms: int = DEFAULT_MAX_LAG_MS
+    """Acts only: how old the local replica may be before commercial calls are blocked."""
+
+
+@dataclass(frozen=True, slots=True)
 class Advertiser:
     """A company on whose behalf calls are made; consents and objections belong to it."""
 
@@ -196,6 +209,12 @@ class Settings:
     health: Endpoint = field(default_factory=lambda: DEFAULT_HEALTH_LISTEN)
     officers_group: str | None = None
     """The group that may read reports, exports and scrubbed lists (0640); None: 0600."""
+    node: str | None = None
+    """This node's name in shared stores (docs/scaling.md); needed with a PostgreSQL store."""
+    acts_postgres: PostgresSettings | None = None
+    """`acts.postgresql`: consents and objections shared by every node; None: the SQLite file."""
+    central_log: PostgresSettings | None = None
+    """`central_log.postgresql`: where `serve` ships the decision log; None: not shipped."""
     sha256: str = field(default="", compare=False)
     """Fingerprint of the file's text, so the decision log can name the exact file in force."""
 
@@ -425,6 +444,9 @@ class _Reader:
                 "audit",
                 "health",
                 "officers_group",
+                "node",
+                "acts",
+                "central_log",
             },
             {"licensee", "data_dir"},
         )
@@ -434,6 +456,7 @@ class _Reader:
         campaigns = self.optional(
             top, "campaigns", lambda n: self.campaigns(n, advertisers), no_campaigns
         )
+        node, acts, central = self.shared_stores(top)
         return Settings(
             path=self.path,
             licensee=self.licensee(top["licensee"]),
@@ -446,6 +469,50 @@ class _Reader:
             audit=self.optional(top, "audit", self.audit, AuditSettings()),
             health=self.optional(top, "health", self.health, DEFAULT_HEALTH_LISTEN),
             officers_group=self.optional(top, "officers_group", self.text, None),
+            node=node,
+            acts_postgres=acts,
+            central_log=central,
+        )
+
+    def shared_stores(
+        self, top: dict[str, _Node]
+    ) -> tuple[str | None, PostgresSettings | None, PostgresSettings | None]:
+        acts = self.optional(top, "acts", lambda n: self.postgres(n, lag=True), None)
+        central = self.optional(top, "central_log", lambda n: self.postgres(n, lag=False), None)
+        node = self.optional(top, "node", self.name, None)
+        if node is None and (acts is not None or central is not None):
+            where = top["acts"] if acts is not None else top["central_log"]
+            raise self.fail(where, "a PostgreSQL store needs `node` (this node's name) set")
+        return node, acts, central
+
+    def name(self, node: _Node) -> str:
+        raw = self.text(node)
+        if not _NAME_PATTERN.fullmatch(raw):
+            raise self.fail(node, f"expected letters, digits, '_', '.', '-', got {raw!r}")
+        return raw
+
+    def postgres(self, node: _Node, *, lag: bool) -> PostgresSettings:
+        keys = {"postgresql", "password_file"} | ({"max_lag_ms"} if lag else set())
+        found = self.mapping(node, keys, {"postgresql"})
+        dsn = self.text(found["postgresql"])
+        try:
+            params = conninfo_to_dict(dsn)
+        except psycopg.Error:
+            raise self.fail(
+                found["postgresql"],
+                "not a PostgreSQL DSN (key=value pairs or a postgresql:// URI)",
+            ) from None
+        if "password" in params:
+            raise self.fail(
+                found["postgresql"],
+                "the DSN carries a password: put it in password_file instead",
+            )
+        return PostgresSettings(
+            dsn=dsn,
+            password_file=self.optional(found, "password_file", self.local_path, None),
+            max_lag_ms=self.optional(
+                found, "max_lag_ms", lambda n: self.integer(n, 100, 60_000), DEFAULT_MAX_LAG_MS
+            ),
         )
 
     def audit(self, node: _Node) -> AuditSettings:

@@ -79,6 +79,17 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self._acts_current = Gauge(
+            "gatekeeper_acts_replica_current",
+            "1 while the replica of the shared acts is within its bound, else 0 (calls block).",
+            registry=self.registry,
+        )
+        self._acts_age = Gauge(
+            "gatekeeper_acts_replica_age_seconds",
+            "Seconds since the replica of the shared acts was last confirmed (-1: never).",
+            registry=self.registry,
+        )
+        self._acts_age.set(-1)
         for result in ("ok", "failed"):
             self._syncs.labels(result=result)
         for reason in Refusal:
@@ -109,6 +120,11 @@ class Metrics:
     def count_agi_refusal(self, reason: Refusal) -> None:
         """One FastAGI connection refused or ended before a check."""
         self._agi_refusals.labels(reason=reason.value).inc()
+
+    def set_acts_replica(self, current: bool, age_s: float | None) -> None:
+        """The shared acts' replica: within its bound or not, and its age."""
+        self._acts_current.set(1 if current else 0)
+        self._acts_age.set(-1 if age_s is None else age_s)
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""

@@ -125,7 +125,6 @@ class PostgresCluster:
             f"unix_socket_directories = '{self.socket_dir}'\n"
             f"port = {PORT}\n"
             "fsync = off\n"
-            "synchronous_commit = off\n"
             "full_page_writes = off\n"
             "shared_buffers = 32MB\n"
             "max_connections = 50\n"
