@@ -43,9 +43,15 @@ from gatekeeper.metrics import Metrics
 from gatekeeper.policy import Verdict
 from gatekeeper.pseudonyms import Pseudonyms, open_pseudonyms
 from gatekeeper.stores.acts import open_configured_act_store
-from gatekeeper.stores.health import acts_check, watch_replica
+from gatekeeper.stores.health import (
+    acts_check,
+    central_log_check,
+    watch_replica,
+    watch_shipper,
+)
 from gatekeeper.stores.postgres.acts import PostgresActStore
 from gatekeeper.stores.postgres.replica import ActReplica
+from gatekeeper.stores.postgres.shipper import log_shipper
 
 log = structlog.get_logger()
 
@@ -160,6 +166,7 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
             pseudonyms=services.pseudonyms,
         )
         ami = AmiService(settings.ami, watchdog, metrics)
+        shipper = log_shipper(settings, services.decision_log.path)
         server = agi_server(settings.agi, agi_handler(services.checker, watchdog, metrics), metrics)
         health = HealthServer(
             {
@@ -168,6 +175,7 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
                 "list": list_check(services.index, live.current),
                 "log": log_check(services.checker, live.current),
                 **({"acts": acts_check(services.acts_replica)} if services.acts_replica else {}),
+                **({"central_log": central_log_check(shipper)} if shipper else {}),
             },
             metrics,
             settings.health.host,
@@ -195,6 +203,9 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
                 tasks.create_task(HeadAnchorer(services.decision_log.path).run(stop))
                 if services.acts_replica is not None:
                     tasks.create_task(watch_replica(services.acts_replica, metrics, stop))
+                if shipper is not None:
+                    tasks.create_task(shipper.run(stop))
+                    tasks.create_task(watch_shipper(shipper, metrics, stop))
                 await stop.wait()
                 ami_task.cancel()
         finally:

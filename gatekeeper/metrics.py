@@ -90,6 +90,21 @@ class Metrics:
             registry=self.registry,
         )
         self._acts_age.set(-1)
+        self._central_records = Gauge(
+            "gatekeeper_central_log_lag_records",
+            "Local decision log records not yet in the central copy.",
+            registry=self.registry,
+        )
+        self._central_seconds = Gauge(
+            "gatekeeper_central_log_lag_seconds",
+            "Age of the oldest local record not yet in the central copy (0: none waiting).",
+            registry=self.registry,
+        )
+        self._central_up = Gauge(
+            "gatekeeper_central_log_shipping",
+            "1 while the shipper reaches the central decision log, else 0.",
+            registry=self.registry,
+        )
         for result in ("ok", "failed"):
             self._syncs.labels(result=result)
         for reason in Refusal:
@@ -125,6 +140,12 @@ class Metrics:
         """The shared acts' replica: within its bound or not, and its age."""
         self._acts_current.set(1 if current else 0)
         self._acts_age.set(-1 if age_s is None else age_s)
+
+    def set_central_log_lag(self, records: int, seconds: float, *, ok: bool) -> None:
+        """How far the central decision log is behind this node's, and whether it ships."""
+        self._central_records.set(records)
+        self._central_seconds.set(seconds)
+        self._central_up.set(1 if ok else 0)
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""

@@ -57,7 +57,10 @@ def test_sqlite_stays_the_default(tmp_path: Path) -> None:
         ),
         ("node: a\nacts: {postgresql: 'host=db hunter2'}\n", r":4: acts.postgresql: not a"),
         ("acts: {postgresql: 'host=db'}\n", r":3: acts: a PostgreSQL store needs `node`"),
-        ("node: a\ncentral_log: {postgresql: x, max_lag_ms: 5}\n", r"central_log.max_lag_ms: unknown key"),
+        (
+            "node: a\ncentral_log: {postgresql: x, max_lag_ms: 5}\n",
+            r"central_log.max_lag_ms: unknown key",
+        ),
         ("node: 'a b'\n", r":3: node: expected letters"),
     ],
 )

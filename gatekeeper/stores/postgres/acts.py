@@ -31,6 +31,7 @@ _INSERT = (
     "INSERT INTO gatekeeper.acts (kind, advertiser, e164, day, at, source, reference, created_at)"
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id"
 )
+_INSERT_MANY = _INSERT.removesuffix(" RETURNING id")
 _TWIN = (
     f"SELECT {_COLUMNS} FROM gatekeeper.acts WHERE kind = %s AND advertiser = %s AND e164 = %s"
     " AND day = %s AND at IS NOT DISTINCT FROM %s AND source = %s AND reference = %s"
@@ -114,12 +115,12 @@ class PostgresActStore:
     async def add_all(self, records: Sequence[ActRecord]) -> int:
         """Store all records in one transaction, or none; returns how many were new."""
         created_at = datetime.now(UTC)
-        added = 0
         try:
-            async with self._lock, self._transaction() as db:
-                for record in records:
-                    cursor = await db.execute(_INSERT, _row_of(record, created_at))
-                    added += cursor.rowcount
+            async with self._lock, self._transaction() as db, db.cursor() as cursor:
+                await cursor.executemany(
+                    _INSERT_MANY, [_row_of(record, created_at) for record in records]
+                )
+                added = cursor.rowcount
         except psycopg.Error as err:
             raise StoreError(f"PostgreSQL acts: nothing stored: {err}") from err
         return added

@@ -4,10 +4,12 @@ Theory of operation: every change to `gatekeeper.acts` (a new record, a revocati
 `change_seq` in commit order (schema.sql), and fires a `gatekeeper_acts` notification. The
 replica holds the live acts in memory, keyed by (advertiser, number). A task keeps one
 connection LISTENing; each time a notification arrives, and at least every `POLL_S` without
-one, it reads the changes after the last it applied and applies them in order. Before sending
-that read it notes the time: once the read succeeds, every change committed before that time is
-applied, so the replica is *confirmed* up to then. The poll is the heartbeat: a lost
-notification costs at most `POLL_S`, and a dead server or link leaves the confirmation to age.
+one, it reads the changes after the last it applied and applies them in order (in pages of
+`FETCH_BATCH`, each bounded by `max_lag_ms`, so a first load of many acts is not cut short).
+Before sending that read it notes the time: once the read succeeds, every change committed
+before that time is applied, so the replica is *confirmed* up to then. The poll is the
+heartbeat: a lost notification costs at most `POLL_S`, and a dead server or link leaves the
+confirmation to age.
 `acts_for` refuses (ActsUnavailableError, which blocks commercial calls with
 `acts_unavailable`) once the confirmation is older than `max_lag_ms`, so an act committed on
 any node either reaches this node's decisions or blocks them within that bound. The task
@@ -149,11 +151,12 @@ class ActReplica:
             top = await (
                 await connection.execute("SELECT coalesce(max(change_seq), 0) FROM gatekeeper.acts")
             ).fetchone()
-            assert top is not None
-            if int(top[0]) < self._seq:
-                log.error("acts_sequence_went_back", node=self._node, had=self._seq, now=top[0])
-                self._reset()
-            while True:
+        assert top is not None
+        if int(top[0]) < self._seq:
+            log.error("acts_sequence_went_back", node=self._node, had=self._seq, now=top[0])
+            self._reset()
+        while True:
+            async with asyncio.timeout(self._max_lag_s):
                 rows = await (
                     await connection.execute(
                         "SELECT change_seq, id, kind, advertiser, e164, day, at,"
@@ -162,9 +165,9 @@ class ActReplica:
                         (self._seq, FETCH_BATCH),
                     )
                 ).fetchall()
-                self._apply(rows)
-                if len(rows) < FETCH_BATCH:
-                    break
+            self._apply(rows)
+            if len(rows) < FETCH_BATCH:
+                break
         if self._error is not None:
             log.info("acts_replica_current", node=self._node, change_seq=self._seq)
         self._error = None
