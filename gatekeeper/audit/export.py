@@ -78,7 +78,8 @@ def decision_json(row: DecisionRow) -> dict[str, Any]:
     }
 
 
-def _csv_row(row: DecisionRow) -> list[object]:
+def csv_row(row: DecisionRow) -> list[object]:
+    """One decision's CSV cells, in CSV_COLUMNS order (before `csv_cell`)."""
     snapshot = row.get("snapshot") or {}
     return [
         row.id,
@@ -115,7 +116,7 @@ def write_export(rows: Iterable[DecisionRow], out: TextIO, fmt: ExportFormat) ->
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for row in rows:
-            writer.writerow([csv_cell(value) for value in _csv_row(row)])
+            writer.writerow([csv_cell(value) for value in csv_row(row)])
             count += 1
         return count
     for row in rows:
