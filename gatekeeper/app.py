@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -61,6 +62,7 @@ HANDLER_MARGIN_S = 1.0
 RESTART_KEYS = ("data_dir", "agi", "ami", "health")
 """Settings a reload cannot change in a running service: its sockets and files stay as started."""
 LICENCE_CHECK_INTERVAL_S = 6 * 3600
+PBX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +119,7 @@ def agi_handler(checker: Checker, watchdog: Watchdog, metrics: Metrics) -> AgiHa
                 channel=request.channel,
                 uniqueid=request.uniqueid,
                 linkedid=linkedid,
+                pbx=pbx_of(request),
             )
         )
         verdict = result.decision.verdict
@@ -130,6 +133,15 @@ def agi_handler(checker: Checker, watchdog: Watchdog, metrics: Metrics) -> AgiHa
         return agi_variables(result)
 
     return handle
+
+
+def pbx_of(request: AgiRequest) -> str:
+    """The `pbx` the AGI URL names, if it is a plain name; anything else is not recorded."""
+    named = request.parameters.get("pbx", "")
+    if named and not PBX_NAME.fullmatch(named):
+        log.warning("agi_pbx_refused", pbx=repr(named[:80]), peer=request.peer)
+        return ""
+    return named
 
 
 def agi_server(agi: AgiSettings, handler: AgiHandler, metrics: Metrics) -> AgiServer:

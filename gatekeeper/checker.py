@@ -85,6 +85,8 @@ class CallRequest:
     channel: str = ""
     uniqueid: str = ""
     linkedid: str = ""
+    pbx: str = ""
+    """The PBX that asked, when its AGI URL names one (`check?pbx=${SYSTEMNAME}`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,4 +236,5 @@ def _entry_of(result: CheckResult, host: str) -> DecisionEntry:
         uniqueid=request.uniqueid,
         linkedid=request.linkedid,
         host=host,
+        pbx=request.pbx,
     )

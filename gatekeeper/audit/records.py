@@ -55,6 +55,8 @@ class DecisionEntry:
     uniqueid: str = ""
     linkedid: str = ""
     host: str = field(default_factory=_default_host)
+    pbx: str = ""
+    """The PBX that asked (docs/scaling.md); recorded only when known."""
 
 
 def utc_text(moment: datetime) -> str:
@@ -104,6 +106,7 @@ def decision_body(entry: DecisionEntry) -> dict[str, object]:
         "uniqueid": entry.uniqueid,
         "linkedid": entry.linkedid,
         "host": entry.host,
+        **({"pbx": entry.pbx} if entry.pbx else {}),
     }
 
 

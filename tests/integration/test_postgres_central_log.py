@@ -225,3 +225,16 @@ async def test_unreachable_database_names_the_dsn_not_the_password(
     with pytest.raises(StoreError, match=r"host=.* user=pbx_a.*cannot connect") as caught:
         await LogShipper(settings, "pbx_a", decision_log.path).ship_once()
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.asyncio
+async def test_each_record_names_its_pbx_when_known(
+    decision_log: DecisionLog, shared_db: SharedDatabase
+) -> None:
+    """A decision asked with `check?pbx=NAME` carries its PBX into the central copy's column."""
+    await decision_log.record(dataclasses.replace(LISTED, pbx="pbx-a.brussels"))
+    await decision_log.record(NOT_LISTED)
+    await LogShipper(shared_db.add_role("pbx_a"), "pbx_a", decision_log.path).ship_once()
+    with shared_db.superuser() as conn:
+        rows = conn.execute("SELECT seq, pbx FROM gatekeeper.decision_log ORDER BY seq").fetchall()
+    assert rows == [(1, "pbx-a.brussels"), (2, None)]
