@@ -33,8 +33,8 @@ from gatekeeper.config import PostgresSettings, Settings
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.stores.postgres.connect import Connection, connect
 
-BATCH = 500
-IDLE_S = 0.5
+BATCH = 200
+IDLE_S = 0.1
 RETRY_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 LAG_ALERT_S = 60.0
 """Records older than this still not shipped fail `/healthz`."""
