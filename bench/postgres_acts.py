@@ -135,11 +135,12 @@ async def main(records: int, rows: int, rate: int, seconds: float) -> None:
         index = ListIndex(settings.data_dir / "dncm")
         log = await DecisionLog.open(settings.data_dir / "audit" / "decisions.sqlite")
         try:
-            for label, acts in (("SQLite", sqlite), ("query", direct), ("replica", replicated)):
+            for label, acts in (("SQLite", sqlite), ("replica", replicated), ("query", direct)):
                 checker = Checker(lambda: settings, index, acts, log)
                 await _steady(checker, numbers, rate, 1.0)
                 latencies = await _steady(checker, numbers, rate, seconds)
-                print(_summary(f"decision, acts by {label:7} at {rate}/s", latencies))
+                print(_summary(f"decision, acts by {label:7} at {rate}/s", latencies), flush=True)
+                await asyncio.sleep(2)
             await _spread(writer, replicated, "LISTEN/NOTIFY", "+32498")
             with psycopg.connect(cluster.superuser_dsn("gatekeeper"), autocommit=True) as conn:
                 conn.execute("ALTER TABLE gatekeeper.acts DISABLE TRIGGER acts_notify")
