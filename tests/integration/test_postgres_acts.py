@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from datetime import date, time
 
@@ -114,3 +115,37 @@ async def test_node_role_cannot_rewrite_acts(
     ):
         conn.execute(statement)
     assert len(await store.records(NUMBER)) == 1
+
+
+@pytest.mark.asyncio
+async def test_replica_answers_as_the_direct_query(
+    store: PostgresActStore, shared_db: SharedDatabase
+) -> None:
+    """The replica gives the same acts, times and record ids as a query of the table."""
+    await store.add(record(at=time(14, 30)))
+    await store.add(record(RecordKind.OBJECTION, day=date(2026, 4, 1)))
+    await store.add(record(RecordKind.OBJECTION, advertiser="globex"))
+    replicated = await open_postgres_act_store(shared_db.add_role("pbx_b"), "pbx_b", replicate=True)
+    try:
+        for advertiser in ("acme", "globex", "initech"):
+            direct = await store.acts_for(advertiser, NUMBER)
+            assert await replicated.acts_for(advertiser, NUMBER) == direct
+    finally:
+        await replicated.close()
+
+
+@pytest.mark.asyncio
+async def test_replica_holds_nothing_the_cycle_collector_walks(
+    store: PostgresActStore, shared_db: SharedDatabase
+) -> None:
+    """Held acts are plain values: a full collection does not walk them (no call-path pauses)."""
+    await store.add_all([record(reference=f"R{n}") for n in range(50)])
+    replicated = await open_postgres_act_store(shared_db.add_role("pbx_b"), "pbx_b", replicate=True)
+    try:
+        assert replicated.replica is not None
+        gc.collect()
+        held = replicated.replica._by_key
+        assert len(held) == 1
+        assert not any(gc.is_tracked(acts) for acts in held.values())
+    finally:
+        await replicated.close()

@@ -16,6 +16,11 @@ any node either reaches this node's decisions or blocks them within that bound. 
 reconnects by itself and the first successful read makes the replica current again. A change
 sequence lower than the one applied (the database was restored from a backup) reloads
 everything. Bounded: at most `MAX_ACTS` live acts are held; past that the replica refuses.
+
+Acts are held as tuples of plain values (kind, day ordinal, time text), not `Act` objects:
+containers of atomic values are invisible to Python's cycle collector, whereas 100,000 `Act`
+objects made each full collection take hundreds of milliseconds, a pause every call in flight
+would wait out. The `Act`s of one number are built on lookup (microseconds).
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ FETCH_BATCH = 10_000
 log = structlog.get_logger()
 
 ActPair = tuple[tuple[Act, ...], tuple[Act, ...]]
+_Held = tuple[str, int, str | None]
+"""An act as held: kind, day ordinal, Belgian civil time as text (or None)."""
 _NO_ACTS: ActPair = ((), ())
 
 
@@ -69,7 +76,7 @@ class ActReplica:
         self._settings = settings
         self._node = node
         self._max_lag_s = settings.max_lag_ms / 1000
-        self._by_key: dict[tuple[str, str], dict[int, Act]] = {}
+        self._by_key: dict[tuple[str, str], dict[int, _Held]] = {}
         self._key_of: dict[int, tuple[str, str]] = {}
         self._seq = 0
         self._confirmed: float | None = None
@@ -101,7 +108,9 @@ class ActReplica:
         if age is None or age > self._max_lag_s:
             raise ActsUnavailableError(self._why(age))
         held = self._by_key.get((advertiser, e164))
-        return split_acts(held.values()) if held else _NO_ACTS
+        if not held:
+            return _NO_ACTS
+        return split_acts(_act(record_id, *fields) for record_id, fields in held.items())
 
     def status(self) -> ReplicaStatus:
         """Current or not, how old, how far along."""
@@ -180,11 +189,11 @@ class ActReplica:
             if not revoked:
                 if len(self._key_of) >= MAX_ACTS:
                     raise GatekeeperError(f"over {MAX_ACTS} live acts: the replica holds no more")
-                self._add(int(record_id), _key(advertiser, e164), _act(record_id, kind, day, at))
+                self._add(int(record_id), _key(advertiser, e164), _held(kind, day, at))
             self._seq = int(change_seq)
 
-    def _add(self, record_id: int, key: tuple[str, str], act: Act) -> None:
-        self._by_key.setdefault(key, {})[record_id] = act
+    def _add(self, record_id: int, key: tuple[str, str], held: _Held) -> None:
+        self._by_key.setdefault(key, {})[record_id] = held
         self._key_of[record_id] = key
 
     def _drop(self, record_id: int) -> None:
@@ -214,10 +223,19 @@ def _key(advertiser: object, e164: object) -> tuple[str, str]:
     return str(advertiser), str(e164)
 
 
-def _act(record_id: object, kind: object, day: object, at: object) -> Act:
+def _held(kind: object, day: object, at: object) -> _Held:
     assert isinstance(day, date)
     assert at is None or isinstance(at, clock_time)
-    return Act(ActKind(str(kind)), day, at, str(record_id))
+    return str(kind), day.toordinal(), None if at is None else at.isoformat()
+
+
+def _act(record_id: int, kind: str, day: int, at: str | None) -> Act:
+    return Act(
+        ActKind(kind),
+        date.fromordinal(day),
+        None if at is None else clock_time.fromisoformat(at),
+        str(record_id),
+    )
 
 
 def _short(err: BaseException) -> str:
