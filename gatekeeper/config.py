@@ -502,7 +502,7 @@ class _Reader:
                 found["postgresql"],
                 "not a PostgreSQL DSN (key=value pairs or a postgresql:// URI)",
             ) from None
-        if "password" in params:
+        if {"password", "sslpassword"} & params.keys():
             raise self.fail(
                 found["postgresql"],
                 "the DSN carries a password: put it in password_file instead",

@@ -56,6 +56,10 @@ def test_sqlite_stays_the_default(tmp_path: Path) -> None:
             r":4: central_log.postgresql: the DSN carries a password",
         ),
         ("node: a\nacts: {postgresql: 'host=db hunter2'}\n", r":4: acts.postgresql: not a"),
+        (
+            "node: a\nacts: {postgresql: 'host=db sslpassword=hunter2'}\n",
+            r":4: acts.postgresql: the DSN carries a password",
+        ),
         ("acts: {postgresql: 'host=db'}\n", r":3: acts: a PostgreSQL store needs `node`"),
         (
             "node: a\ncentral_log: {postgresql: x, max_lag_ms: 5}\n",
