@@ -136,7 +136,7 @@ class Metrics:
         """One FastAGI connection refused or ended before a check."""
         self._agi_refusals.labels(reason=reason.value).inc()
 
-    def set_acts_replica(self, current: bool, age_s: float | None) -> None:
+    def set_acts_replica(self, *, current: bool, age_s: float | None) -> None:
         """The shared acts' replica: within its bound or not, and its age."""
         self._acts_current.set(1 if current else 0)
         self._acts_age.set(-1 if age_s is None else age_s)

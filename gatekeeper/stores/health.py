@@ -32,7 +32,7 @@ async def watch_replica(replica: ActReplica, metrics: Metrics, stop: asyncio.Eve
     """Refresh the replica's age and currency in the metrics until `stop`."""
     while not stop.is_set():
         status = replica.status()
-        metrics.set_acts_replica(status.current, status.age_s)
+        metrics.set_acts_replica(current=status.current, age_s=status.age_s)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(REFRESH_S):
                 await stop.wait()
