@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -33,7 +34,6 @@ from gatekeeper.audit.anchoring import HeadAnchorer
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.checker import CHECK_DEADLINE_S, CallRequest, Checker
 from gatekeeper.config import AgiSettings, LiveSettings, Settings, legal_today
-from gatekeeper.consent import open_act_store
 from gatekeeper.dncm.chain import record_live_list
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.sync import SYNC_STATUS, sync_forever
@@ -51,6 +51,16 @@ from gatekeeper.licence import log_licence_state
 from gatekeeper.metrics import Metrics
 from gatekeeper.policy import Verdict
 from gatekeeper.pseudonyms import Pseudonyms, open_pseudonyms
+from gatekeeper.stores.acts import open_configured_act_store
+from gatekeeper.stores.health import (
+    acts_check,
+    central_log_check,
+    watch_replica,
+    watch_shipper,
+)
+from gatekeeper.stores.postgres.acts import PostgresActStore
+from gatekeeper.stores.postgres.replica import ActReplica
+from gatekeeper.stores.postgres.shipper import log_shipper
 
 log = structlog.get_logger()
 
@@ -60,6 +70,7 @@ HANDLER_MARGIN_S = 1.0
 RESTART_KEYS = ("data_dir", "agi", "ami", "health")
 """Settings a reload cannot change in a running service: its sockets and files stay as started."""
 LICENCE_CHECK_INTERVAL_S = 6 * 3600
+PBX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +81,7 @@ class Services:
     checker: Checker
     decision_log: DecisionLog
     pseudonyms: Pseudonyms
+    acts_replica: ActReplica | None = None
 
 
 @contextlib.asynccontextmanager
@@ -78,13 +90,14 @@ async def open_services(live: LiveSettings) -> AsyncIterator[Services]:
     settings = live.current()
     index = ListIndex(settings.data_dir / "dncm")
     try:
-        acts = await open_act_store(settings.data_dir / "consent" / "acts.sqlite")
+        acts = await open_configured_act_store(settings, replicate=True)
         try:
             decision_log = await DecisionLog.open(settings.data_dir / "audit" / "decisions.sqlite")
             try:
                 pseudonyms = open_pseudonyms(settings.data_dir, create=True)
                 checker = Checker(live.current, index, acts, decision_log, pseudonyms=pseudonyms)
-                yield Services(index, checker, decision_log, pseudonyms)
+                replica = acts.replica if isinstance(acts, PostgresActStore) else None
+                yield Services(index, checker, decision_log, pseudonyms, replica)
             finally:
                 await decision_log.close()
                 await asyncio.to_thread(HeadAnchorer(decision_log.path).try_anchor)
@@ -118,6 +131,7 @@ def agi_handler(checker: Checker, watchdog: Watchdog, metrics: Metrics) -> AgiHa
                 uniqueid=request.uniqueid,
                 linkedid=linkedid,
                 attempt=attempts.next(linkedid),
+                pbx=pbx_of(request),
             )
         )
         verdict = result.decision.verdict
@@ -136,6 +150,15 @@ def agi_handler(checker: Checker, watchdog: Watchdog, metrics: Metrics) -> AgiHa
         return agi_variables(result)
 
     return handle
+
+
+def pbx_of(request: AgiRequest) -> str:
+    """The `pbx` the AGI URL names, if it is a plain name; anything else is not recorded."""
+    named = request.parameters.get("pbx", "")
+    if named and not PBX_NAME.fullmatch(named):
+        log.warning("agi_pbx_refused", pbx=repr(named[:80]), peer=request.peer)
+        return ""
+    return named
 
 
 def agi_server(agi: AgiSettings, handler: AgiHandler, metrics: Metrics) -> AgiServer:
@@ -172,6 +195,7 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
             pseudonyms=services.pseudonyms,
         )
         ami = AmiService(settings.ami, watchdog, metrics)
+        shipper = log_shipper(settings, services.decision_log.path)
         server = agi_server(settings.agi, agi_handler(services.checker, watchdog, metrics), metrics)
         health = HealthServer(
             {
@@ -181,6 +205,8 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
                 "log": log_check(services.checker, live.current),
                 "late_records": late_records_check(services.decision_log),
                 "disk": disk_check(live.current),
+                **({"acts": acts_check(services.acts_replica)} if services.acts_replica else {}),
+                **({"central_log": central_log_check(shipper)} if shipper else {}),
             },
             metrics,
             settings.health.host,
@@ -207,6 +233,11 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
                 tasks.create_task(_licence_watch(live, stop))
                 tasks.create_task(_list_age_watch(services.index, metrics, stop))
                 tasks.create_task(HeadAnchorer(services.decision_log.path).run(stop))
+                if services.acts_replica is not None:
+                    tasks.create_task(watch_replica(services.acts_replica, metrics, stop))
+                if shipper is not None:
+                    tasks.create_task(shipper.run(stop))
+                    tasks.create_task(watch_shipper(shipper, metrics, stop))
                 await stop.wait()
                 ami_task.cancel()
         finally:

@@ -28,7 +28,7 @@ from gatekeeper.campaign_ids import resolve
 from gatekeeper.clock import now
 from gatekeeper.config import Settings
 from gatekeeper.dncm.index import ListAnswer
-from gatekeeper.errors import GatekeeperError
+from gatekeeper.errors import ActsUnavailableError, GatekeeperError
 from gatekeeper.numbers import BelgianNumber, ForeignNumber, Normalised, normalise
 from gatekeeper.policy import (
     Act,
@@ -93,6 +93,8 @@ class CallRequest:
     linkedid: str = ""
     attempt: int = 0
     """The how-manieth check of the same call (its linked id), from 1; 0 when not counted."""
+    pbx: str = ""
+    """The PBX that asked, when its AGI URL names one (`check?pbx=${SYSTEMNAME}`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +161,9 @@ class Checker:
                 facts = await self._facts(settings, resolved.name, campaign, number, now.date())
             snapshot = facts.snapshot
             decision = decide(facts)
+        except ActsUnavailableError as err:
+            log.error("acts_unavailable", error=str(err), campaign=request.campaign)
+            decision = Decision(Reason.ACTS_UNAVAILABLE, str(err))
         except Exception as err:  # noqa: BLE001 - any failure to gather facts blocks, recorded
             log.error("facts_unavailable", error=repr(err), campaign=request.campaign)
             decision = Decision(Reason.INTERNAL_ERROR, f"facts unavailable: {err!r}")
@@ -260,4 +265,5 @@ def _entry_of(result: CheckResult, host: str) -> DecisionEntry:
         host=host,
         dialler_campaign=request.campaign if request.campaign != resolved else None,
         attempt=request.attempt,
+        pbx=request.pbx,
     )

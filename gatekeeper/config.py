@@ -35,8 +35,10 @@ from types import MappingProxyType
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+import psycopg
 import structlog
 import yaml
+from psycopg.conninfo import conninfo_to_dict
 
 from gatekeeper.agi.peers import Network, is_loopback
 from gatekeeper.agi.server import HEADER_TIMEOUT_S, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER
@@ -71,6 +73,7 @@ DEFAULT_DISK_WARN_FREE_MIB = 1024
 DEFAULT_DISK_WARN_FREE_PERCENT = 5
 DEFAULT_DISK_FAIL_FREE_MIB = 100
 MAX_DISK_LIMIT_MIB = 1 << 30
+DEFAULT_MAX_LAG_MS = 1000
 
 E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
@@ -197,6 +200,16 @@ class AuditSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PostgresSettings:
+    """A shared PostgreSQL database: a DSN without password, the password in its own file."""
+
+    dsn: str
+    password_file: Path | None = None
+    max_lag_ms: int = DEFAULT_MAX_LAG_MS
+    """Acts only: how old the local replica may be before commercial calls are blocked."""
+
+
+@dataclass(frozen=True, slots=True)
 class Advertiser:
     """A company on whose behalf calls are made; consents and objections belong to it."""
 
@@ -225,6 +238,12 @@ class Settings:
     """A dialler's campaign id or route name → the campaign it stands for (docs/integrations)."""
     default_campaign: str | None = None
     """The campaign of a call that names none; None: such a call is an unknown campaign."""
+    node: str | None = None
+    """This node's name in shared stores (docs/scaling.md); needed with a PostgreSQL store."""
+    acts_postgres: PostgresSettings | None = None
+    """`acts.postgresql`: consents and objections shared by every node; None: the SQLite file."""
+    central_log: PostgresSettings | None = None
+    """`central_log.postgresql`: where `serve` ships the decision log; None: not shipped."""
     sha256: str = field(default="", compare=False)
     """Fingerprint of the file's text, so the decision log can name the exact file in force."""
 
@@ -456,6 +475,9 @@ class _Reader:
                 "console",
                 "officers_group",
                 "default_campaign",
+                "node",
+                "acts",
+                "central_log",
             },
             {"licensee", "data_dir"},
         )
@@ -465,6 +487,7 @@ class _Reader:
         campaigns = self.optional(
             top, "campaigns", lambda n: self.campaigns(n, advertisers), no_campaigns
         )
+        node, acts, central = self.shared_stores(top)
         return Settings(
             path=self.path,
             licensee=self.licensee(top["licensee"]),
@@ -481,6 +504,50 @@ class _Reader:
             campaign_aliases=MappingProxyType(self.campaign_aliases(top.get("campaigns"))),
             default_campaign=self.optional(
                 top, "default_campaign", lambda n: self.default_campaign(n, campaigns), None
+            ),
+            node=node,
+            acts_postgres=acts,
+            central_log=central,
+        )
+
+    def shared_stores(
+        self, top: dict[str, _Node]
+    ) -> tuple[str | None, PostgresSettings | None, PostgresSettings | None]:
+        acts = self.optional(top, "acts", lambda n: self.postgres(n, lag=True), None)
+        central = self.optional(top, "central_log", lambda n: self.postgres(n, lag=False), None)
+        node = self.optional(top, "node", self.name, None)
+        if node is None and (acts is not None or central is not None):
+            where = top["acts"] if acts is not None else top["central_log"]
+            raise self.fail(where, "a PostgreSQL store needs `node` (this node's name) set")
+        return node, acts, central
+
+    def name(self, node: _Node) -> str:
+        raw = self.text(node)
+        if not _NAME_PATTERN.fullmatch(raw):
+            raise self.fail(node, f"expected letters, digits, '_', '.', '-', got {raw!r}")
+        return raw
+
+    def postgres(self, node: _Node, *, lag: bool) -> PostgresSettings:
+        keys = {"postgresql", "password_file"} | ({"max_lag_ms"} if lag else set())
+        found = self.mapping(node, keys, {"postgresql"})
+        dsn = self.text(found["postgresql"])
+        try:
+            params = conninfo_to_dict(dsn)
+        except psycopg.Error:
+            raise self.fail(
+                found["postgresql"],
+                "not a PostgreSQL DSN (key=value pairs or a postgresql:// URI)",
+            ) from None
+        if {"password", "sslpassword"} & params.keys():
+            raise self.fail(
+                found["postgresql"],
+                "the DSN carries a password: put it in password_file instead",
+            )
+        return PostgresSettings(
+            dsn=dsn,
+            password_file=self.optional(found, "password_file", self.local_path, None),
+            max_lag_ms=self.optional(
+                found, "max_lag_ms", lambda n: self.integer(n, 100, 60_000), DEFAULT_MAX_LAG_MS
             ),
         )
 

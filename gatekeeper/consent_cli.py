@@ -16,12 +16,11 @@ from gatekeeper.consent import (
     ActStore,
     RecordKind,
     StoredRecord,
-    act_store_path,
-    open_act_store,
 )
 from gatekeeper.consent_input import RawRecord, read_csv, record_from_fields
 from gatekeeper.errors import RecordRejectedError
 from gatekeeper.numbers import BelgianNumber, normalise
+from gatekeeper.stores.acts import open_configured_act_store
 from gatekeeper.untrusted import shown
 
 EXIT_OK = 0
@@ -154,7 +153,7 @@ async def _show(args: argparse.Namespace, kind: RecordKind, settings: Settings) 
 
 
 async def _open(settings: Settings) -> _ClosingStore:
-    return _ClosingStore(await open_act_store(act_store_path(settings)))
+    return _ClosingStore(await open_configured_act_store(settings))
 
 
 class _ClosingStore:

@@ -25,6 +25,10 @@ class StoreError(GatekeeperError):
     """The consent and objection store cannot be read or written."""
 
 
+class ActsUnavailableError(StoreError):
+    """The shared acts cannot be known to within their bound (docs/scaling.md)."""
+
+
 class RecordRejectedError(GatekeeperError):
     """A consent or objection record (or CSV row) is invalid; the message names the place."""
 

@@ -91,6 +91,32 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self._acts_current = Gauge(
+            "gatekeeper_acts_replica_current",
+            "1 while the replica of the shared acts is within its bound, else 0 (calls block).",
+            registry=self.registry,
+        )
+        self._acts_age = Gauge(
+            "gatekeeper_acts_replica_age_seconds",
+            "Seconds since the replica of the shared acts was last confirmed (-1: never).",
+            registry=self.registry,
+        )
+        self._acts_age.set(-1)
+        self._central_records = Gauge(
+            "gatekeeper_central_log_lag_records",
+            "Local decision log records not yet in the central copy.",
+            registry=self.registry,
+        )
+        self._central_seconds = Gauge(
+            "gatekeeper_central_log_lag_seconds",
+            "Age of the oldest local record not yet in the central copy (0: none waiting).",
+            registry=self.registry,
+        )
+        self._central_up = Gauge(
+            "gatekeeper_central_log_shipping",
+            "1 while the shipper reaches the central decision log, else 0.",
+            registry=self.registry,
+        )
         for result in ("ok", "failed"):
             self._syncs.labels(result=result)
         for reason in Refusal:
@@ -129,6 +155,17 @@ class Metrics:
         """Read the storage gauges (named as in STORAGE_GAUGES) from these callables at scrape."""
         for name, read in readings.items():
             self._storage[name].set_function(read)
+
+    def set_acts_replica(self, *, current: bool, age_s: float | None) -> None:
+        """The shared acts' replica: within its bound or not, and its age."""
+        self._acts_current.set(1 if current else 0)
+        self._acts_age.set(-1 if age_s is None else age_s)
+
+    def set_central_log_lag(self, records: int, seconds: float, *, ok: bool) -> None:
+        """How far the central decision log is behind this node's, and whether it ships."""
+        self._central_records.set(records)
+        self._central_seconds.set(seconds)
+        self._central_up.set(1 if ok else 0)
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""

@@ -67,6 +67,7 @@ class Reason(enum.StrEnum):
     LIST_STALE = "list_stale"
     LICENCE_EXPIRED = "licence_expired"
     INTERNAL_ERROR = "internal_error"
+    ACTS_UNAVAILABLE = "acts_unavailable"
 
     @property
     def verdict(self) -> Verdict:

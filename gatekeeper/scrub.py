@@ -30,7 +30,6 @@ from gatekeeper.audit.schema import log_path
 from gatekeeper.checker import CallRequest, Checker
 from gatekeeper.clock import now
 from gatekeeper.config import Settings
-from gatekeeper.consent import act_store_path, open_act_store
 from gatekeeper.dncm.dates import day_of
 from gatekeeper.dncm.index import ListAnswer
 from gatekeeper.dncm.snapshot import open_snapshot, read_record
@@ -39,6 +38,7 @@ from gatekeeper.errors import IndexUnavailableError, ScrubUsageError, StoreError
 from gatekeeper.officer_files import refuse_inside
 from gatekeeper.policy import Act, Campaign, Purpose, Reason, SnapshotInfo, Verdict
 from gatekeeper.scrub_csv import Fingerprint, Layout, ListReader, ScrubbedWriter, fingerprint
+from gatekeeper.stores.acts import open_configured_act_store
 
 SCRUB_EVENT = "scrub"
 SCRUB_SOURCE = "scrub"
@@ -236,7 +236,7 @@ async def scrub(
 async def _acts_of(settings: Settings, campaign: Campaign) -> PreloadedActs:
     if campaign.purpose is not Purpose.COMMERCIAL:
         return PreloadedActs(campaign.advertiser, {})
-    store = await open_act_store(act_store_path(settings))
+    store = await open_configured_act_store(settings)
     try:
         return PreloadedActs(campaign.advertiser, await store.acts_by_number(campaign.advertiser))
     finally:

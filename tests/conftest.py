@@ -15,6 +15,9 @@ if str(REPO) not in sys.path:
 
 from tools.asterisk_sandbox import DEFAULT_ROOT, READY_MARK  # noqa: E402
 from tools.gatekeeper_run import GatekeeperRun  # noqa: E402
+from tools.postgres_cluster import PostgresCluster, postgres_bin  # noqa: E402
+
+from postgres_support import SharedDatabase, create_database  # noqa: E402
 
 
 @pytest.fixture
@@ -32,3 +35,18 @@ def _structlog_defaults() -> Iterator[None]:
     structlog.reset_defaults()
     yield
     structlog.reset_defaults()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throw-away PostgreSQL server for the session (initdb + pg_ctl, a Unix socket)."""
+    if postgres_bin() is None:
+        pytest.fail("PostgreSQL is missing: run tools/system-deps.sh (installs postgresql)")
+    with PostgresCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def shared_db(postgres_cluster: PostgresCluster, tmp_path: Path) -> SharedDatabase:
+    """A fresh database with the shipped schema and roles on the session's server."""
+    return create_database(postgres_cluster, tmp_path / "pg-secrets")

@@ -11,6 +11,9 @@ command -v chromium >/dev/null 2>&1 || missing="$missing chromium"  # renders th
 command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
 /usr/bin/python3 -c 'import seccomp' >/dev/null 2>&1 || missing="$missing python3-seccomp"
 command -v unshare >/dev/null 2>&1 || missing="$missing util-linux"
+# A throw-away PostgreSQL server per test session (tools/postgres_cluster.py); its system
+# service is never started by the tests.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
 if [ -n "$missing" ]; then
     echo "installing Debian packages:$missing" >&2
     DEBIAN_FRONTEND=noninteractive apt-get update -q >&2

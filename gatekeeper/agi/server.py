@@ -40,9 +40,10 @@ import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Self
+from urllib.parse import parse_qsl
 
 import structlog
 from structlog.contextvars import bound_contextvars
@@ -71,6 +72,7 @@ HEADER_TIMEOUT_S: Final = 0.5
 """Longest wait for the whole AGI environment; Asterisk sends it at once on connect."""
 MAX_CONNECTIONS: Final = 1000
 MAX_CONNECTIONS_PER_PEER: Final = 500
+MAX_URL_PARAMETERS: Final = 8
 """Open connections one peer (one loopback user, one remote address) may hold."""
 SATURATION_WINDOW_S: Final = 60.0
 """How long after a connection cap was hit the server still reports itself saturated."""
@@ -134,13 +136,17 @@ class AgiRequest:
     callerid: str
     environment: Mapping[str, str]
     peer: str
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    """The URL's query (`agi://host/check?pbx=NAME`): the last value of each name."""
 
     @classmethod
     def from_environment(cls, environment: Environment, peer: str) -> AgiRequest:
         """Pick the fields the gatekeeper uses; a missing variable reads as ``""``."""
         variables = environment.variables
+        script, _, query = variables.get("agi_network_script", "").partition("?")
         return cls(
-            script=variables.get("agi_network_script", ""),
+            script=script,
+            parameters=url_parameters(query),
             arguments=environment.arguments,
             channel=variables.get("agi_channel", ""),
             uniqueid=variables.get("agi_uniqueid", ""),
@@ -149,6 +155,12 @@ class AgiRequest:
             environment=variables,
             peer=peer,
         )
+
+
+def url_parameters(query: str) -> dict[str, str]:
+    """The first MAX_URL_PARAMETERS `name=value` pairs of a URL query, decoded; never raises."""
+    kept = "&".join(query.split("&", MAX_URL_PARAMETERS)[:MAX_URL_PARAMETERS])
+    return dict(parse_qsl(kept))
 
 
 AgiHandler = Callable[[AgiRequest], Awaitable[Mapping[str, str]]]

@@ -65,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--limit", type=positive_number, default=None, help="show at most this many (newest)"
     )
     show.add_argument("--pseudonym", help="only the number the journal shows as this pseudonym")
+    _add_central(show)
     show.set_defaults(handler=show_command)
 
     events = commands.add_parser(
@@ -81,17 +82,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     events.add_argument("--since", type=_since, help="ISO date or date-time (Brussels)")
     events.add_argument("--until", type=_until, help="ISO date (inclusive) or date-time")
     events.add_argument("--json", action="store_true", help="one JSON object per line")
+    _add_central(events)
     events.set_defaults(handler=events_command)
 
     export = commands.add_parser("export", help="export decisions as CSV or JSON lines")
     _add_filters(export)
     export.add_argument("--format", choices=[f.value for f in ExportFormat], default="csv")
     export.add_argument("--output", type=Path, help="write here instead of stdout")
+    _add_central(export)
     export.set_defaults(handler=export_command)
 
     verify = commands.add_parser("verify", help="check the hash chain; exit 1 names the first bad")
     _add_log(verify)
     _add_anchors(verify)
+    _add_central(verify)
     verify.set_defaults(handler=verify_command)
 
     report = commands.add_parser("report", help="one self-contained HTML report for a period")
@@ -114,6 +118,27 @@ def _add_log(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log", type=Path, help="the log file (default: data_dir/audit/decisions.sqlite)"
     )
+
+
+def _add_central(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--central",
+        action="store_true",
+        help="every node's records from the central copy (central_log.postgresql)",
+    )
+
+
+def _central(command: str, args: argparse.Namespace) -> int:
+    """Run `command` on the central copy (docs/scaling.md)."""
+    from gatekeeper.stores import central_cli  # noqa: PLC0415 - it builds on this module
+
+    handlers = {
+        "show": central_cli.show,
+        "events": central_cli.events,
+        "export": central_cli.export,
+        "verify": central_cli.verify,
+    }
+    return handlers[command](args)
 
 
 def _add_anchors(parser: argparse.ArgumentParser) -> None:
@@ -230,6 +255,8 @@ def _shown_dialled(dialled: str) -> str:
 
 def show_command(args: argparse.Namespace) -> int:
     """Print matching decisions as a table (a warning on stderr if the log does not verify)."""
+    if getattr(args, "central", False):
+        return _central("show", args)
     filters = filters_of(args)
     log_file = _log_of(args)
     warn_if_unverified(log_file, _anchor_of(args, log_file))
@@ -252,7 +279,8 @@ def show_command(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _show_cells(row: DecisionRow) -> tuple[str, ...]:
+def show_cells(row: DecisionRow) -> tuple[str, ...]:
+    """One decision's cells in SHOW_COLUMNS order (before `shown`)."""
     snapshot = row.get("snapshot") or {}
     return (
         local_text(row.at),
@@ -268,7 +296,7 @@ def _show_cells(row: DecisionRow) -> tuple[str, ...]:
 
 def format_table(rows: list[DecisionRow]) -> str:
     """Decisions as an aligned text table with a count line."""
-    cells = [SHOW_COLUMNS, *(tuple(map(shown, _show_cells(row))) for row in rows)]
+    cells = [SHOW_COLUMNS, *(tuple(map(shown, show_cells(row))) for row in rows)]
     widths = [max(len(line[i]) for line in cells) for i in range(len(SHOW_COLUMNS))]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells
@@ -280,6 +308,8 @@ def format_table(rows: list[DecisionRow]) -> str:
 
 def events_command(args: argparse.Namespace) -> int:
     """Print the chain's non-decision records, oldest first."""
+    if getattr(args, "central", False):
+        return _central("events", args)
     kinds = tuple(args.kind) if args.kind else None
     with reading(_log_of(args)) as conn:
         events = list(iter_events(conn, kinds, args.since, args.until, types=NON_DECISION_TYPES))
@@ -293,6 +323,8 @@ def events_command(args: argparse.Namespace) -> int:
 
 def export_command(args: argparse.Namespace) -> int:
     """Write matching decisions as CSV or JSON lines (a warning on stderr if it does not verify)."""
+    if getattr(args, "central", False):
+        return _central("export", args)
     log_file = _log_of(args)
     warn_if_unverified(log_file, _anchor_of(args, log_file))
     with reading(log_file) as conn, _output(args.output, args) as out:
@@ -304,6 +336,8 @@ def export_command(args: argparse.Namespace) -> int:
 
 def verify_command(args: argparse.Namespace) -> int:
     """Walk the chain and hold it to its anchors; 0 if intact, 1 naming the first bad record."""
+    if getattr(args, "central", False):
+        return _central("verify", args)
     log_file = _log_of(args)
     anchor = _anchor_of(args, log_file)
     result = verify_log(log_file, anchor)

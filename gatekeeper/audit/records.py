@@ -60,6 +60,8 @@ class DecisionEntry:
     sent none and the default campaign answered); None when the dialler named `campaign`."""
     attempt: int = 0
     """The how-manieth check of the same call (linked id), from 1; 0 when not counted."""
+    pbx: str = ""
+    """The PBX that asked (docs/scaling.md); recorded only when known."""
 
 
 def utc_text(moment: datetime) -> str:
@@ -113,12 +115,14 @@ def decision_body(entry: DecisionEntry) -> dict[str, object]:
 
 
 def _call_fields(entry: DecisionEntry) -> dict[str, object]:
-    """The dialler's own campaign id and the attempt number, present only when known."""
+    """The dialler's own campaign id, the attempt number and the PBX, present only when known."""
     fields: dict[str, object] = {}
     if entry.dialler_campaign is not None:
         fields["dialler_campaign"] = entry.dialler_campaign
     if entry.attempt:
         fields["attempt"] = entry.attempt
+    if entry.pbx:
+        fields["pbx"] = entry.pbx
     return fields
 
 

@@ -92,3 +92,19 @@ def test_agi_refusals_are_counted_by_reason_from_zero() -> None:
         if name == "gatekeeper_agi_refusals_total"
     }
     assert counted == {reason.value: float(reason is Refusal.PEER_CAP) for reason in Refusal}
+
+
+def test_shared_stores_report_currency_and_lag() -> None:
+    """The acts replica's currency and age, and the central log's lag, are exposed."""
+    metrics = Metrics()
+    assert _samples(metrics)[("gatekeeper_acts_replica_age_seconds", ())] == -1
+    metrics.set_acts_replica(current=False, age_s=2.5)
+    metrics.set_central_log_lag(42, 3.0, ok=False)
+    samples = _samples(metrics)
+    assert (
+        samples[("gatekeeper_acts_replica_current", ())],
+        samples[("gatekeeper_acts_replica_age_seconds", ())],
+        samples[("gatekeeper_central_log_lag_records", ())],
+        samples[("gatekeeper_central_log_lag_seconds", ())],
+        samples[("gatekeeper_central_log_shipping", ())],
+    ) == (0, 2.5, 42, 3.0, 0)

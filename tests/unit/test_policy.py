@@ -96,6 +96,7 @@ def test_reason_codes_are_the_contracts() -> None:
         "list_stale",
         "licence_expired",
         "internal_error",
+        "acts_unavailable",
     }
 
 

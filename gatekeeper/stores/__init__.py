@@ -1,0 +1,1 @@
+"""Stores shared by several gatekeeper nodes (docs/scaling.md); SQLite stays the default."""
