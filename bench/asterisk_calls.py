@@ -52,8 +52,9 @@ NULL_DECISION_ID = "0000000000000"
 SERVE, SERVE_NO_AMI, NULL = "serve", "serve, AMI off", "null responder"
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def _cpu_seconds(pid: int, tid: int | None = None) -> float:
+    where = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    fields = Path(where).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -102,6 +103,33 @@ class _Figures:
     rates: list[float] = field(default_factory=list)
     asterisk_cpu: float = 0.0
     responder_cpu: float = 0.0
+    session_cpu: float = 0.0
+    driver_session_cpu: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Round:
+    elapsed: float
+    right: int
+    asterisk_cpu: float
+    responder_cpu: float
+    session_cpu: float
+    driver_session_cpu: float
+
+
+def _threads(pid: int) -> set[int]:
+    return {int(entry.name) for entry in Path(f"/proc/{pid}/task").iterdir()}
+
+
+def _threads_cpu(pid: int, threads: set[int]) -> float:
+    """CPU seconds of those of `threads` still alive in process `pid`."""
+    total = 0.0
+    for tid in threads:
+        try:
+            total += _cpu_seconds(pid, tid)
+        except OSError:
+            continue
+    return total
 
 
 def _big_list(path: Path, rows: int) -> None:
@@ -168,16 +196,22 @@ def _logins(run: GatekeeperRun) -> int:
     return log.read_text(encoding="utf-8", errors="replace").count("ami_logged_in")
 
 
-async def _round(
-    run: GatekeeperRun, pid: int, calls: int, width: int
-) -> tuple[float, int, float, float]:
+async def _round(run: GatekeeperRun, pid: int, session: set[int], calls: int, width: int) -> _Round:
+    """One round; `session` are Asterisk's threads for the responder's AMI session, if any."""
     assert run.sandbox.process is not None
     asterisk = run.sandbox.process.pid
+    before = _threads(asterisk)
     client = await connect(run.sandbox, event_filters=DRIVER_EVENTS)
+    driver = _threads(asterisk) - before
     right = 0
     try:
         await place_calls(client, [CallSpec(UNLISTED, "spring-promo")] * 10, limit_s=60)
-        cpu = (_cpu_seconds(asterisk), _cpu_seconds(pid))
+        cpu = (
+            _cpu_seconds(asterisk),
+            _cpu_seconds(pid),
+            _threads_cpu(asterisk, session),
+            _threads_cpu(asterisk, driver),
+        )
         began = time.perf_counter()
         for start in range(0, calls, width):
             specs = [
@@ -190,11 +224,17 @@ async def _round(
                 for c in placed
             )
         elapsed = time.perf_counter() - began
-        asterisk_cpu = _cpu_seconds(asterisk) - cpu[0]
-        responder_cpu = _cpu_seconds(pid) - cpu[1]
+        result = _Round(
+            elapsed,
+            right,
+            _cpu_seconds(asterisk) - cpu[0],
+            _cpu_seconds(pid) - cpu[1],
+            _threads_cpu(asterisk, session) - cpu[2],
+            _threads_cpu(asterisk, driver) - cpu[3],
+        )
     finally:
         await client.close()
-    return elapsed, right, asterisk_cpu, responder_cpu
+    return result
 
 
 def _measure(run: GatekeeperRun, args: argparse.Namespace) -> dict[str, _Figures]:
@@ -205,22 +245,25 @@ def _measure(run: GatekeeperRun, args: argparse.Namespace) -> dict[str, _Figures
     for number in range(args.rounds):
         order = variants if number % 2 == 0 else variants[::-1]
         for variant in order:
+            assert run.sandbox.process is not None
+            before = _threads(run.sandbox.process.pid)
             pid = _start(run, variant, no_ami_config)
+            session = _threads(run.sandbox.process.pid) - before
             try:
-                elapsed, right, asterisk_cpu, responder_cpu = asyncio.run(
-                    _round(run, pid, args.calls, args.width)
-                )
+                done = asyncio.run(_round(run, pid, session, args.calls, args.width))
             finally:
                 run.stop_gatekeeper()
-            rate = args.calls / elapsed
+            rate = args.calls / done.elapsed
             print(f"round {number + 1}, {variant}: {rate:,.0f} calls/s", flush=True)
             into = figures[variant]
             into.calls += args.calls
-            into.seconds += elapsed
-            into.right += right
+            into.seconds += done.elapsed
+            into.right += done.right
             into.rates.append(rate)
-            into.asterisk_cpu += asterisk_cpu
-            into.responder_cpu += responder_cpu
+            into.asterisk_cpu += done.asterisk_cpu
+            into.responder_cpu += done.responder_cpu
+            into.session_cpu += done.session_cpu
+            into.driver_session_cpu += done.driver_session_cpu
     return figures
 
 
@@ -233,6 +276,11 @@ def _report(figures: dict[str, _Figures], args: argparse.Namespace) -> bool:
             f"Asterisk {f.asterisk_cpu / f.calls * 1e3:.2f} ms, "
             f"responder {f.responder_cpu / f.calls * 1e3:.2f} ms; "
             f"decided as expected {f.right}/{f.calls}"
+        )
+        print(
+            f"  of Asterisk's CPU per call: the thread of the responder's AMI session "
+            f"{f.session_cpu / f.calls * 1e3:.2f} ms, the load driver's "
+            f"{f.driver_session_cpu / f.calls * 1e3:.2f} ms"
         )
     base = figures[NULL]
     for variant in (SERVE, SERVE_NO_AMI):
