@@ -264,8 +264,7 @@ async def _rights(client: AmiClient, user: str) -> Finding:
 
 def event_filter_lines(settings: Settings) -> Iterator[str]:
     """The manager user's `eventfilter` lines for this configuration's gated contexts."""
-    for rule in event_filters(settings.ami.gated_contexts):
-        yield f"eventfilter = {rule}"
+    yield from event_filters(settings.ami.gated_contexts)
 
 
 def report(settings: Settings, args: argparse.Namespace) -> bool:

@@ -8,6 +8,14 @@ then pings every `ping_interval` seconds and treats a missing or wrong reply as 
 the link drops it reconnects with exponential backoff and full jitter, forever, until `close()`.
 Replies are awaited with deadlines; anything pending when the link drops fails with `AmiError`.
 
+Events are the bulk of the traffic (a handful per call, all day), so they skip panoramisk's
+`Message` (a case-insensitive dict built header by header, which we then copied): `_Protocol`
+splits the stream into messages itself and turns each plain event into a dict in one pass.
+Replies, and events that carry an ActionID (the items of a list action), still go through
+panoramisk, which matches them to their actions. Bytes are decoded per whole message, so a UTF-8
+character split across two reads survives, and a message larger than `MAX_MESSAGE_BYTES` drops
+the link (the supervisor reconnects) instead of growing the buffer without bound.
+
 Events never run user code inside the protocol: each subscriber gets its own bounded queue, and
 subscriptions survive reconnects (events sent while the link is down are lost, nothing more). A
 subscriber that falls too far behind is told so (`AmiError`) instead of growing memory without
@@ -31,6 +39,7 @@ from typing import Any, Self
 import structlog
 from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
 
 from gatekeeper.errors import AmiError
 
@@ -44,6 +53,9 @@ SUBSCRIPTION_LIMIT = 100_000
 LINK_UP = "Gatekeeper.LinkUp"
 LINK_DOWN = "Gatekeeper.LinkDown"
 _REPLY_HEADERS = frozenset({"Response", "ActionID", "Message", "content"})
+MAX_MESSAGE_BYTES = 1 << 20
+"""The largest manager message read; a peer sending more without an end drops the link."""
+_END = b"\r\n\r\n"
 
 log = structlog.get_logger("gatekeeper.ami")
 
@@ -80,6 +92,55 @@ def _text(value: object) -> str:
     if isinstance(value, list):
         return "\n".join(str(v) for v in value)
     return str(value)
+
+
+def parse_event(text: str) -> dict[str, str]:
+    """The headers of one event message (`Key: value` lines); repeated keys joined by newlines."""
+    fields: dict[str, str] = {}
+    for line in text.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if not sep:
+            continue
+        if key in fields:
+            fields[key] = f"{fields[key]}\n{value}"
+        else:
+            fields[key] = value
+    return fields
+
+
+class _Protocol(AMIProtocol):  # type: ignore[misc]  # panoramisk is untyped
+    """panoramisk's protocol, reading plain events itself (see the module's docstring)."""
+
+    factory: _Link
+    encoding: str
+    version: str | None
+    transport: asyncio.Transport
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        *messages, self._buffer = (self._buffer + data).split(_END)
+        if len(self._buffer) > MAX_MESSAGE_BYTES:
+            log.error("ami_message_too_large", limit_bytes=MAX_MESSAGE_BYTES)
+            self._buffer = b""
+            self.transport.close()
+            return
+        for raw in messages:
+            text = raw.decode(self.encoding, "replace").strip()
+            if self.version is None and text.startswith("Asterisk Call Manager/"):
+                greeting, _, text = text.partition("\r\n")
+                self.version = greeting.partition("/")[2].strip()
+            if text.startswith("Event: ") and "\r\nActionID: " not in text:
+                fields = parse_event(text)
+                if fields["Event"].lower() == "shutdown":
+                    self.connection_lost(None)
+                self.factory.event(fields)
+                continue
+            message = Message.from_line(text)
+            if message is not None:
+                self.handle_message(message)
 
 
 def backoff_delays(
@@ -162,14 +223,14 @@ class _Link:
     def __init__(self, on_event: Callable[[AmiEvent], None]) -> None:
         self.awaiting_actions: deque[Action] = deque()
         self.lost = asyncio.Event()
-        self.protocol: AMIProtocol | None = None
+        self.protocol: _Protocol | None = None
         self._on_event = on_event
 
     async def open(self, host: str, port: int, deadline: float) -> None:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(deadline):
-                _, protocol = await loop.create_connection(AMIProtocol, host, port)
+                _, protocol = await loop.create_connection(_Protocol, host, port)
         except TimeoutError as err:
             raise AmiError(f"AMI at {host}:{port}: no connection within {deadline:g} s") from err
         except OSError as err:
@@ -180,11 +241,14 @@ class _Link:
         protocol.encoding = "utf-8"
         self.protocol = protocol
 
-    # Called by AMIProtocol.
-    def dispatch(self, message: Any) -> None:  # noqa: ANN401 - panoramisk's untyped Message
-        name = _text(message.get("Event", ""))
-        fields = {str(k): _text(v) for k, v in message.items() if k != "content"}
+    # Called by _Protocol, for plain events.
+    def event(self, fields: dict[str, str]) -> None:
+        name = fields.get("Event", "")
         self._on_event(AmiEvent(name, MappingProxyType(fields), time.monotonic()))
+
+    # Called by AMIProtocol, for events that carry an ActionID.
+    def dispatch(self, message: Any) -> None:  # noqa: ANN401 - panoramisk's untyped Message
+        self.event({str(k): _text(v) for k, v in message.items() if k != "content"})
 
     # Called by AMIProtocol.
     def connection_lost(self, exc: object) -> None:  # noqa: ARG002 - panoramisk's signature

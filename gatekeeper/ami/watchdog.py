@@ -52,7 +52,6 @@ log = structlog.get_logger("gatekeeper.ami.watchdog")
 
 WATCHED_EVENTS = ("Newchannel", "LocalBridge", "DialBegin", "DialEnd", "Hangup")
 """The AMI events the bypass detector and the outcome tracker read in every context."""
-_ERE_SPECIAL = frozenset("\\.^$|?*+()[]{}")
 
 
 def bounded_dialled(text: str) -> str:
@@ -63,18 +62,20 @@ def bounded_dialled(text: str) -> str:
 
 
 def event_filters(gated_contexts: Iterable[str]) -> tuple[str, ...]:
-    """AMI Filter rules for what the watchdog reads, so Asterisk sends nothing else.
+    """The manager user's `eventfilter` lines (manager.conf) for what the watchdog reads.
 
     `Newexten` (one per dialplan step, the bulk of a PBX's events) is needed only inside gated
-    contexts, where it shows a channel that jumped into a trunk context; Asterisk's filter is a
-    POSIX regular expression over the whole event, so it can say so.
+    contexts, where it shows a channel that jumped into a trunk context. The lines use Asterisk
+    22's name and header filters: an event's name is compared by hash and one header's value
+    as a plain string, where a legacy `eventfilter = REGEX` line runs each regular expression
+    over the whole text of every event the PBX emits (docs/operations.md).
     """
-    escaped = "|".join(
-        "".join(f"\\{c}" if c in _ERE_SPECIAL else c for c in context)
+    names = [f"eventfilter(name({name})) =" for name in WATCHED_EVENTS]
+    newexten = [
+        f"eventfilter(name(Newexten),header(Context),method(exact)) = {context}"
         for context in sorted(gated_contexts)
-    )
-    newexten = f"Event: Newexten.*Context: ({escaped})[[:space:]]"
-    return (*(f"Event: {name}" for name in WATCHED_EVENTS), newexten)
+    ]
+    return (*names, *newexten)
 
 
 class BypassRecorder(Protocol):
@@ -116,7 +117,6 @@ class Watchdog:
         self._client: AmiClient | None = None
         self._events: Subscription | None = None
         self._detector = BypassDetector(gated_contexts, clock)
-        self.event_filters = event_filters(self._detector.gated_contexts)
         self._tracker = OutcomeTracker(clock)
         self._on_bypass = on_bypass
         self._bypass_recorder = bypass_recorder
