@@ -230,7 +230,15 @@ class Checker:
             return result
         self.record_failure = None
         log_decision(entry, decision_id, self._pseudonyms)
-        return replace(result, decision_id=decision_id)
+        return CheckResult(
+            result.at,
+            result.request,
+            result.campaign,
+            result.number,
+            result.decision,
+            result.snapshot,
+            decision_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
