@@ -16,7 +16,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import structlog
 
@@ -154,10 +154,12 @@ class Checker:
         snapshot: SnapshotInfo | None = None
         try:
             async with asyncio.timeout(FACTS_DEADLINE_S):
-                facts, wanted = self._list_facts(settings, request, campaign, number, now.date())
-                if wanted is not None:
-                    acts = await self._acts.acts_for(wanted.advertiser, wanted.e164)
-                    facts = _with_acts(facts, wanted.answer, acts)
+                today = now.date()
+                facts = self._list_facts(settings, request, campaign, number, today)
+                if isinstance(facts, _ActsWanted):
+                    wanted = facts
+                    acts = await self._acts.acts_for(wanted.campaign.advertiser, wanted.number.e164)
+                    facts = _facts(settings, request.campaign, today, wanted, acts)
             snapshot = facts.snapshot
             decision = decide(facts)
         except Exception as err:  # noqa: BLE001 - any failure to gather facts blocks, recorded
@@ -179,10 +181,12 @@ class Checker:
         number = normalise(request.dialled, strip_prefix=campaign.strip_prefix if campaign else "")
         snapshot: SnapshotInfo | None = None
         try:
-            facts, wanted = self._list_facts(settings, request, campaign, number, now.date())
-            if wanted is not None:
-                acts_now = acts.acts_at_hand(wanted.advertiser, wanted.e164)
-                facts = _with_acts(facts, wanted.answer, acts_now)
+            today = now.date()
+            facts = self._list_facts(settings, request, campaign, number, today)
+            if isinstance(facts, _ActsWanted):
+                wanted = facts
+                acts_now = acts.acts_at_hand(wanted.campaign.advertiser, wanted.number.e164)
+                facts = _facts(settings, request.campaign, today, wanted, acts_now)
             snapshot = facts.snapshot
             decision = decide(facts)
         except Exception as err:  # noqa: BLE001 - any failure to gather facts blocks
@@ -197,24 +201,18 @@ class Checker:
         campaign: Campaign | None,
         number: Normalised,
         today: date,
-    ) -> tuple[Facts, _ActsWanted | None]:
-        """The facts without the acts, and which acts to read (None: the facts are complete)."""
-        base = Facts(
-            campaign_name=request.campaign,
-            campaign=campaign,
-            number=number,
-            today=today,
-            licence_valid_until=settings.licensee.licence_valid_until,
-            max_age_days=settings.dncm.max_age_days,
-            snapshot=None,
-        )
+    ) -> Facts | _ActsWanted:
+        """The facts, or what the list said of a number whose acts are still to be read.
+
+        The acts are read only for a Belgian number on a commercial call, with a list.
+        """
         if campaign is None or campaign.purpose is Purpose.INFORMATIONAL:
-            return base, None
+            return _facts(settings, request.campaign, today, _NothingListed(campaign, number, None))
         snapshot = self._index.snapshot()
         if not isinstance(number, BelgianNumber) or snapshot is None:
-            return replace(base, snapshot=snapshot), None
-        answer = self._index.lookup(number.key)
-        return base, _ActsWanted(answer, campaign.advertiser, number.e164)
+            listed = _NothingListed(campaign, number, snapshot)
+            return _facts(settings, request.campaign, today, listed)
+        return _ActsWanted(campaign, number, self._index.lookup(number.key))
 
     async def _record(self, result: CheckResult) -> CheckResult:
         entry = _entry_of(result, self._host)
@@ -241,29 +239,46 @@ class Checker:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _ActsWanted:
-    """A Belgian number's list answer, and whose acts on it the decision still needs."""
+class _NothingListed(NamedTuple):
+    """Facts that need no acts: no campaign, an informational one, no number or no list."""
 
+    campaign: Campaign | None
+    number: Normalised
+    snapshot: SnapshotInfo | None
+
+
+class _ActsWanted(NamedTuple):
+    """A Belgian number on a commercial call, looked up: its acts are still to be read."""
+
+    campaign: Campaign
+    number: BelgianNumber
     answer: ListAnswer
-    advertiser: str
-    e164: str
 
 
-def _with_acts(
-    base: Facts, answer: ListAnswer, acts: tuple[tuple[Act, ...], tuple[Act, ...]]
+def _facts(
+    settings: Settings,
+    campaign_name: str,
+    today: date,
+    found: _NothingListed | _ActsWanted,
+    acts: tuple[tuple[Act, ...], tuple[Act, ...]] = ((), ()),
 ) -> Facts:
+    """The facts, built once: what the list and the acts say, with the settings in force."""
+    if isinstance(found, _NothingListed):
+        snapshot, listing = found.snapshot, None
+    else:
+        listed_on = found.answer.listing_date
+        snapshot = found.answer.snapshot
+        listing = Act(ActKind.LISTING, listed_on) if listed_on else None
     objections, consents = acts
-    listed_on = answer.listing_date
     return Facts(
-        campaign_name=base.campaign_name,
-        campaign=base.campaign,
-        number=base.number,
-        today=base.today,
-        licence_valid_until=base.licence_valid_until,
-        max_age_days=base.max_age_days,
-        snapshot=answer.snapshot,
-        listing=Act(ActKind.LISTING, listed_on) if listed_on else None,
+        campaign_name=campaign_name,
+        campaign=found.campaign,
+        number=found.number,
+        today=today,
+        licence_valid_until=settings.licensee.licence_valid_until,
+        max_age_days=settings.dncm.max_age_days,
+        snapshot=snapshot,
+        listing=listing,
         objections=objections,
         consents=consents,
     )
