@@ -18,8 +18,9 @@ The copy goes to a private (0600) temporary file beside the target (0640 to `off
 when one is set: gatekeeper/officer_files.py), in UTF-8 (with a byte-order mark when the input
 had one), with the input's separator and line ends, hashed as it is written; it replaces the
 target only once complete and flushed to disk. Every cell written, the input's and ours, goes
-through `csv_cell`, so a spreadsheet reads it as text, never as a formula or a number
-(docs/scrub.md).
+through `csv_cell` (a printable cell through its equivalent `_cell`, which skips the scan for
+control characters), so a spreadsheet reads it as text, never as a formula or a number
+(docs/scrub.md). Rows are encoded, hashed and written 64 KiB at a time.
 """
 
 from __future__ import annotations
