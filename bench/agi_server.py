@@ -7,25 +7,52 @@ the server to close. Latency is measured by the client from connect to close. Th
 canonical line per call as JSON to /dev/null, as under `serve`. Server CPU time per call is
 printed too: unlike calls/s it barely moves when other work shares the machine. Run:
 
-    .venv/bin/python bench/agi_server.py [--connections 50] [--seconds 3]
+    .venv/bin/python bench/agi_server.py [--connections 50] [--seconds 3] [--batch]
+    .venv/bin/python bench/agi_server.py --check [--rows 200000] [--profile FILE]
+
+`--check` answers with the full decision path of `serve` (`app.agi_server` and `app.agi_handler`:
+peer check, normaliser, list index, consent store, policy, decision log commit, pseudonymised
+`decision` line, watchdog and metrics) against a generated list of `--rows` numbers, instead
+of the trivial handler. `--profile FILE` writes a cProfile of the server process, in CPU time.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import dataclasses
 import multiprocessing
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from gatekeeper.agi.server import AgiRequest, AgiServer
+from gatekeeper.agi.server import AgiHandler, AgiRequest, AgiServer
+from gatekeeper.ami.watchdog import Watchdog
+from gatekeeper.app import agi_handler, agi_server, open_services
+from gatekeeper.clock import today
+from gatekeeper.config import LiveSettings, load_settings
+from gatekeeper.dncm.sync import sync_now
 from gatekeeper.logs import configure_logging
+from gatekeeper.metrics import Metrics
+
+from dncm_listgen import write_list
+
+CHECK_CONFIG = """\
+licensee: {name: Bench NV, role: service_provider, licence_valid_until: 2099-06-30}
+data_dir: data
+agi: {listen: "127.0.0.1:4573"}
+dncm: {source: {file: dncm.txt}}
+advertisers: {acme: {name: ACME Energy BV}}
+campaigns: {spring-promo: {purpose: commercial, advertiser: acme}}
+"""
+"""The configured port is not used: the bench listens on a free one."""
 
 SESSION = Path(__file__).resolve().parent.parent / "tests" / "agi_sessions" / "check_allow.agi"
 VARIABLES = {
@@ -97,9 +124,42 @@ async def serve_and_measure(
     connections: int, seconds: float, *, batch: bool = False
 ) -> tuple[Figures, float]:
     """Run the client process against the server; the client's figures and the server's CPU s."""
-    async with AgiServer(
-        {"check": trivial_handler}, "127.0.0.1", 0, batch_variables=batch
-    ) as server:
+    server = AgiServer({"check": trivial_handler}, "127.0.0.1", 0, batch_variables=batch)
+    return await measure(server, connections, seconds)
+
+
+async def serve_checks_and_measure(
+    folder: Path, connections: int, seconds: float
+) -> tuple[Figures, float]:
+    """As `serve_and_measure`, the server wired as `serve` wires it, on a prepared folder."""
+    live = LiveSettings(folder / "gatekeeper.yaml")
+    settings = live.current()
+    metrics = Metrics()
+    async with open_services(live) as services:
+        watchdog = Watchdog(
+            gated_contexts=settings.ami.gated_contexts,
+            on_bypass=settings.ami.on_bypass,
+            bypass_recorder=services.decision_log,
+            outcome_recorder=services.decision_log,
+            metrics=metrics,
+            pseudonyms=services.pseudonyms,
+        )
+        handler: AgiHandler = agi_handler(services.checker, watchdog, metrics)
+        agi = dataclasses.replace(settings.agi, port=0)
+        return await measure(agi_server(agi, handler, metrics), connections, seconds)
+
+
+def prepare_check_folder(folder: Path, rows: int) -> None:
+    """A config, a list of `rows` numbers imported today, and an empty consent store."""
+    (folder / "gatekeeper.yaml").write_text(CHECK_CONFIG)
+    write_list(folder / "dncm.txt", rows, seed=1)
+    settings = load_settings(folder / "gatekeeper.yaml")
+    sync_now(settings, file=folder / "dncm.txt", list_date=today())
+
+
+async def measure(server: AgiServer, connections: int, seconds: float) -> tuple[Figures, float]:
+    """Start `server`, drive it from a client process, close it; figures and server CPU s."""
+    async with server:
         context = multiprocessing.get_context("spawn")
         receiving, sending = context.Pipe(duplex=False)
         client = context.Process(
@@ -124,18 +184,39 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--batch", action="store_true", help="one EXEC MSet per answer, as `serve` does"
     )
+    parser.add_argument(
+        "--check", action="store_true", help="the full decision path of `serve`, not a stub"
+    )
+    parser.add_argument("--rows", type=int, default=200_000, help="list size with --check")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the server here")
     args = parser.parse_args(argv)
-    with Path(os.devnull).open("w", encoding="utf-8") as sink:
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
+    with (
+        Path(os.devnull).open("w", encoding="utf-8") as sink,
+        tempfile.TemporaryDirectory(prefix="gk-agi-bench-") as temp,
+    ):
+        if args.check:
+            prepare_check_folder(Path(temp), args.rows)
         configure_logging(stream=sink)
-        figures, server_cpu = asyncio.run(
-            serve_and_measure(args.connections, args.seconds, batch=args.batch)
+        run = (
+            serve_checks_and_measure(Path(temp), args.connections, args.seconds)
+            if args.check
+            else serve_and_measure(args.connections, args.seconds, batch=args.batch)
         )
+        if profiler is not None:
+            profiler.enable()
+        figures, server_cpu = asyncio.run(run)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
     latencies, elapsed = figures.latencies, figures.elapsed
     if len(latencies) < 2:
         print("too few calls completed to report figures", file=sys.stderr)
         return 1
     cuts = statistics.quantiles(latencies, n=100)
-    print(f"variables set by:      {'one EXEC MSet' if args.batch else 'SET VARIABLE each'}")
+    batched = args.batch or args.check
+    print(f"handler:               {'full decision path' if args.check else 'trivial'}")
+    print(f"variables set by:      {'one EXEC MSet' if batched else 'SET VARIABLE each'}")
     print(f"connections in flight: {args.connections}")
     print(f"calls answered:        {len(latencies)} in {elapsed:.2f} s")
     print(f"calls/s:               {len(latencies) / elapsed:,.0f}")

@@ -18,7 +18,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import structlog
 
@@ -68,6 +68,13 @@ class ActLookup(Protocol):
     """The consent and objection records of one advertiser."""
 
     async def acts_for(self, advertiser: str, e164: str) -> tuple[tuple[Act, ...], tuple[Act, ...]]:
+        """The (objections, consents) in force for this advertiser and number."""
+
+
+class ActsAtHand(Protocol):
+    """Consent and objection records already in memory (a scrub's preloaded acts)."""
+
+    def acts_at_hand(self, advertiser: str, e164: str) -> tuple[tuple[Act, ...], tuple[Act, ...]]:
         """The (objections, consents) in force for this advertiser and number."""
 
 
@@ -158,7 +165,12 @@ class Checker:
         snapshot: SnapshotInfo | None = None
         try:
             async with asyncio.timeout(FACTS_DEADLINE_S):
-                facts = await self._facts(settings, resolved.name, campaign, number, now.date())
+                today = now.date()
+                facts = self._list_facts(settings, resolved.name, campaign, number, today)
+                if isinstance(facts, _ActsWanted):
+                    wanted = facts
+                    acts = await self._acts.acts_for(wanted.campaign.advertiser, wanted.number.e164)
+                    facts = _facts(settings, resolved.name, today, wanted, acts)
             snapshot = facts.snapshot
             decision = decide(facts)
         except ActsUnavailableError as err:
@@ -169,38 +181,53 @@ class Checker:
             decision = Decision(Reason.INTERNAL_ERROR, f"facts unavailable: {err!r}")
         return CheckResult(now, request, campaign, number, decision, snapshot, None)
 
-    async def _facts(
+    def decide_at_hand(self, request: CallRequest, acts: ActsAtHand) -> CheckResult:
+        """`decide_only` for facts already in memory: a pinned list and preloaded acts.
+
+        The same steps in the same order (normaliser, list facts, acts, `policy.decide`, any
+        failure an `internal_error` block), without an await: nothing here can wait, so there
+        is nothing for a deadline to cut short, and a batch of rows never hands the event
+        loop a timer per row.
+        """
+        settings = self._settings()
+        now = self._clock()
+        resolved = resolve(settings, request.campaign)
+        campaign = resolved.campaign
+        number = normalise(request.dialled, strip_prefix=campaign.strip_prefix if campaign else "")
+        snapshot: SnapshotInfo | None = None
+        try:
+            today = now.date()
+            facts = self._list_facts(settings, resolved.name, campaign, number, today)
+            if isinstance(facts, _ActsWanted):
+                wanted = facts
+                acts_now = acts.acts_at_hand(wanted.campaign.advertiser, wanted.number.e164)
+                facts = _facts(settings, resolved.name, today, wanted, acts_now)
+            snapshot = facts.snapshot
+            decision = decide(facts)
+        except Exception as err:  # noqa: BLE001 - any failure to gather facts blocks
+            log.error("facts_unavailable", error=repr(err), campaign=request.campaign)
+            decision = Decision(Reason.INTERNAL_ERROR, f"facts unavailable: {err!r}")
+        return CheckResult(now, request, campaign, number, decision, snapshot, None)
+
+    def _list_facts(
         self,
         settings: Settings,
         campaign_name: str,
         campaign: Campaign | None,
         number: Normalised,
         today: date,
-    ) -> Facts:
-        base = Facts(
-            campaign_name=campaign_name,
-            campaign=campaign,
-            number=number,
-            today=today,
-            licence_valid_until=settings.licensee.licence_valid_until,
-            max_age_days=settings.dncm.max_age_days,
-            snapshot=None,
-        )
+    ) -> Facts | _ActsWanted:
+        """The facts, or what the list said of a number whose acts are still to be read.
+
+        The acts are read only for a Belgian number on a commercial call, with a list.
+        """
         if campaign is None or campaign.purpose is Purpose.INFORMATIONAL:
-            return base
+            return _facts(settings, campaign_name, today, _NothingListed(campaign, number, None))
         snapshot = self._index.snapshot()
         if not isinstance(number, BelgianNumber) or snapshot is None:
-            return replace(base, snapshot=snapshot)
-        answer = self._index.lookup(number.key)
-        listed_on = answer.listing_date
-        objections, consents = await self._acts.acts_for(campaign.advertiser, number.e164)
-        return replace(
-            base,
-            snapshot=answer.snapshot,
-            listing=Act(ActKind.LISTING, listed_on) if listed_on else None,
-            objections=objections,
-            consents=consents,
-        )
+            listed = _NothingListed(campaign, number, snapshot)
+            return _facts(settings, campaign_name, today, listed)
+        return _ActsWanted(campaign, number, self._index.lookup(number.key))
 
     async def _record(self, result: CheckResult) -> CheckResult:
         entry = _entry_of(result, self._host)
@@ -225,7 +252,60 @@ class Checker:
             return answered
         self.record_failure = None
         log_decision(entry, decision_id, self._pseudonyms)
-        return replace(result, decision_id=decision_id)
+        return CheckResult(
+            result.at,
+            result.request,
+            result.campaign,
+            result.number,
+            result.decision,
+            result.snapshot,
+            decision_id,
+        )
+
+
+class _NothingListed(NamedTuple):
+    """Facts that need no acts: no campaign, an informational one, no number or no list."""
+
+    campaign: Campaign | None
+    number: Normalised
+    snapshot: SnapshotInfo | None
+
+
+class _ActsWanted(NamedTuple):
+    """A Belgian number on a commercial call, looked up: its acts are still to be read."""
+
+    campaign: Campaign
+    number: BelgianNumber
+    answer: ListAnswer
+
+
+def _facts(
+    settings: Settings,
+    campaign_name: str,
+    today: date,
+    found: _NothingListed | _ActsWanted,
+    acts: tuple[tuple[Act, ...], tuple[Act, ...]] = ((), ()),
+) -> Facts:
+    """The facts, built once: what the list and the acts say, with the settings in force."""
+    if isinstance(found, _NothingListed):
+        snapshot, listing = found.snapshot, None
+    else:
+        listed_on = found.answer.listing_date
+        snapshot = found.answer.snapshot
+        listing = Act(ActKind.LISTING, listed_on) if listed_on else None
+    objections, consents = acts
+    return Facts(
+        campaign_name=campaign_name,
+        campaign=found.campaign,
+        number=found.number,
+        today=today,
+        licence_valid_until=settings.licensee.licence_valid_until,
+        max_age_days=settings.dncm.max_age_days,
+        snapshot=snapshot,
+        listing=listing,
+        objections=objections,
+        consents=consents,
+    )
 
 
 def _failure_text(err: BaseException) -> str:

@@ -134,11 +134,15 @@ class PreloadedActs:
         """How many live acts were read."""
         return sum(len(o) + len(c) for o, c in self._acts.values())
 
-    async def acts_for(self, advertiser: str, e164: str) -> tuple[tuple[Act, ...], tuple[Act, ...]]:
+    def acts_at_hand(self, advertiser: str, e164: str) -> tuple[tuple[Act, ...], tuple[Act, ...]]:
         """The (objections, consents) of this number; never another advertiser's."""
         if advertiser != self.advertiser:
             raise StoreError(f"acts of {self.advertiser!r} were read, not of {advertiser!r}")
         return self._acts.get(e164, _NO_ACTS)
+
+    async def acts_for(self, advertiser: str, e164: str) -> tuple[tuple[Act, ...], tuple[Act, ...]]:
+        """`acts_at_hand`, for the checker's `ActLookup`."""
+        return self.acts_at_hand(advertiser, e164)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +230,7 @@ async def scrub(
                 index.snapshot(),
                 acts.count,
             )
-            return await run.execute(checker, decision_log, clock)
+            return await run.execute(checker, acts, decision_log, clock)
         finally:
             await decision_log.close()
     finally:
@@ -255,11 +259,16 @@ class _Run:
     acts_read: int
 
     async def execute(
-        self, checker: Checker, decision_log: DecisionLog, clock: Callable[[], datetime]
+        self,
+        checker: Checker,
+        acts: PreloadedActs,
+        decision_log: DecisionLog,
+        clock: Callable[[], datetime],
     ) -> ScrubResult:
         request = self.request
-        reasons: Counter[str] = Counter()
-        rows = 0
+        by_reason: Counter[Reason] = Counter()
+        cells = {reason: (reason.verdict.value.upper(), reason.value) for reason in Reason}
+        allowed = {reason: reason.verdict is Verdict.ALLOW for reason in Reason}
         with ListReader(request.source, self.source, request.column) as reader:
             layout = reader.layout
             assert layout is not None
@@ -268,17 +277,18 @@ class _Run:
                 request.output, layout, bom=self.source.bom, group=self.settings.officers_group
             ) as writer:
                 for _line, fields in reader:
-                    result = await checker.decide_only(
-                        CallRequest(fields[index], request.campaign, SCRUB_SOURCE)
+                    result = checker.decide_at_hand(
+                        CallRequest(fields[index], request.campaign, SCRUB_SOURCE), acts
                     )
                     reason = result.decision.reason
-                    reasons[reason.value] += 1
-                    rows += 1
-                    if request.allowed_only and reason.verdict is not Verdict.ALLOW:
+                    by_reason[reason] += 1
+                    if request.allowed_only and not allowed[reason]:
                         continue
-                    verdict = reason.verdict.value.upper()
-                    writer.row(fields, (verdict, reason.value, result.e164 or "", self.scrub_id))
+                    verdict, code = cells[reason]
+                    writer.row(fields, (verdict, code, result.e164 or "", self.scrub_id))
                 reader.finish()
+                reasons = Counter({reason.value: n for reason, n in by_reason.items()})
+                rows = reasons.total()
                 output_sha256 = writer.seal()
                 finished = clock()
                 details = self._details(layout, rows, writer.rows, reasons)

@@ -18,8 +18,9 @@ The copy goes to a private (0600) temporary file beside the target (0640 to `off
 when one is set: gatekeeper/officer_files.py), in UTF-8 (with a byte-order mark when the input
 had one), with the input's separator and line ends, hashed as it is written; it replaces the
 target only once complete and flushed to disk. Every cell written, the input's and ours, goes
-through `csv_cell`, so a spreadsheet reads it as text, never as a formula or a number
-(docs/scrub.md).
+through `csv_cell` (a printable cell through its equivalent `_cell`, which skips the scan for
+control characters), so a spreadsheet reads it as text, never as a formula or a number
+(docs/scrub.md). Rows are encoded, hashed and written 64 KiB at a time.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, BinaryIO, Self, TextIO
 from gatekeeper.dncm.storage import NotRegularFileError, open_regular
 from gatekeeper.errors import ScrubInputError, ScrubUsageError
 from gatekeeper.officer_files import share
-from gatekeeper.untrusted import csv_cell
+from gatekeeper.untrusted import CSV_QUOTE, FORMULA_STARTS, csv_cell
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -78,6 +79,10 @@ NUMBER_COLUMN_NAMES = frozenset(
 DELIMITERS = (",", ";", "\t")
 SNIFF_ROWS = 20
 CHUNK_BYTES = 1 << 20
+WRITE_BLOCK_CHARS = 1 << 16
+"""Rows are encoded, hashed and written a block at a time, not one call each."""
+_CELL_STARTS_TO_QUOTE = FORMULA_STARTS | {CSV_QUOTE}
+"""A printable cell (no control character to escape) starting so gets a quote; others none."""
 MAX_REPORTED_PROBLEMS = 20
 GK_PREFIX = "gk_"
 GK_COLUMNS = ("gk_decision", "gk_reason", "gk_number", "gk_scrub_id")
@@ -346,6 +351,13 @@ def _layout(
     return Layout(header, delimiter, index, line_end, replaced)
 
 
+def _cell(value: str) -> object:
+    """`csv_cell(value)`, without its character-by-character scan for a printable cell."""
+    if not value.isprintable():
+        return csv_cell(value)
+    return CSV_QUOTE + value if value[:1] in _CELL_STARTS_TO_QUOTE else value
+
+
 class ScrubbedWriter:
     """The scrubbed copy: a private temporary file, hashed as written, renamed when complete."""
 
@@ -360,6 +372,8 @@ class ScrubbedWriter:
         self._digest = hashlib.sha256()
         self._temp: Path | None = None
         self._raw: BinaryIO | None = None
+        self._pending: list[str] = []
+        self._pending_chars = 0
         self._writer = csv.writer(self, delimiter=layout.delimiter, lineterminator=layout.line_end)
         self.rows = 0
 
@@ -392,9 +406,19 @@ class ScrubbedWriter:
         self.discard()
 
     def write(self, text: str) -> int:
-        """Take text from the csv writer (it is not called directly)."""
-        self._put(text.encode("utf-8"))
+        """Take text from the csv writer (it is not called directly); kept until a block fills."""
+        self._pending.append(text)
+        self._pending_chars += len(text)
+        if self._pending_chars >= WRITE_BLOCK_CHARS:
+            self._flush_pending()
         return len(text)
+
+    def _flush_pending(self) -> None:
+        if self._pending:
+            text = "".join(self._pending)
+            self._pending.clear()
+            self._pending_chars = 0
+            self._put(text.encode("utf-8"))
 
     def _put(self, data: bytes) -> None:
         assert self._raw is not None
@@ -406,12 +430,13 @@ class ScrubbedWriter:
 
     def row(self, fields: Sequence[str], added: Sequence[str]) -> None:
         """Write one row: the kept input fields, then the gatekeeper's."""
-        self._writer.writerow([csv_cell(value) for value in (*self._layout.kept(fields), *added)])
+        self._writer.writerow([_cell(value) for value in (*self._layout.kept(fields), *added)])
         self.rows += 1
 
     def seal(self) -> str:
         """Flush the temporary file to disk; returns its sha256."""
         assert self._raw is not None
+        self._flush_pending()
         try:
             self._raw.flush()
             os.fsync(self._raw.fileno())

@@ -41,6 +41,7 @@ class ListIndex:
 
     def __init__(self, directory: Path) -> None:
         self._paths = IndexPaths(directory)
+        self._current = self._paths.current
         self._lock = threading.Lock()
         self._identity: _Identity | None = None
         self._connection: sqlite3.Connection | None = None
@@ -91,12 +92,12 @@ class ListIndex:
 
     def _follow(self) -> None:
         try:
-            stat = self._paths.current.stat()
+            stat = self._current.stat()
         except FileNotFoundError:
             self._drop()
             return
         except OSError as err:
-            raise IndexUnavailableError(f"{self._paths.current}: {err.strerror}") from err
+            raise IndexUnavailableError(f"{self._current}: {err.strerror}") from err
         identity = (stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size)
         if identity == self._identity and self._connection is not None:
             return

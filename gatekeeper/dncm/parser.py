@@ -127,11 +127,7 @@ class ListParser:
                         self._reject(pending[0], pending[2])
                         pending = None
                     data_lines += 1
-                    if (
-                        plain is not None
-                        and len(parts := line.split(plain, 1)) == 2
-                        and plain not in parts[1]
-                    ):
+                    if plain is not None and len(parts := line.split(plain)) == 2:
                         number = parts[0].strip(_FIELD_PADDING)
                         day_text = parts[1].strip(_FIELD_PADDING)
                     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
@@ -11,7 +12,7 @@ import stat
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from gatekeeper.audit.schema import log_path
 from gatekeeper.audit.store import iter_events, reading
 from gatekeeper.cli import main
 from gatekeeper.clock import today
+from gatekeeper.config import load_settings
+from gatekeeper.scrub import ScrubRequest, scrub
 from gatekeeper.untrusted import plain_cell
 from tools.gatekeeper_run import GATEKEEPER
 
@@ -528,3 +531,23 @@ def test_wide_encodings_are_named(synced: Gatekeeper, encoding: str, said: str) 
     assert synced.scrub(source) == 1
     assert said in synced.err
     assert "fields" not in synced.err
+
+
+def test_rows_leave_no_timer_on_the_event_loop(synced: Gatekeeper) -> None:
+    """Deciding the rows arms no deadline per row, so nothing piles up on the event loop."""
+    source = write_list(
+        synced.folder, tuple(f"0470 12 {i // 100:02} {i % 100:02}" for i in range(600))
+    )
+    request = ScrubRequest(source, synced.folder / "out.csv", "spring-promo")
+    moment = datetime.now(UTC)
+    pending_at_the_end: list[int] = []
+
+    def clock() -> datetime:
+        """Called at the start and once every row is decided, before the record is written."""
+        loop = asyncio.get_running_loop()
+        pending_at_the_end.append(len(loop._scheduled))  # type: ignore[attr-defined]
+        return moment
+
+    result = asyncio.run(scrub(load_settings(synced.config), request, clock=clock))
+    assert result.rows == 600
+    assert pending_at_the_end[-1] < 50
