@@ -195,6 +195,7 @@ def test_environment_variables_are_read_only() -> None:
             b"520 Invalid command syntax.  Proper usage not available.",
             CommandError(520, "Invalid command syntax.  Proper usage not available."),
         ),
+        (b"520", CommandError(520, "")),
         (b"HANGUP", Hangup()),
     ],
 )
@@ -263,6 +264,7 @@ def test_data_after_eof_is_a_caller_bug() -> None:
         (b": 1\n", False, "line 1 has a malformed name"),
         (b"agi_a: 1\nagi_a: 2\n", False, "line 2 repeats 'agi_a'"),
         (b"agi_arg_1: a\nagi_arg_3: c\n\n", False, "lacks agi_arg_2"),
+        (b"agi_arg_2: b\n\n", False, "lacks agi_arg_1"),
         (MINIMAL_HEADER + b"200 result=1 (unclosed\n", False, "unclosed '('"),
         (MINIMAL_HEADER + b"200 ok\n", False, "200 reply without result="),
         (MINIMAL_HEADER + b"hello\n", False, "unexpected line from Asterisk: 'hello'"),
@@ -299,6 +301,14 @@ def test_header_exactly_at_the_cap_is_accepted() -> None:
     padding = MAX_HEADER_BYTES - len(line) - 2
     events = feed([line + b"a" * padding + b"\n\n"], eof=False)
     assert isinstance(events[0], Environment)
+
+
+def test_complete_header_over_the_cap_in_one_read_fails() -> None:
+    """A whole environment one byte over the cap, blank line included, fails even in one read."""
+    line = b"agi_x: "
+    padding = MAX_HEADER_BYTES - len(line) - 2
+    error = one_error(line + b"a" * (padding + 1) + b"\n\n")
+    assert f"larger than {MAX_HEADER_BYTES} bytes" in str(error)
 
 
 @pytest.mark.parametrize("ending", [b"", b"\n"], ids=["unfinished", "complete_block"])

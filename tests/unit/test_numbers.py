@@ -129,6 +129,10 @@ def test_the_key_is_the_e164_digits_as_an_integer() -> None:
         ("0025123456", "0", "+3225123456"),
         ("0470123456", "0", MOBILE),
         ("025123456", "0", "+3225123456"),
+        ("0032470123456", "9", MOBILE),
+        ("32470123456", "9", MOBILE),
+        ("+32470123456", "9", MOBILE),
+        ("470123456", "9", MOBILE),
     ],
 )
 def test_the_routes_outside_line_prefix_is_stripped_when_present(
@@ -167,6 +171,9 @@ def test_a_prefix_that_is_not_digits_is_a_callers_bug(strip_prefix: str) -> None
         ("+44 (0)20 7946 0018", "+442079460018", 44),
         ("+1 202 555 0143", "+12025550143", 1),
         ("tel:+49-30-1234567", "+49301234567", 49),
+        ("tel:612345678;phone-context=+33", "+33612345678", 33),
+        ("tel:470123456;phone-context=+33", "+33470123456", 33),
+        ("sip:470123456;phone-context=+33@gateway", "+33470123456", 33),
     ],
 )
 def test_a_foreign_number_keeps_its_country_code(raw: str, e164: str, country_code: int) -> None:
@@ -186,6 +193,10 @@ REFUSALS = [
     ("sip:pbx.example.com", Refusal.NOT_A_NUMBER),
     ("mailto:someone@example.com", Refusal.NOT_A_NUMBER),
     ("0470:123456", Refusal.NOT_A_NUMBER),
+    ("0470123456>", Refusal.NOT_A_NUMBER),
+    ("<0470123456", Refusal.NOT_A_NUMBER),
+    ("tel:+32470123456>", Refusal.NOT_A_NUMBER),
+    ("<tel:+32470123456", Refusal.NOT_A_NUMBER),
     ("+", Refusal.TOO_SHORT),
     ("0", Refusal.TOO_SHORT),
     ("00", Refusal.TOO_SHORT),
@@ -223,6 +234,31 @@ def test_each_refusal_is_precise(raw: str, refusal: Refusal) -> None:
 def test_the_reference_path_refuses_alike(raw: str, refusal: Refusal) -> None:
     """The reference path gives the same refusal and detail as the fast path."""
     assert normalise_reference(raw) == normalise(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "refusal", "detail"),
+    [
+        ("+33 6 12 34", Refusal.TOO_SHORT, "too short for a +33 number"),
+        ("+44 22 22", Refusal.TOO_SHORT, "too short for a +44 number"),
+        ("+49 301", Refusal.TOO_SHORT, "too short for a +49 number"),
+        ("+33 6 12 34 56 78 90", Refusal.TOO_LONG, "too long for a +33 number"),
+        ("+41 22 222 22 222", Refusal.UNALLOCATED, "no +41 number has this length"),
+        ("+33 6", Refusal.TOO_SHORT, "too short for an international number"),
+        (
+            "+33 6 12 34 56 78 90 12 34 56 78 90",
+            Refusal.TOO_LONG,
+            "longer than any international number",
+        ),
+        ("+999 1234 5678", Refusal.UNALLOCATED, "no country calling code starts +999"),
+        ("00", Refusal.TOO_SHORT, "no digits after the international prefix"),
+    ],
+)
+def test_a_foreign_number_is_refused_by_its_own_countrys_lengths(
+    raw: str, refusal: Refusal, detail: str
+) -> None:
+    """A number outside +32 is refused for its own country's lengths, the detail naming why."""
+    assert normalise(raw) == InvalidNumber(refusal, detail)
 
 
 def test_the_range_tables_are_built_from_the_current_metadata() -> None:
