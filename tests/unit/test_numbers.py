@@ -54,6 +54,8 @@ MOBILE_FORMS = [
     "sip:%2B32470123456@host",
     "sip:0470123456;phone-context=+32@gateway;user=phone",
     "<sip:+32470123456@host>",
+    "<tel:+32470123456>",
+    " <0470123456> ",
     "\u0660\u0664\u0667\u0660\u0661\u0662\u0663\u0664\u0665\u0666",
     "\u06f0\u06f4\u06f7\u06f0\u06f1\u06f2\u06f3\u06f4\u06f5\u06f6",
     "\uff0b\uff13\uff12 \uff14\uff17\uff10 \uff11\uff12 \uff13\uff14 \uff15\uff16",
