@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository on sys.path (for tools/), and the real Asterisk sandbox."""
+"""Shared fixtures: the repository on sys.path (for tools/), the Asterisk sandbox, test profiles."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import structlog
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -18,6 +19,10 @@ from tools.gatekeeper_run import GatekeeperRun  # noqa: E402
 from tools.postgres_cluster import PostgresCluster, postgres_bin  # noqa: E402
 
 from postgres_support import SharedDatabase, create_database  # noqa: E402
+
+settings.register_profile("mutation", derandomize=True, database=None, max_examples=30)
+"""`make mutation`'s profile: the same examples on every run, so a mutant is killed or not the
+same way each time; fewer than usual, since every survivor runs every property test covering it."""
 
 
 @pytest.fixture

@@ -175,10 +175,9 @@ class AgiConnection:
         end = self._buffer.find(b"\n\n")
         if end <= 0 or end + 2 > self._max_header_bytes or self._buffer.find(b"\r", 0, end) >= 0:
             return None
-        text = self._buffer[:end].decode("utf-8", errors="replace")
+        text = _decode(self._buffer[:end])
         del self._buffer[: end + 2]
         self._scanned = 0
-        self._header_bytes = end + 2
         for line in text.split("\n"):
             self._add_header_line(line)
         return self._finish_header()
@@ -215,8 +214,7 @@ class AgiConnection:
             raise AgiProtocolError(f"connection closed inside a {self._usage_code}- usage block")
         if self._buffer:
             raise AgiProtocolError(
-                "connection closed inside a reply line: "
-                + _preview(self._buffer.decode("utf-8", errors="replace"))
+                "connection closed inside a reply line: " + _preview(_decode(self._buffer))
             )
         self._state = _State.CLOSED
         return END_OF_STREAM
@@ -224,7 +222,7 @@ class AgiConnection:
     def _on_header_line(self, line: bytes) -> Event | None:
         if not line:
             return self._finish_header()
-        self._add_header_line(line.decode("utf-8", errors="replace"))
+        self._add_header_line(_decode(line))
         return None
 
     def _add_header_line(self, text: str) -> None:
@@ -258,7 +256,7 @@ class AgiConnection:
         return Environment(variables=MappingProxyType(dict(self._header)), arguments=arguments)
 
     def _on_reply_line(self, line: bytes) -> Event | None:
-        text = line.decode("utf-8", errors="replace")
+        text = _decode(line)
         if self._usage is not None:
             return self._on_usage_line(text)
         if text == "HANGUP":
@@ -306,6 +304,10 @@ def _parse_success(rest: str, text: str) -> Reply:
         data = remainder[1:close]
         remainder = remainder[close + 1 :].strip()
     return Reply(code=OK, result=result, data=data, extra=remainder)
+
+
+def _decode(data: bytes | bytearray) -> str:
+    return data.decode("utf-8", errors="replace")
 
 
 def _preview(text: str) -> str:

@@ -168,6 +168,13 @@ def test_crlf_line_endings_are_accepted() -> None:
     ]
 
 
+def test_mixed_line_endings_read_like_lf() -> None:
+    """An environment mixing CRLF and LF line ends keeps no CR in its values."""
+    environment = feed([b"agi_a: 1\r\nagi_b: 2\n\n"], eof=False)[0]
+    assert isinstance(environment, Environment)
+    assert dict(environment.variables) == {"agi_a": "1", "agi_b": "2"}
+
+
 def test_environment_variables_are_read_only() -> None:
     """The environment mapping handed to the server cannot be changed behind its back."""
     environment = feed([MINIMAL_HEADER], eof=False)[0]
@@ -195,6 +202,8 @@ def test_environment_variables_are_read_only() -> None:
             b"520 Invalid command syntax.  Proper usage not available.",
             CommandError(520, "Invalid command syntax.  Proper usage not available."),
         ),
+        (b"520", CommandError(520, "")),
+        (b"200 result=1 (a)b", Reply(200, "1", data="a", extra="b")),
         (b"HANGUP", Hangup()),
     ],
 )
@@ -223,6 +232,11 @@ def test_usage_block_is_one_event_even_when_fed_byte_by_byte() -> None:
     ]
 
 
+def test_usage_block_closed_by_a_bare_code() -> None:
+    """A 520- block ended by a bare `520` line is one CommandError, its last line empty."""
+    assert replies_to(b"520-Invalid\nUsage: X\n520\n") == [CommandError(520, "Invalid\nUsage: X\n")]
+
+
 def test_hangup_before_reply_then_reply() -> None:
     """An unsolicited HANGUP is its own event and the reply after it is still read."""
     assert replies_to(b"HANGUP\n200 result=1\n") == [Hangup(), Reply(200, "1")]
@@ -244,41 +258,51 @@ def test_data_after_eof_is_a_caller_bug() -> None:
     """Feeding bytes after EOF is a programming error, not a peer error."""
     connection = AgiConnection()
     connection.receive_data(b"")
-    with pytest.raises(RuntimeError, match="after EOF"):
+    with pytest.raises(RuntimeError, match=r"^receive_data\(\) called with data after EOF$"):
         connection.receive_data(b"x")
 
 
 @pytest.mark.parametrize(
     ("data", "eof", "message"),
     [
-        (b"agi_network: yes\nagi_chan", True, "closed inside the AGI environment after 1 lines"),
-        (b"agi_network: yes\n", True, "closed inside the AGI environment"),
-        (b"agi_network: yes\nno colon here\n", False, "line 2 has no ':'"),
-        (b"agi_network: yes\nno colon here\n\n", False, "line 2 has no ':'"),
-        (b"agi_a: 1\nagi_a: 2\n\n", False, "line 2 repeats 'agi_a'"),
-        (b"agi_a: 1\r\n\r\n\r\n", False, "unexpected line"),
-        (b"\x00\xff\xfe garbage\n", False, "line 1 has no ':'"),
+        (
+            b"agi_network: yes\nagi_chan",
+            True,
+            "connection closed inside the AGI environment after 1 lines",
+        ),
+        (b"agi_network: yes\n", True, "connection closed inside the AGI environment"),
+        (b"agi_network: yes\nno colon here\n", False, "AGI environment line 2 has no ':'"),
+        (b"agi_network: yes\nno colon here\n\n", False, "AGI environment line 2 has no ':'"),
+        (b"agi_a: 1\nagi_a: 2\n\n", False, "AGI environment line 2 repeats 'agi_a'"),
+        (b"agi_a: 1\r\n\r\n\r\n", False, "unexpected line from Asterisk"),
+        (b"\x00\xff\xfe garbage\n", False, "AGI environment line 1 has no ':'"),
         (b"\n", False, "AGI environment is empty"),
-        (b"agi x: 1\n", False, "line 1 has a malformed name"),
-        (b": 1\n", False, "line 1 has a malformed name"),
-        (b"agi_a: 1\nagi_a: 2\n", False, "line 2 repeats 'agi_a'"),
-        (b"agi_arg_1: a\nagi_arg_3: c\n\n", False, "lacks agi_arg_2"),
-        (MINIMAL_HEADER + b"200 result=1 (unclosed\n", False, "unclosed '('"),
+        (b"\n\nagi_a: 1\n\n", False, "AGI environment is empty"),
+        (b"agi x: 1\n", False, "AGI environment line 1 has a malformed name"),
+        (b": 1\n", False, "AGI environment line 1 has a malformed name"),
+        (b"agi_a: 1\nagi_a: 2\n", False, "AGI environment line 2 repeats 'agi_a'"),
+        (b"agi_arg_1: a\nagi_arg_3: c\n\n", False, "AGI environment lacks agi_arg_2"),
+        (b"agi_arg_2: b\n\n", False, "AGI environment lacks agi_arg_1"),
+        (MINIMAL_HEADER + b"200 result=1 (unclosed\n", False, "200 reply with unclosed '('"),
         (MINIMAL_HEADER + b"200 ok\n", False, "200 reply without result="),
         (MINIMAL_HEADER + b"hello\n", False, "unexpected line from Asterisk: 'hello'"),
-        (MINIMAL_HEADER + b"2000 result=1\n", False, "unexpected line"),
-        (MINIMAL_HEADER + b"\n", False, "unexpected line"),
-        (MINIMAL_HEADER + b"\xb2\xb2\xb2 x\n", False, "unexpected line"),
-        (MINIMAL_HEADER + b"200 result=1", True, "closed inside a reply line"),
-        (MINIMAL_HEADER + b"520-Invalid\nUsage\n", True, "closed inside a 520- usage block"),
+        (MINIMAL_HEADER + b"2000 result=1\n", False, "unexpected line from Asterisk"),
+        (MINIMAL_HEADER + b"\n", False, "unexpected line from Asterisk"),
+        (MINIMAL_HEADER + b"\xb2\xb2\xb2 x\n", False, "unexpected line from Asterisk"),
+        (MINIMAL_HEADER + b"200 result=1", True, "connection closed inside a reply line"),
+        (
+            MINIMAL_HEADER + b"520-Invalid\nUsage\n",
+            True,
+            "connection closed inside a 520- usage block",
+        ),
     ],
 )
 @pytest.mark.parametrize("bytewise", [False, True], ids=["whole", "byte_by_byte"])
 def test_protocol_errors_name_the_rule(
     data: bytes, eof: bool, message: str, bytewise: bool
 ) -> None:
-    """Malformed input raises AgiProtocolError saying what was wrong, however it is fed."""
-    assert message in str(one_error(data, eof=eof, bytewise=bytewise))
+    """Malformed input raises AgiProtocolError naming the broken rule first, however it is fed."""
+    assert str(one_error(data, eof=eof, bytewise=bytewise)).startswith(message)
 
 
 def test_header_cap_applies_before_a_newline_arrives() -> None:
@@ -293,12 +317,30 @@ def test_header_cap_counts_the_whole_block() -> None:
     assert f"larger than {MAX_HEADER_BYTES} bytes" in str(one_error(lines))
 
 
-def test_header_exactly_at_the_cap_is_accepted() -> None:
-    """An environment of exactly the cap, blank line included, is accepted."""
+@pytest.mark.parametrize("bytewise", [False, True], ids=["whole", "byte_by_byte"])
+def test_header_exactly_at_the_cap_is_accepted(bytewise: bool) -> None:
+    """An environment of exactly the cap, blank line included, is accepted however it is fed."""
+    line = b"agi_a: 1\nagi_x: "
+    data = line + b"a" * (MAX_HEADER_BYTES - len(line) - 2) + b"\n\n"
+    chunks = [data[i : i + 1] for i in range(len(data))] if bytewise else [data]
+    events = feed(chunks, eof=False)
+    assert isinstance(events[0], Environment)
+
+
+def test_header_cap_counts_every_read() -> None:
+    """An environment over the cap fails even when no single read is over it."""
+    first = b"agi_a: 1\n"
+    second = b"agi_x: " + b"a" * (MAX_HEADER_BYTES - 10) + b"\n\n"
+    with pytest.raises(AgiProtocolError, match=f"larger than {MAX_HEADER_BYTES} bytes"):
+        feed([first, second], eof=False)
+
+
+def test_complete_header_over_the_cap_in_one_read_fails() -> None:
+    """A whole environment one byte over the cap, blank line included, fails even in one read."""
     line = b"agi_x: "
     padding = MAX_HEADER_BYTES - len(line) - 2
-    events = feed([line + b"a" * padding + b"\n\n"], eof=False)
-    assert isinstance(events[0], Environment)
+    error = one_error(line + b"a" * (padding + 1) + b"\n\n")
+    assert f"larger than {MAX_HEADER_BYTES} bytes" in str(error)
 
 
 @pytest.mark.parametrize("ending", [b"", b"\n"], ids=["unfinished", "complete_block"])
@@ -327,6 +369,13 @@ def test_reply_line_at_the_cap_is_accepted() -> None:
     line = b"200 result=1 ("
     line += b"x" * (MAX_LINE_BYTES - len(line) - 1) + b")"
     assert replies_to(line + b"\n") == [Reply(200, "1", data="x" * (MAX_LINE_BYTES - 15))]
+
+
+def test_reply_line_one_byte_over_the_cap_fails() -> None:
+    """A complete reply line one byte longer than the cap fails."""
+    line = b"200 result=1 ("
+    line += b"x" * (MAX_LINE_BYTES - len(line)) + b")"
+    assert f"longer than {MAX_LINE_BYTES} bytes" in str(one_error(MINIMAL_HEADER + line + b"\n"))
 
 
 def test_usage_block_line_cap() -> None:

@@ -45,13 +45,17 @@ MOBILE_FORMS = [
     "TEL:+32.470.12.34.56",
     "tel:0470123456;phone-context=+32",
     "tel:470123456;phone-context=+32",
+    "tel:+32470123456;phone-context=+33",
     "tel:0470123456;phone-context=pbx.example.com",
     "sip:+32470123456@host;user=phone",
     "sip:+32470123456@198.51.100.7:5060;user=phone",
+    "sip:+32470123456:secret@host",
     "sips:0470123456@pbx.example.com",
     "sip:%2B32470123456@host",
     "sip:0470123456;phone-context=+32@gateway;user=phone",
     "<sip:+32470123456@host>",
+    "<tel:+32470123456>",
+    " <0470123456> ",
     "\u0660\u0664\u0667\u0660\u0661\u0662\u0663\u0664\u0665\u0666",
     "\u06f0\u06f4\u06f7\u06f0\u06f1\u06f2\u06f3\u06f4\u06f5\u06f6",
     "\uff0b\uff13\uff12 \uff14\uff17\uff10 \uff11\uff12 \uff13\uff14 \uff15\uff16",
@@ -123,12 +127,17 @@ def test_the_key_is_the_e164_digits_as_an_integer() -> None:
         ("sip:90470123456@pbx", "9", MOBILE),
         ("\u0669\u0660\u0664\u0667\u0660\u0661\u0662\u0663\u0664\u0665\u0666", "9", MOBILE),
         ("90470123456", "\u0669", MOBILE),
+        ("990470123456", "\u0669\u0669", MOBILE),
         ("0470123456", "9", MOBILE),
         ("+32470123456", "0", MOBILE),
         ("00470123456", "0", MOBILE),
         ("0025123456", "0", "+3225123456"),
         ("0470123456", "0", MOBILE),
         ("025123456", "0", "+3225123456"),
+        ("0032470123456", "9", MOBILE),
+        ("32470123456", "9", MOBILE),
+        ("+32470123456", "9", MOBILE),
+        ("470123456", "9", MOBILE),
     ],
 )
 def test_the_routes_outside_line_prefix_is_stripped_when_present(
@@ -167,6 +176,9 @@ def test_a_prefix_that_is_not_digits_is_a_callers_bug(strip_prefix: str) -> None
         ("+44 (0)20 7946 0018", "+442079460018", 44),
         ("+1 202 555 0143", "+12025550143", 1),
         ("tel:+49-30-1234567", "+49301234567", 49),
+        ("tel:612345678;phone-context=+33", "+33612345678", 33),
+        ("tel:470123456;phone-context=+33", "+33470123456", 33),
+        ("sip:470123456;phone-context=+33@gateway", "+33470123456", 33),
     ],
 )
 def test_a_foreign_number_keeps_its_country_code(raw: str, e164: str, country_code: int) -> None:
@@ -186,6 +198,11 @@ REFUSALS = [
     ("sip:pbx.example.com", Refusal.NOT_A_NUMBER),
     ("mailto:someone@example.com", Refusal.NOT_A_NUMBER),
     ("0470:123456", Refusal.NOT_A_NUMBER),
+    ("0470123456>", Refusal.NOT_A_NUMBER),
+    ("<0470123456", Refusal.NOT_A_NUMBER),
+    ("tel:+32470123456>", Refusal.NOT_A_NUMBER),
+    ("<tel:+32470123456", Refusal.NOT_A_NUMBER),
+    ("tel:470123456;phone-context=+33=1", Refusal.NOT_A_NUMBER),
     ("+", Refusal.TOO_SHORT),
     ("0", Refusal.TOO_SHORT),
     ("00", Refusal.TOO_SHORT),
@@ -225,10 +242,77 @@ def test_the_reference_path_refuses_alike(raw: str, refusal: Refusal) -> None:
     assert normalise_reference(raw) == normalise(raw)
 
 
+@pytest.mark.parametrize(
+    ("raw", "refusal", "detail"),
+    [
+        ("+33 6 12 34", Refusal.TOO_SHORT, "too short for a +33 number"),
+        ("+44 22 22", Refusal.TOO_SHORT, "too short for a +44 number"),
+        ("+49 301", Refusal.TOO_SHORT, "too short for a +49 number"),
+        ("+33 6 12 34 56 78 90", Refusal.TOO_LONG, "too long for a +33 number"),
+        ("+41 22 222 22 222", Refusal.UNALLOCATED, "no +41 number has this length"),
+        ("+33 6", Refusal.TOO_SHORT, "too short for an international number"),
+        (
+            "+33 6 12 34 56 78 90 12 34 56 78 90",
+            Refusal.TOO_LONG,
+            "longer than any international number",
+        ),
+        ("+999 1234 5678", Refusal.UNALLOCATED, "no country calling code starts +999"),
+        ("00", Refusal.TOO_SHORT, "no digits after the international prefix"),
+    ],
+)
+def test_a_foreign_number_is_refused_by_its_own_countrys_lengths(
+    raw: str, refusal: Refusal, detail: str
+) -> None:
+    """A number outside +32 is refused for its own country's lengths, the detail naming why."""
+    assert normalise(raw) == InvalidNumber(refusal, detail)
+
+
+@pytest.mark.parametrize(
+    ("raw", "strip_prefix", "refusal", "detail"),
+    [
+        ("", "", Refusal.NOT_A_NUMBER, "no digits"),
+        ("sip:pbx.example.com", "", Refusal.NOT_A_NUMBER, "SIP URI without a user part"),
+        ("9", "9", Refusal.TOO_SHORT, "nothing after the outside-line prefix"),
+        ("02 512 34", "", Refusal.TOO_SHORT, "0251234: too short for a Belgian number"),
+        ("0470 12 34 5", "", Refusal.TOO_SHORT, "047012345: a digit short of a Belgian number"),
+        ("02 512 34 567", "", Refusal.TOO_LONG, "0251234567: a digit more than a Belgian number"),
+        ("0470 12 34 56 78", "", Refusal.TOO_LONG, "047012345678: too long for a Belgian number"),
+        ("041 01 23 45", "", Refusal.UNALLOCATED, "041012345: not an allocated Belgian range"),
+    ],
+)
+def test_each_refusal_detail_names_what_was_read(
+    raw: str, strip_prefix: str, refusal: Refusal, detail: str
+) -> None:
+    """A refusal's detail says why, naming the digits read as a national number."""
+    assert normalise(raw, strip_prefix=strip_prefix) == InvalidNumber(refusal, detail)
+
+
+@pytest.mark.parametrize(("extra", "readable"), [(0, True), (1, False)], ids=["at-cap", "over"])
+def test_input_length_is_capped_on_the_slow_scan_too(extra: int, readable: bool) -> None:
+    """Text of exactly 256 characters is read, even through the full scan; one more is refused."""
+    raw = "0470123456".ljust(256 + extra, "\u00a0")
+    assert isinstance(normalise(raw), BelgianNumber) is readable
+
+
 def test_the_range_tables_are_built_from_the_current_metadata() -> None:
     """The shipped metadata expands into tables, so the fast path is in use."""
     assert numbers._TABLES is not None
     assert numbers._JUDGE is numbers._judge_by_tables
+
+
+def test_tables_rebuilt_from_the_metadata_carry_phonenumbers_classes() -> None:
+    """Built again from the Belgian metadata, 8- and 9-digit keys carry phonenumbers' classes."""
+    metadata = numbers._belgian_metadata()
+    assert numbers._possible_lengths(metadata) == {8, 9}
+    classed = numbers._classed_tables(metadata)
+    assert classed is not None
+    tables, classes = classed
+    assert set(classes) == {8, 9}
+    for length, table in classes.items():
+        for key, number_class in table.items():
+            nsn = key.ljust(length, "0")
+            assert tables.is_valid(nsn), nsn
+            assert numbers._judge_by_phonenumbers(nsn) == BelgianNumber("+32" + nsn, number_class)
 
 
 def test_every_table_key_agrees_with_phonenumbers() -> None:

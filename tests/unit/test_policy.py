@@ -15,6 +15,7 @@ from gatekeeper.policy import (
     Campaign,
     Decision,
     Facts,
+    ForeignPolicy,
     Purpose,
     Reason,
     SnapshotInfo,
@@ -275,3 +276,155 @@ def test_times_in_the_repeated_autumn_hour_do_not_order_acts(day: date, expected
         )
     )
     assert decision.reason is expected
+
+
+@pytest.mark.parametrize(
+    "order",
+    [(0, 1), (1, 0)],
+    ids=["earlier-first", "later-first"],
+)
+def test_the_later_of_two_timed_consents_of_one_day_is_weighed(order: tuple[int, int]) -> None:
+    """Two timed consents on one day, an objection between them: the later consent allows."""
+    day = days_ago(3)
+    both = (
+        Act(ActKind.CONSENT, day, time(9), "early"),
+        Act(ActKind.CONSENT, day, time(11), "late"),
+    )
+    decision = decide_with(
+        listing=listing(30),
+        objections=(Act(ActKind.OBJECTION, day, time(10), "o1"),),
+        consents=tuple(both[i] for i in order),
+    )
+    assert decision.reason is Reason.CONSENT_AFTER_LISTING
+    assert decision.decisive == both[1]
+
+
+@pytest.mark.parametrize(
+    ("consent_at", "objection_at"),
+    [(time(2, 30), time(1, 30)), (time(3, 30), time(2, 30))],
+    ids=["consent-in-repeated-hour", "objection-in-repeated-hour"],
+)
+def test_one_time_in_the_repeated_autumn_hour_is_enough_to_tie(
+    consent_at: time, objection_at: time
+) -> None:
+    """On the night clocks go back, a time in 02:00-02:59 on either side makes a tie."""
+    decision = decide(
+        replace(
+            BASE,
+            today=AUTUMN_CHANGE + timedelta(days=1),
+            snapshot=replace(SNAPSHOT, list_date=AUTUMN_CHANGE),
+            objections=(Act(ActKind.OBJECTION, AUTUMN_CHANGE, objection_at, "o1"),),
+            consents=(Act(ActKind.CONSENT, AUTUMN_CHANGE, consent_at, "c1"),),
+        )
+    )
+    assert decision.reason is Reason.OBJECTION
+
+
+@pytest.mark.parametrize(
+    "order",
+    [(0, 1), (1, 0)],
+    ids=["earlier-first", "later-first"],
+)
+def test_the_latest_of_two_timed_objections_of_one_day_is_decisive(
+    order: tuple[int, int],
+) -> None:
+    """Of two blocking objections on one day, the one with the later time is named."""
+    day = days_ago(3)
+    both = (objection(3, time(9), "early"), objection(3, time(11), "late"))
+    decision = decide_with(
+        objections=tuple(both[i] for i in order),
+        consents=(Act(ActKind.CONSENT, day, time(8), "c1"),),
+    )
+    assert decision.reason is Reason.OBJECTION
+    assert decision.decisive == both[1]
+
+
+FOREIGN = normalise("+33 6 12 34 56 78")
+LATE = Act(ActKind.CONSENT, TODAY + timedelta(days=2), None, "c9")
+
+
+@pytest.mark.parametrize(
+    ("changes", "rule"),
+    [
+        (
+            {"campaign": replace(PROMO, purpose=Purpose.INFORMATIONAL)},
+            "informational calls are outside the list",
+        ),
+        ({"licence_valid_until": days_ago(1)}, "licence ended on 2026-06-14"),
+        (
+            {"number": FOREIGN, "campaign": replace(PROMO, foreign_numbers=ForeignPolicy.ALLOW)},
+            "campaign allows foreign numbers",
+        ),
+        ({"number": FOREIGN}, "campaign blocks foreign numbers"),
+        ({"snapshot": None}, "no DNCM list snapshot has been imported"),
+        (
+            {"snapshot": replace(SNAPSHOT, list_date=days_ago(9))},
+            "list of 2026-06-06 is 9 days old (max 5)",
+        ),
+        ({}, "+32470123456 is not listed and has no objection"),
+        (
+            {"listing": listing(30), "objections": (objection(20),), "consents": (consent(10),)},
+            (
+                "consent #c1 of 2026-06-05 is later than listing of 2026-05-16, "
+                "objection #o1 of 2026-05-26"
+            ),
+        ),
+        ({"listing": listing(30)}, "listing of 2026-05-16 is the latest act, no consent"),
+        (
+            {"listing": listing(30), "consents": (LATE,)},
+            (
+                "listing of 2026-05-16 is the latest act, no consent; "
+                "a consent dated later is not given yet"
+            ),
+        ),
+        (
+            {"objections": (objection(5),), "consents": (consent(20),)},
+            "objection #o1 of 2026-06-10 is not earlier than consent #c1 of 2026-05-26",
+        ),
+    ],
+    ids=[
+        "informational",
+        "licence-expired",
+        "foreign-allowed",
+        "foreign-blocked",
+        "list-missing",
+        "list-stale",
+        "not-listed",
+        "consent-later",
+        "listed",
+        "consent-not-given-yet",
+        "objection",
+    ],
+)
+def test_each_rule_records_its_sentence(changes: dict[str, Any], rule: str) -> None:
+    """The rule sentence kept as evidence names the rule and the facts it compared."""
+    assert decide_with(**changes).rule == rule
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"objections": (objection(5),), "consents": (consent(20),)}, Reason.OBJECTION),
+        ({"listing": listing(5), "consents": (consent(20),)}, Reason.LISTING_AFTER_CONSENT),
+        ({"listing": listing(5), "consents": (consent(1),)}, Reason.CONSENT_AFTER_LISTING),
+        ({"listing": listing(5), "consents": (LATE,)}, Reason.LISTED),
+    ],
+)
+def test_every_latest_act_decision_weighs_every_act(
+    changes: dict[str, Any], reason: Reason
+) -> None:
+    """Whatever the latest act decides, the evidence holds every act it weighed."""
+    decision = decide_with(**changes)
+    assert decision.reason is reason
+    listed = changes.get("listing")
+    acts = {listed} if listed else set()
+    assert set(decision.weighed) == acts | set(changes.get("objections", ())) | set(
+        changes.get("consents", ())
+    )
+
+
+def test_a_listing_that_blocks_alone_is_decisive() -> None:
+    """A listed number without consent names the listing as the decisive act."""
+    decision = decide_with(listing=listing(5))
+    assert decision.reason is Reason.LISTED
+    assert decision.decisive == listing(5)
