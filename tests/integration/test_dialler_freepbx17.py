@@ -11,7 +11,6 @@ from tools.gatekeeper_run import GatekeeperRun
 from dialler_support import (
     DIALPLANS,
     INTEGRATIONS,
-    bypasses,
     decisions,
     decisions_with_outcomes,
     dialler_run,
@@ -83,11 +82,11 @@ async def test_route_not_mapped_to_a_campaign_is_refused(run: GatekeeperRun) -> 
     )
 
 
-async def test_originate_straight_to_a_trunk_is_cut(run: GatekeeperRun) -> None:
-    """A call that skips the hook (originated into a trunk context) is a recorded bypass."""
+async def test_originate_straight_to_a_trunk_is_stopped_by_the_guard(run: GatekeeperRun) -> None:
+    """A call that skips the hook (originated into a trunk context) is hung up by the guard."""
     call = await originate(run, f"{UNLISTED}@gk-fpbx-trunk-up")
-    [bypass] = bypasses(run, call.linkedid)
-    assert (bypass["context"], bypass["hung_up"]) == ("gk-fpbx-trunk-up", True)
+    guard = (call.variables.get("GK_GUARD"), call.variables.get("GK_GUARD_REASON"))
+    assert (guard, call.trunk_reached, call.route_cause) == (("REFUSED", "no_allow"), 0, "21")
 
 
 async def test_gatekeeper_stopped_refuses_the_call(run: GatekeeperRun) -> None:
