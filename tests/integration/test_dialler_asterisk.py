@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from tools.gatekeeper_run import GatekeeperRun
 
-from dialler_support import INTEGRATIONS, decisions, dialler_run, dialplan, originate
+from dialler_support import INTEGRATIONS, bypasses, decisions, dialler_run, dialplan, originate
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 
@@ -24,7 +24,7 @@ STAND_IN_TRUNK = """\
 def _customise(config: dict[str, Any]) -> None:
     config["campaigns"]["spring-promo"]["aliases"] = ["ACC-SPRING"]
     config["default_campaign"] = "spring-promo"
-    config["ami"]["gated_contexts"] = ["gatekeeper-trunk"]
+    config["ami"] |= {"gated_contexts": ["gatekeeper-trunk"], "on_bypass": "alert"}
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +78,7 @@ async def test_originate_straight_to_the_trunk_is_stopped_by_the_guard(run: Gate
     call = await originate(run, f"{UNLISTED}@gatekeeper-trunk")
     guard = (call.variables.get("GK_GUARD"), call.variables.get("GK_GUARD_REASON"))
     assert (guard, call.trunk_reached, call.route_cause) == (("REFUSED", "no_allow"), 0, "21")
+    assert [b["context"] for b in bypasses(run, call.linkedid)] == ["gatekeeper-trunk"]
 
 
 async def test_gatekeeper_stopped_refuses_the_call(run: GatekeeperRun) -> None:

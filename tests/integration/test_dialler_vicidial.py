@@ -13,6 +13,7 @@ from dialler_support import (
     DIALPLANS,
     INTEGRATIONS,
     DiallerCall,
+    bypasses,
     decisions,
     dialler_run,
     dialplan,
@@ -59,7 +60,7 @@ def _customise(config: dict[str, Any]) -> None:
     campaigns["spring-promo"] |= {"strip_prefix": "9", "aliases": ["SPRINGP"]}
     campaigns["delivery-notice"] |= {"strip_prefix": "9", "aliases": ["DELIVERY"]}
     config["default_campaign"] = "spring-promo"
-    config["ami"]["gated_contexts"] = [CARRIER]
+    config["ami"] |= {"gated_contexts": [CARRIER], "on_bypass": "alert"}
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +127,7 @@ async def test_originate_straight_to_the_carrier_meets_the_guard(
     call = await originate(vicidial.run, f"32470999999@{CARRIER}")
     guard = (call.variables.get("GK_GUARD"), call.variables.get("GK_GUARD_REASON"))
     assert (guard, call.trunk_reached, call.route_cause) == (("REFUSED", "no_allow"), 0, "21")
+    assert [b["context"] for b in bypasses(vicidial.run, call.linkedid)] == [CARRIER]
 
 
 async def test_gatekeeper_stopped_refuses_without_marking_the_lead(vicidial: Vicidial) -> None:
