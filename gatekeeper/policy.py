@@ -211,17 +211,18 @@ midnight may carry the next day's date); beyond that the clock or the file is wr
 def _freshness(facts: Facts) -> Decision | None:
     if facts.snapshot is None:
         return Decision(Reason.LIST_MISSING, "no DNCM list snapshot has been imported")
-    list_date = facts.snapshot.list_date.isoformat()
-    age = (facts.today - facts.snapshot.list_date).days
+    list_date = facts.snapshot.list_date
+    age = (facts.today - list_date).days
     if age > facts.max_age_days:
         return Decision(
             Reason.LIST_STALE,
-            f"list of {list_date} is {age} days old (max {facts.max_age_days})",
+            f"list of {list_date.isoformat()} is {age} days old (max {facts.max_age_days})",
         )
     if -age > LIST_DATE_TOLERANCE_DAYS:
         return Decision(
             Reason.LIST_STALE,
-            f"list of {list_date} is dated after {facts.today.isoformat()}: wrong clock or file",
+            f"list of {list_date.isoformat()} is dated after {facts.today.isoformat()}:"
+            " wrong clock or file",
         )
     return None
 

@@ -504,9 +504,17 @@ def _committed_unheard(future: asyncio.Future[str]) -> None:
         log.error("decision_committed_after_answer", decision_id=future.result())
 
 
+_RECORD_FIELDS = tuple(field.name for field in dataclasses.fields(NewRecord))
+
+
 def _refuse_unencodable(record: NewRecord) -> None:
-    """Text SQLite cannot store (a lone surrogate, say) fails only this record."""
-    for value in dataclasses.astuple(record):
+    """Text SQLite cannot store (a lone surrogate, say) fails only this record.
+
+    Every field of a record is flat text (the entry's nested parts are already canonical JSON in
+    `body`), so reading the fields, without copying them, sees every string.
+    """
+    for name in _RECORD_FIELDS:
+        value = getattr(record, name)
         if isinstance(value, str):
             try:
                 value.encode("utf-8")

@@ -169,6 +169,19 @@ async def test_naive_time_is_refused(log_file: Path) -> None:
 
 
 @pytest.mark.asyncio
+async def test_lone_surrogate_in_nested_evidence_is_refused(log_file: Path) -> None:
+    """A lone surrogate deep in the entry (an act's reference) raises AuditError, nothing stored."""
+    log = await DecisionLog.open(log_file)
+    try:
+        act = Act(ActKind.CONSENT, date(2023, 5, 1), None, "c-\ud800")
+        with pytest.raises(AuditError, match="not valid Unicode"):
+            await log.record(dataclasses.replace(ENTRY, evidence=(act,)))
+    finally:
+        await log.close()
+    assert _rows(log_file, "SELECT count(*) FROM chain WHERE type = 'decision'") == [(0,)]
+
+
+@pytest.mark.asyncio
 async def test_record_after_close_raises(log_file: Path) -> None:
     """A closed log refuses records with AuditError (the caller then blocks the call)."""
     log = await DecisionLog.open(log_file)

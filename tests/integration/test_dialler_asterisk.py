@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 LISTED = "0470123456"
 UNLISTED = "0470999999"
 STAND_IN_TRUNK = """\
-exten => _[+0-9].,1,Answer()
+ same => n,Answer()
  same => n,UserEvent(GatekeeperTrunkReached,Number: ${EXTEN})
  same => n,Wait(1)
  same => n,Hangup()"""
@@ -24,7 +24,7 @@ exten => _[+0-9].,1,Answer()
 def _customise(config: dict[str, Any]) -> None:
     config["campaigns"]["spring-promo"]["aliases"] = ["ACC-SPRING"]
     config["default_campaign"] = "spring-promo"
-    config["ami"]["gated_contexts"] = ["gatekeeper-trunk"]
+    config["ami"] |= {"gated_contexts": ["gatekeeper-trunk"], "on_bypass": "alert"}
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +32,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatekeeperRun]:
     """One gatekeeper and Asterisk for the module, with the shipped route."""
     text = dialplan(
         INTEGRATIONS / "asterisk-route.conf",
-        replace={
-            "exten => _[+0-9].,1,Dial(PJSIP/${EXTEN}@provider)\n same => n,Hangup()": (
-                STAND_IN_TRUNK
-            )
-        },
+        replace={" same => n,Dial(PJSIP/${EXTEN}@provider)\n same => n,Hangup()": (STAND_IN_TRUNK)},
     )
     with dialler_run(tmp_path_factory.mktemp("asterisk") / "run", text, _customise) as running:
         yield running
@@ -77,11 +73,12 @@ async def test_call_without_campaign_takes_the_default(run: GatekeeperRun) -> No
     )
 
 
-async def test_originate_straight_to_the_trunk_is_cut(run: GatekeeperRun) -> None:
-    """A call originated into gatekeeper-trunk, skipping the route, is a bypass."""
+async def test_originate_straight_to_the_trunk_is_stopped_by_the_guard(run: GatekeeperRun) -> None:
+    """A call originated into gatekeeper-trunk, skipping the route, is hung up by the guard."""
     call = await originate(run, f"{UNLISTED}@gatekeeper-trunk")
-    [bypass] = bypasses(run, call.linkedid)
-    assert bypass["hung_up"] is True
+    guard = (call.variables.get("GK_GUARD"), call.variables.get("GK_GUARD_REASON"))
+    assert (guard, call.trunk_reached, call.route_cause) == (("REFUSED", "no_allow"), 0, "21")
+    assert [b["context"] for b in bypasses(run, call.linkedid)] == ["gatekeeper-trunk"]
 
 
 async def test_gatekeeper_stopped_refuses_the_call(run: GatekeeperRun) -> None:

@@ -23,13 +23,18 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 
 LISTED = "0470123456"
 UNLISTED = "0470999999"
-TRUNKS = ["gk-fpbx-trunk-down", "gk-fpbx-trunk-up"]
+TRUNKS = ["gk-fpbx-trunk-down", "gk-fpbx-trunk-up", "gk-fpbx-trunk-prefixed"]
 CALL_REJECTED = "21"
+DIAL_PREFIX = "1616"
+"""Trunk 3's Outbound Dial Prefix, set as spring-promo's strip_prefix (the documented rule)."""
 
 
 def _customise(config: dict[str, Any]) -> None:
-    config["campaigns"]["spring-promo"]["aliases"] = ["route:Outbound-Promo"]
-    config["ami"]["gated_contexts"] = TRUNKS
+    config["campaigns"]["spring-promo"] |= {
+        "aliases": ["route:Outbound-Promo", "route:Prefixed-Promo"],
+        "strip_prefix": DIAL_PREFIX,
+    }
+    config["ami"] |= {"gated_contexts": TRUNKS, "on_bypass": "alert"}
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +77,17 @@ async def test_informational_campaign_set_by_dialler_is_dialled(run: GatekeeperR
     assert (call.reason, call.trunk_reached) == ("informational_campaign", 1)
 
 
+async def test_trunk_dial_prefix_named_as_strip_prefix_is_no_bypass(run: GatekeeperRun) -> None:
+    """A trunk dialling 1616 + the allowed number, 1616 the strip_prefix: dialled, no bypass."""
+    call = await originate(run, f"7{UNLISTED}@from-internal")
+    assert (call.reason, call.variables.get("GK_GUARD"), call.trunk_reached) == (
+        "not_listed",
+        "PASSED",
+        1,
+    )
+    assert bypasses(run, call.linkedid) == []
+
+
 async def test_route_not_mapped_to_a_campaign_is_refused(run: GatekeeperRun) -> None:
     """A route whose name no campaign lists is an unknown campaign: refused, never dialled."""
     call = await originate(run, f"8{UNLISTED}@from-internal")
@@ -83,11 +99,12 @@ async def test_route_not_mapped_to_a_campaign_is_refused(run: GatekeeperRun) -> 
     )
 
 
-async def test_originate_straight_to_a_trunk_is_cut(run: GatekeeperRun) -> None:
-    """A call that skips the hook (originated into a trunk context) is a recorded bypass."""
+async def test_originate_straight_to_a_trunk_is_stopped_by_the_guard(run: GatekeeperRun) -> None:
+    """A call that skips the hook (originated into a trunk context) is hung up by the guard."""
     call = await originate(run, f"{UNLISTED}@gk-fpbx-trunk-up")
-    [bypass] = bypasses(run, call.linkedid)
-    assert (bypass["context"], bypass["hung_up"]) == ("gk-fpbx-trunk-up", True)
+    guard = (call.variables.get("GK_GUARD"), call.variables.get("GK_GUARD_REASON"))
+    assert (guard, call.trunk_reached, call.route_cause) == (("REFUSED", "no_allow"), 0, "21")
+    assert [b["context"] for b in bypasses(run, call.linkedid)] == ["gk-fpbx-trunk-up"]
 
 
 async def test_gatekeeper_stopped_refuses_the_call(run: GatekeeperRun) -> None:

@@ -27,7 +27,7 @@ LISTED = "932470123456"
 UNLISTED = "932470999999"
 CARRIER = "gatekeeper-carrier-test"
 STAND_IN_CARRIER = """\
-exten => _X.,1,Answer()
+ same => n,Answer()
  same => n,UserEvent(GatekeeperTrunkReached,Number: ${EXTEN})
  same => n,Wait(1)
  same => n,Hangup()"""
@@ -60,7 +60,7 @@ def _customise(config: dict[str, Any]) -> None:
     campaigns["spring-promo"] |= {"strip_prefix": "9", "aliases": ["SPRINGP"]}
     campaigns["delivery-notice"] |= {"strip_prefix": "9", "aliases": ["DELIVERY"]}
     config["default_campaign"] = "spring-promo"
-    config["ami"]["gated_contexts"] = [CARRIER]
+    config["ami"] |= {"gated_contexts": [CARRIER], "on_bypass": "alert"}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def vicidial(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vicidial]:
             replace={
                 "127.0.0.1:4577": f"127.0.0.1:{call_log.port}",
                 "gatekeeper-carrier-CARRIER": CARRIER,
-                "exten => _X.,1,Dial(SIP/${EXTEN}@CARRIER,,tTo)\n same => n,Hangup()": (
+                " same => n,Dial(SIP/${EXTEN}@CARRIER,,tTo)\n same => n,Hangup()": (
                     STAND_IN_CARRIER
                 ),
             },
@@ -120,11 +120,14 @@ async def test_call_without_campaign_is_decided_for_the_default(vicidial: Vicidi
     assert call.trunk_reached == 0
 
 
-async def test_originate_straight_to_the_carrier_is_cut(vicidial: Vicidial) -> None:
-    """A call originated into the gated carrier context, skipping the entry, is a bypass."""
-    call = await originate(vicidial.run, f"0470999999@{CARRIER}")
-    [bypass] = bypasses(vicidial.run, call.linkedid)
-    assert (bypass["context"], bypass["hung_up"]) == (CARRIER, True)
+async def test_originate_straight_to_the_carrier_meets_the_guard(
+    vicidial: Vicidial,
+) -> None:
+    """A call originated into the carrier context, skipping the entry, is hung up by the guard."""
+    call = await originate(vicidial.run, f"32470999999@{CARRIER}")
+    guard = (call.variables.get("GK_GUARD"), call.variables.get("GK_GUARD_REASON"))
+    assert (guard, call.trunk_reached, call.route_cause) == (("REFUSED", "no_allow"), 0, "21")
+    assert [b["context"] for b in bypasses(vicidial.run, call.linkedid)] == [CARRIER]
 
 
 async def test_gatekeeper_stopped_refuses_without_marking_the_lead(vicidial: Vicidial) -> None:

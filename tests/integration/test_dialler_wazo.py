@@ -26,7 +26,10 @@ UNLISTED = "0470999999"
 
 def _customise(config: dict[str, Any]) -> None:
     config["campaigns"]["spring-promo"]["aliases"] = ["wazo-outcall:3"]
-    config["ami"]["gated_contexts"] = ["gk-wazo-trunk-down", "gk-wazo-trunk-up"]
+    config["ami"] |= {
+        "gated_contexts": ["gk-wazo-trunk-down", "gk-wazo-trunk-up"],
+        "on_bypass": "alert",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +74,12 @@ async def test_unknown_campaign_is_refused(run: GatekeeperRun) -> None:
     assert (call.reason, call.trunk_reached) == ("unknown_campaign", 0)
 
 
-async def test_originate_straight_to_a_trunk_is_cut(run: GatekeeperRun) -> None:
-    """A call originated into a gated trunk context, skipping the outcall, is a bypass."""
+async def test_originate_straight_to_a_trunk_is_stopped_by_the_guard(run: GatekeeperRun) -> None:
+    """A call originated into a gated trunk context, skipping the outcall, meets the trunk guard."""
     call = await originate(run, f"{UNLISTED}@gk-wazo-trunk-up")
-    [bypass] = bypasses(run, call.linkedid)
-    assert bypass["hung_up"] is True
+    guard = (call.variables.get("GK_GUARD"), call.variables.get("GK_GUARD_REASON"))
+    assert (guard, call.trunk_reached, call.route_cause) == (("REFUSED", "no_allow"), 0, "21")
+    assert [b["context"] for b in bypasses(run, call.linkedid)] == ["gk-wazo-trunk-up"]
 
 
 async def test_gatekeeper_stopped_refuses_the_call(run: GatekeeperRun) -> None:

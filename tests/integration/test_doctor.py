@@ -67,7 +67,11 @@ def _doctor(
     def customise(config: dict[str, Any]) -> None:
         config["ami"]["gated_contexts"] = GATED
         campaigns = config["campaigns"]
-        campaigns["spring-promo"]["aliases"] = ["route:Outbound-Promo", "route:Internal-Misc"]
+        campaigns["spring-promo"]["aliases"] = [
+            "route:Outbound-Promo",
+            "route:Internal-Misc",
+            "route:Prefixed-Promo",
+        ]
 
     path = write_run_config(
         tmp_path,
