@@ -9,19 +9,20 @@ from collections.abc import Sequence
 
 import structlog
 
-from gatekeeper import __version__, run_as
-from gatekeeper.cli_support import ExitCode, load_settings_from
-from gatekeeper.errors import ConfigError, GatekeeperError
-from gatekeeper.logs import configure_logging
+from gatekeeper import __version__
+from gatekeeper.common import run_as
+from gatekeeper.common.errors import ConfigError, GatekeeperError
+from gatekeeper.common.logs import configure_logging
+from gatekeeper.config.command_args import ExitCode, load_settings_from
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "gatekeeper.core_cli",
-    "gatekeeper.config_cli",
-    "gatekeeper.consent_cli",
+    "gatekeeper.serve.cli",
+    "gatekeeper.config.cli",
+    "gatekeeper.consent.cli",
     "gatekeeper.dncm.cli",
     "gatekeeper.audit.cli",
-    "gatekeeper.scrub_cli",
-    "gatekeeper.doctor_cli",
+    "gatekeeper.scrub.cli",
+    "gatekeeper.doctor.cli",
 )
 
 
@@ -75,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _wrong_user(args: argparse.Namespace, words: Sequence[str]) -> str | None:
-    """Why a writing command must not run as this user (gatekeeper/run_as.py), or None."""
+    """Why a writing command must not run as this user (gatekeeper/common/run_as.py), or None."""
     if not run_as.writes_data(args):
         return None
     data_dir = load_settings_from(args).data_dir

@@ -32,7 +32,7 @@ import structlog
 from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 
-from gatekeeper.errors import AmiError
+from gatekeeper.common.errors import AmiError
 
 LOGIN_TIMEOUT_S = 5.0
 ACTION_TIMEOUT_S = 5.0

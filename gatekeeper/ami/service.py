@@ -19,9 +19,9 @@ import structlog
 
 from gatekeeper.ami.client import AmiClient, backoff_delays
 from gatekeeper.ami.watchdog import Watchdog
+from gatekeeper.common.errors import AmiError, ConfigError
 from gatekeeper.config import AmiSettings
-from gatekeeper.errors import AmiError, ConfigError
-from gatekeeper.metrics import Metrics
+from gatekeeper.serve.metrics import Metrics
 
 SECRET_LIMIT_BYTES = 1024
 

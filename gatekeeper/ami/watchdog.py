@@ -34,10 +34,10 @@ from gatekeeper.ami.client import (
     Subscription,
 )
 from gatekeeper.ami.outcomes import Outcome, OutcomeTracker
-from gatekeeper.checker import MAX_RECORDED_DIALLED
+from gatekeeper.check.checker import MAX_RECORDED_DIALLED
+from gatekeeper.common.errors import AmiError
+from gatekeeper.common.pseudonyms import Pseudonyms, loggable
 from gatekeeper.config import BypassAction
-from gatekeeper.errors import AmiError
-from gatekeeper.pseudonyms import Pseudonyms, loggable
 
 BYPASS_EVENT_KIND = "bypass"
 WATCH_GAP_EVENT_KIND = "ami_watch_gap"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gatekeeper.audit.chain import AnchoredHead
-from gatekeeper.errors import AuditError
+from gatekeeper.common.errors import AuditError
 
 ANCHOR_DIR_NAME = "anchors"
 FILE_PREFIX = "heads-"

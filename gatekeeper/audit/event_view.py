@@ -14,7 +14,7 @@ from typing import Any
 from gatekeeper.audit.bypass_view import bypass_sentence, is_told
 from gatekeeper.audit.period import local_text
 from gatekeeper.audit.store import EventRow
-from gatekeeper.untrusted import shown
+from gatekeeper.common.untrusted import shown
 
 SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
     "list_sync": (

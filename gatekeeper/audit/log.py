@@ -78,7 +78,7 @@ from gatekeeper.audit.records import (
 )
 from gatekeeper.audit.schema import WAL_LIMIT_BYTES, Synchronous, connect_writer
 from gatekeeper.audit.wal import copy_back, reset_wal, wal_bytes, wal_file
-from gatekeeper.errors import AuditError
+from gatekeeper.common.errors import AuditError
 
 MAX_BATCH = 512
 DEFAULT_BUSY_TIMEOUT_S = 2.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from gatekeeper.errors import AuditError
+from gatekeeper.common.errors import AuditError
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 

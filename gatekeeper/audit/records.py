@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import PurePath
 
-from gatekeeper.errors import AuditError
-from gatekeeper.policy import Act, SnapshotInfo
+from gatekeeper.common.errors import AuditError
+from gatekeeper.rules.policy import Act, SnapshotInfo
 
 
 class RecordType(enum.StrEnum):

@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 
 from gatekeeper.audit.chain import GENESIS, Head, StoredRecord
+from gatekeeper.common.errors import AuditError
 from gatekeeper.dncm.storage import make_private_dir
-from gatekeeper.errors import AuditError
 
 LOG_DIR_NAME = "audit"
 LOG_FILE_NAME = "decisions.sqlite"

@@ -6,8 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from gatekeeper.common.logs import configure_logging
 from gatekeeper.dncm.cli import register
-from gatekeeper.logs import configure_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,12 +23,12 @@ import structlog
 from gatekeeper.audit.events import record_event_now
 from gatekeeper.audit.schema import log_path
 from gatekeeper.audit.store import iter_events, reading
+from gatekeeper.common.errors import GatekeeperError
 from gatekeeper.config import Settings
 from gatekeeper.dncm.freshness import BackwardsListError
 from gatekeeper.dncm.snapshot import SyncRecord
 from gatekeeper.dncm.storage import IndexPaths, import_lock
 from gatekeeper.dncm.sync import ImportReport, current_record
-from gatekeeper.errors import GatekeeperError
 
 log = structlog.get_logger()
 

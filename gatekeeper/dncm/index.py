@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from gatekeeper.common.errors import IndexUnavailableError, SyncError
 from gatekeeper.dncm.dates import day_of
 from gatekeeper.dncm.snapshot import SyncRecord, open_snapshot, read_record
 from gatekeeper.dncm.storage import IndexPaths
-from gatekeeper.errors import IndexUnavailableError, SyncError
-from gatekeeper.policy import SnapshotInfo
+from gatekeeper.rules.policy import SnapshotInfo
 
 _LOOKUP = "SELECT registered FROM listing WHERE number = ?"
 

@@ -18,9 +18,9 @@ from dataclasses import astuple, dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
 
+from gatekeeper.common.errors import IndexUnavailableError, SyncError
 from gatekeeper.dncm.storage import create_private, fsync_file
-from gatekeeper.errors import IndexUnavailableError, SyncError
-from gatekeeper.policy import SnapshotInfo
+from gatekeeper.rules.policy import SnapshotInfo
 
 BUILD_CACHE_KIB = 16384
 

@@ -16,10 +16,10 @@ from pathlib import Path, PurePosixPath
 
 import asyncssh
 
-from gatekeeper.clock import BRUSSELS
+from gatekeeper.common.clock import BRUSSELS
+from gatekeeper.common.errors import ConfigError, SyncError
 from gatekeeper.config import DncmSettings, SftpSource
 from gatekeeper.dncm.storage import PRIVATE_FILE_MODE
-from gatekeeper.errors import ConfigError, SyncError
 
 SFTP_CONNECT_TIMEOUT_S = 20.0
 SFTP_DEADLINE_S = 600.0

@@ -37,7 +37,14 @@ from typing import Protocol
 
 import structlog
 
-from gatekeeper.clock import BRUSSELS, now
+from gatekeeper.common.clock import BRUSSELS, now
+from gatekeeper.common.errors import (
+    GatekeeperError,
+    IndexUnavailableError,
+    ListFormatError,
+    ListRefusedError,
+    SyncError,
+)
 from gatekeeper.config import Settings
 from gatekeeper.dncm.dates import number_of
 from gatekeeper.dncm.freshness import (
@@ -64,14 +71,7 @@ from gatekeeper.dncm.storage import (
     fsync_directory,
     import_lock,
 )
-from gatekeeper.errors import (
-    GatekeeperError,
-    IndexUnavailableError,
-    ListFormatError,
-    ListRefusedError,
-    SyncError,
-)
-from gatekeeper.policy import LIST_DATE_TOLERANCE_DAYS
+from gatekeeper.rules.policy import LIST_DATE_TOLERANCE_DAYS
 
 log = structlog.get_logger()
 

@@ -11,9 +11,9 @@ import pytest
 from gatekeeper.agi.peers import PeerRules, Refusal
 from gatekeeper.agi.refusals import Refusals
 from gatekeeper.agi.server import AgiLimits, AgiRequest, AgiServer
-from gatekeeper.health import run_checks
-from gatekeeper.health_checks import agi_check
-from gatekeeper.metrics import Metrics
+from gatekeeper.serve.health import run_checks
+from gatekeeper.serve.health_checks import agi_check
+from gatekeeper.serve.metrics import Metrics
 from structlog.testing import capture_logs
 
 from agi_support import (

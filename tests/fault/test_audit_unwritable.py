@@ -13,7 +13,7 @@ from gatekeeper.audit import purge as purge_module
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.purge import purge_before
 from gatekeeper.audit.store import verify_log
-from gatekeeper.errors import AuditError
+from gatekeeper.common.errors import AuditError
 
 from audit_support import NOT_LISTED
 

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Mapping
 
 import pytest
 import pytest_asyncio
-from gatekeeper import health
-from gatekeeper.health import Check, CheckResult, HealthError, HealthServer
-from gatekeeper.metrics import Metrics
+from gatekeeper.serve import health
+from gatekeeper.serve.health import Check, CheckResult, HealthError, HealthServer
+from gatekeeper.serve.metrics import Metrics
 
 pytestmark = pytest.mark.asyncio
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from gatekeeper import attempts
-from gatekeeper.attempts import CallAttempts
+from gatekeeper.check import attempts
+from gatekeeper.check.attempts import CallAttempts
 
 
 class Clock:

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import pytest
 import structlog
 import structlog.testing
+from gatekeeper.common.errors import ConfigError
 from gatekeeper.config import (
     LEGAL_TIMEZONE,
     MAX_CONFIG_BYTES,
@@ -26,9 +27,8 @@ from gatekeeper.config import (
     load_settings,
     read_data_dir,
 )
-from gatekeeper.errors import ConfigError
-from gatekeeper.licence import licence_warning, log_licence_state
-from gatekeeper.policy import ForeignPolicy, Purpose
+from gatekeeper.rules.policy import ForeignPolicy, Purpose
+from gatekeeper.serve.licence import licence_warning, log_licence_state
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "gatekeeper.yaml"

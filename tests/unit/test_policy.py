@@ -7,8 +7,8 @@ from datetime import date, time, timedelta
 from typing import Any
 
 import pytest
-from gatekeeper.numbers import normalise
-from gatekeeper.policy import (
+from gatekeeper.rules.numbers import normalise
+from gatekeeper.rules.policy import (
     LIST_DATE_TOLERANCE_DAYS,
     Act,
     ActKind,

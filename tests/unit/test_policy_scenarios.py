@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from gatekeeper.numbers import BelgianNumber, ForeignNumber, normalise
-from gatekeeper.policy import Reason, decide
+from gatekeeper.rules.numbers import BelgianNumber, ForeignNumber, normalise
+from gatekeeper.rules.policy import Reason, decide
 from legal_scenarios import Scenario, load_scenarios
 
 TABLE = load_scenarios()

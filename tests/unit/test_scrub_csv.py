@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gatekeeper.scrub_csv import NUMBER_COLUMN_NAMES, header_key, sniff_delimiter
+from gatekeeper.scrub.calling_list import NUMBER_COLUMN_NAMES, header_key, sniff_delimiter
 
 
 @pytest.mark.parametrize(

@@ -10,15 +10,15 @@ import structlog
 
 from gatekeeper.agi.server import AgiServer
 from gatekeeper.audit.log import DecisionLog
-from gatekeeper.checker import Checker
+from gatekeeper.check.checker import Checker
 from gatekeeper.config import Settings, legal_today
-from gatekeeper.disk import DiskSpace, DiskState, disk_space
 from gatekeeper.dncm.index import ListIndex
-from gatekeeper.health import Check
+from gatekeeper.serve.disk import DiskSpace, DiskState, disk_space
+from gatekeeper.serve.health import Check
 
 CheckResult = tuple[bool, str]
 
-log = structlog.get_logger("gatekeeper.health")
+log = structlog.get_logger("gatekeeper.serve.health")
 
 
 def agi_check(server: AgiServer) -> Check:

@@ -7,7 +7,7 @@ import asyncio
 import sys
 
 from gatekeeper import doctor
-from gatekeeper.cli_support import ExitCode, load_settings_from
+from gatekeeper.config.command_args import ExitCode, load_settings_from
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

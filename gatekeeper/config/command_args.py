@@ -8,8 +8,8 @@ import re
 import sys
 from pathlib import Path
 
+from gatekeeper.common.errors import ConfigError
 from gatekeeper.config import Settings, config_path, load_settings, read_data_dir
-from gatekeeper.errors import ConfigError
 
 MAX_STORED_INTEGER = 2**63 - 1
 """The largest integer SQLite stores: no record id or count given on the command line is bigger."""

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
+from gatekeeper.common.errors import RecordRejectedError
 from gatekeeper.config import LEGAL_TIMEZONE
 from gatekeeper.consent import ActRecord, RecordKind
-from gatekeeper.errors import RecordRejectedError
-from gatekeeper.numbers import BelgianNumber, ForeignNumber, normalise
+from gatekeeper.rules.numbers import BelgianNumber, ForeignNumber, normalise
 
 REQUIRED_COLUMNS = ("number", "advertiser", "date")
 OPTIONAL_COLUMNS = ("source", "reference")

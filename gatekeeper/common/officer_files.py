@@ -15,7 +15,7 @@ import os
 import pwd
 from pathlib import Path
 
-from gatekeeper.errors import ConfigError, GatekeeperError
+from gatekeeper.common.errors import ConfigError, GatekeeperError
 
 PRIVATE_MODE = 0o600
 SHARED_MODE = 0o640

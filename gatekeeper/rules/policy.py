@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from gatekeeper.numbers import BelgianNumber, ForeignNumber, InvalidNumber, Normalised
+from gatekeeper.rules.numbers import BelgianNumber, ForeignNumber, InvalidNumber, Normalised
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 

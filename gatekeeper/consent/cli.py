@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.cli_support import positive_number
+from gatekeeper.common.errors import RecordRejectedError
+from gatekeeper.common.untrusted import shown
 from gatekeeper.config import Settings, config_path, load_settings
+from gatekeeper.config.command_args import positive_number
 from gatekeeper.consent import (
     ActStore,
     RecordKind,
@@ -19,10 +21,8 @@ from gatekeeper.consent import (
     act_store_path,
     open_act_store,
 )
-from gatekeeper.consent_input import RawRecord, read_csv, record_from_fields
-from gatekeeper.errors import RecordRejectedError
-from gatekeeper.numbers import BelgianNumber, normalise
-from gatekeeper.untrusted import shown
+from gatekeeper.consent.acts_input import RawRecord, read_csv, record_from_fields
+from gatekeeper.rules.numbers import BelgianNumber, normalise
 
 EXIT_OK = 0
 EXIT_USAGE = 2

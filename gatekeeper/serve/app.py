@@ -27,19 +27,21 @@ from gatekeeper.agi.refusals import Refusals
 from gatekeeper.agi.server import AgiHandler, AgiLimits, AgiRequest, AgiServer
 from gatekeeper.ami.service import AmiService
 from gatekeeper.ami.watchdog import Watchdog
-from gatekeeper.answers import agi_variables
-from gatekeeper.attempts import CallAttempts
 from gatekeeper.audit.anchoring import HeadAnchorer
 from gatekeeper.audit.log import DecisionLog
-from gatekeeper.checker import CHECK_DEADLINE_S, CallRequest, Checker
+from gatekeeper.check.answers import agi_variables
+from gatekeeper.check.attempts import CallAttempts
+from gatekeeper.check.checker import CHECK_DEADLINE_S, CallRequest, Checker
+from gatekeeper.common.errors import GatekeeperError
+from gatekeeper.common.pseudonyms import Pseudonyms, open_pseudonyms
 from gatekeeper.config import AgiSettings, LiveSettings, Settings, legal_today
 from gatekeeper.consent import open_act_store
 from gatekeeper.dncm.chain import record_live_list
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.sync import SYNC_STATUS, sync_forever
-from gatekeeper.errors import GatekeeperError
-from gatekeeper.health import HealthServer
-from gatekeeper.health_checks import (
+from gatekeeper.rules.policy import Verdict
+from gatekeeper.serve.health import HealthServer
+from gatekeeper.serve.health_checks import (
     agi_check,
     disk_check,
     late_records_check,
@@ -47,10 +49,8 @@ from gatekeeper.health_checks import (
     log_check,
     storage_readings,
 )
-from gatekeeper.licence import log_licence_state
-from gatekeeper.metrics import Metrics
-from gatekeeper.policy import Verdict
-from gatekeeper.pseudonyms import Pseudonyms, open_pseudonyms
+from gatekeeper.serve.licence import log_licence_state
+from gatekeeper.serve.metrics import Metrics
 
 log = structlog.get_logger()
 

@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from gatekeeper.errors import GatekeeperError
+from gatekeeper.common.errors import GatekeeperError
 
 KEY_FILE_NAME = "pseudonym.key"
 KEY_BYTES = 32

@@ -28,10 +28,10 @@ from typing import Protocol, Self
 
 import aiosqlite
 
+from gatekeeper.common.errors import RecordRejectedError, StoreError
 from gatekeeper.config import Settings
 from gatekeeper.dncm.storage import make_private_dir
-from gatekeeper.errors import RecordRejectedError, StoreError
-from gatekeeper.policy import Act, ActKind
+from gatekeeper.rules.policy import Act, ActKind
 
 STORE_RELATIVE_PATH = Path("consent") / "acts.sqlite"
 SCHEMA_VERSION = 1

@@ -27,18 +27,24 @@ from pathlib import Path
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.records import snapshot_body
 from gatekeeper.audit.schema import log_path
-from gatekeeper.checker import CallRequest, Checker
-from gatekeeper.clock import now
+from gatekeeper.check.checker import CallRequest, Checker
+from gatekeeper.common.clock import now
+from gatekeeper.common.errors import IndexUnavailableError, ScrubUsageError, StoreError, SyncError
+from gatekeeper.common.officer_files import refuse_inside
 from gatekeeper.config import Settings
 from gatekeeper.consent import act_store_path, open_act_store
 from gatekeeper.dncm.dates import day_of
 from gatekeeper.dncm.index import ListAnswer
 from gatekeeper.dncm.snapshot import open_snapshot, read_record
 from gatekeeper.dncm.storage import IndexPaths
-from gatekeeper.errors import IndexUnavailableError, ScrubUsageError, StoreError, SyncError
-from gatekeeper.officer_files import refuse_inside
-from gatekeeper.policy import Act, Campaign, Purpose, Reason, SnapshotInfo, Verdict
-from gatekeeper.scrub_csv import Fingerprint, Layout, ListReader, ScrubbedWriter, fingerprint
+from gatekeeper.rules.policy import Act, Campaign, Purpose, Reason, SnapshotInfo, Verdict
+from gatekeeper.scrub.calling_list import (
+    Fingerprint,
+    Layout,
+    ListReader,
+    ScrubbedWriter,
+    fingerprint,
+)
 
 SCRUB_EVENT = "scrub"
 SCRUB_SOURCE = "scrub"

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import structlog
 
-from gatekeeper.errors import GatekeeperError
-from gatekeeper.metrics import EXPOSITION_CONTENT_TYPE, Metrics
+from gatekeeper.common.errors import GatekeeperError
+from gatekeeper.serve.metrics import EXPOSITION_CONTENT_TYPE, Metrics
 
 HEAD_LIMIT_BYTES = 8192
 REQUEST_DEADLINE_S = 5.0
@@ -29,7 +29,7 @@ CHECK_DEADLINE_S = 2.0
 CheckResult = tuple[bool, str]
 Check = Callable[[], CheckResult | Awaitable[CheckResult]]
 
-log = structlog.get_logger("gatekeeper.health")
+log = structlog.get_logger("gatekeeper.serve.health")
 
 
 class HealthError(GatekeeperError):

@@ -12,7 +12,7 @@ from typing import TextIO, cast
 
 import structlog
 
-from gatekeeper.untrusted import shown
+from gatekeeper.common.untrusted import shown
 
 
 class _StandardStream:

@@ -32,8 +32,8 @@ from pathlib import Path
 from gatekeeper.ami.client import AmiClient
 from gatekeeper.ami.service import read_secret
 from gatekeeper.ami.watchdog import event_filters
+from gatekeeper.common.errors import AmiError, ConfigError
 from gatekeeper.config import AgiSettings, Endpoint, Settings
-from gatekeeper.errors import AmiError, ConfigError
 
 DEFAULT_SERVICE_USER = "gatekeeper"
 DEFAULT_GATEKEEPER_AGI = "127.0.0.1:4573"

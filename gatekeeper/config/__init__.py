@@ -40,11 +40,11 @@ import yaml
 
 from gatekeeper.agi.peers import Network, is_loopback
 from gatekeeper.agi.server import HEADER_TIMEOUT_S, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER
+from gatekeeper.common.errors import ConfigError
 from gatekeeper.dncm.dates import DateFormat
 from gatekeeper.dncm.layout import Encoding, FieldOrder, LayoutPin, Separator
 from gatekeeper.dncm.storage import NotRegularFileError, open_regular
-from gatekeeper.errors import ConfigError
-from gatekeeper.policy import Campaign, ForeignPolicy, Purpose
+from gatekeeper.rules.policy import Campaign, ForeignPolicy, Purpose
 
 DEFAULT_CONFIG_PATH = Path("/etc/gatekeeper/gatekeeper.yaml")
 CONFIG_ENV_VAR = "GATEKEEPER_CONFIG"

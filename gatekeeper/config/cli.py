@@ -6,10 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from gatekeeper import deploy_checks
-from gatekeeper.config import config_path, legal_today, load_settings
-from gatekeeper.errors import ConfigError
-from gatekeeper.licence import licence_warning
+from gatekeeper.common.errors import ConfigError
+from gatekeeper.config import config_path, deploy_checks, legal_today, load_settings
+from gatekeeper.serve.licence import licence_warning
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -30,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def check_config(args: argparse.Namespace) -> int:
     """Print `configuration OK: ...` and exit 0, or print the error and exit 2.
 
-    A valid file whose deployment checks fail (gatekeeper/deploy_checks.py) exits 1.
+    A valid file whose deployment checks fail (gatekeeper/config/deploy_checks.py) exits 1.
     """
     path = config_path(getattr(args, "config", None))
     try:

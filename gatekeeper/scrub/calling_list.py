@@ -14,12 +14,12 @@ passes need a regular file: a pipe (standard input, a process substitution) or a
 refused when opened, never waited on. UTF-16 and UTF-32, known by their byte-order mark or by
 NUL bytes in the header line, are refused by name rather than misread as Latin-1.
 
-The copy goes to a private (0600) temporary file beside the target (0640 to `officers_group`
-when one is set: gatekeeper/officer_files.py), in UTF-8 (with a byte-order mark when the input
-had one), with the input's separator and line ends, hashed as it is written; it replaces the
-target only once complete and flushed to disk. Every cell written, the input's and ours, goes
-through `csv_cell`, so a spreadsheet reads it as text, never as a formula or a number
-(docs/scrub.md).
+The copy goes to a private (0600) temporary file beside the target (0640 to
+`officers_group` when one is set: gatekeeper/common/officer_files.py), in UTF-8 (with a
+byte-order mark when the input had one), with the input's separator and line ends, hashed as it
+is written; it replaces the target only once complete and flushed to disk. Every cell written,
+the input's and ours, goes through `csv_cell`, so a spreadsheet reads it as text, never as a
+formula or a number (docs/scrub.md).
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, Self, TextIO
 
+from gatekeeper.common.errors import ScrubInputError, ScrubUsageError
+from gatekeeper.common.officer_files import share
+from gatekeeper.common.untrusted import csv_cell
 from gatekeeper.dncm.storage import NotRegularFileError, open_regular
-from gatekeeper.errors import ScrubInputError, ScrubUsageError
-from gatekeeper.officer_files import share
-from gatekeeper.untrusted import csv_cell
 
 if TYPE_CHECKING:
     from _csv import Reader

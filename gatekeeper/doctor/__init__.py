@@ -25,9 +25,9 @@ from pathlib import Path
 
 from gatekeeper.ami.client import AmiClient, AmiEvent
 from gatekeeper.ami.service import read_secret
-from gatekeeper.campaign_ids import resolve
+from gatekeeper.check.campaign_ids import resolve
+from gatekeeper.common.errors import AmiError
 from gatekeeper.config import Settings
-from gatekeeper.errors import AmiError
 
 SUBROUTINE = "gatekeeper-check"
 MAX_DIALPLAN_LINES = 500_000

@@ -40,7 +40,7 @@ from urllib.parse import unquote
 import phonenumbers
 from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberType
 
-from gatekeeper.number_ranges import RangeTables, build_range_tables
+from gatekeeper.rules.number_ranges import RangeTables, build_range_tables
 
 BELGIUM_COUNTRY_CODE = 32
 
@@ -324,7 +324,7 @@ def _judge_by_phonenumbers(nsn: str) -> BelgianNumber | InvalidNumber:
     return BelgianNumber(e164, number_class)
 
 
-# --- The range tables (gatekeeper/number_ranges.py) ---------------------------------------------
+# --- The range tables (gatekeeper/rules/number_ranges.py) -----------------------------------------
 
 
 def _classed_tables(

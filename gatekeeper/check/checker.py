@@ -24,13 +24,14 @@ import structlog
 
 from gatekeeper.audit.oplog import log_decision
 from gatekeeper.audit.records import DecisionEntry
-from gatekeeper.campaign_ids import resolve
-from gatekeeper.clock import now
+from gatekeeper.check.campaign_ids import resolve
+from gatekeeper.common.clock import now
+from gatekeeper.common.errors import GatekeeperError
+from gatekeeper.common.pseudonyms import Pseudonyms
 from gatekeeper.config import Settings
 from gatekeeper.dncm.index import ListAnswer
-from gatekeeper.errors import GatekeeperError
-from gatekeeper.numbers import BelgianNumber, ForeignNumber, Normalised, normalise
-from gatekeeper.policy import (
+from gatekeeper.rules.numbers import BelgianNumber, ForeignNumber, Normalised, normalise
+from gatekeeper.rules.policy import (
     Act,
     ActKind,
     Campaign,
@@ -42,7 +43,6 @@ from gatekeeper.policy import (
     Verdict,
     decide,
 )
-from gatekeeper.pseudonyms import Pseudonyms
 
 FACTS_DEADLINE_S = 0.5
 RECORD_DEADLINE_S = 1.0

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gatekeeper.checker import CheckResult
-from gatekeeper.untrusted import shown
+from gatekeeper.check.checker import CheckResult
+from gatekeeper.common.untrusted import shown
 
 
 def agi_variables(result: CheckResult) -> dict[str, str]:

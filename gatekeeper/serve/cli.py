@@ -6,13 +6,13 @@ import argparse
 import asyncio
 import sys
 
-from gatekeeper.answers import human_answer, json_answer
-from gatekeeper.app import install_signal_handlers, open_services, serve
-from gatekeeper.checker import CallRequest, CheckResult
-from gatekeeper.cli_support import ExitCode, settings_path_from
+from gatekeeper.check.answers import human_answer, json_answer
+from gatekeeper.check.checker import CallRequest, CheckResult
+from gatekeeper.common.logs import configure_logging
+from gatekeeper.common.untrusted import json_text
 from gatekeeper.config import LiveSettings
-from gatekeeper.logs import configure_logging
-from gatekeeper.untrusted import json_text
+from gatekeeper.config.command_args import ExitCode, settings_path_from
+from gatekeeper.serve.app import install_signal_handlers, open_services, serve
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,0 +1,1 @@
+"""One call, one recorded answer: the checker and how its answer is written."""
