@@ -12,8 +12,7 @@ any reason, is refused and the running settings stay. The file is read once, bou
 (`MAX_CONFIG_BYTES`) and nesting (`MAX_YAML_DEPTH`); its fingerprint (`config_fingerprint`) is
 the sha256 of exactly those bytes, and every record that names a configuration uses it.
 
-Dates and times in the gatekeeper are Belgian civil time (`LEGAL_TIMEZONE`), as the contract
-fixes; the zone data comes from the `tzdata` package where the system has none.
+Dates and times are Belgian civil time (`gatekeeper.common.clock`).
 """
 
 from __future__ import annotations
@@ -29,11 +28,10 @@ import threading
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 import structlog
 import yaml
@@ -54,7 +52,6 @@ DEFAULT_MAX_AGE_DAYS = 5
 DEFAULT_HEALTH_PORT = 9573
 MAX_AGE_DAYS_LIMIT = 5
 """DNCM asks licensees to fetch the list at least every 5 days: an older copy is not compliant."""
-LEGAL_TIMEZONE = ZoneInfo("Europe/Brussels")
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _YAML_NULL_TAG = "tag:yaml.org,2002:null"
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
@@ -841,13 +838,3 @@ class LiveSettings:
             "config_reload_refused", path=str(self._path), error=error
         )
         return False
-
-
-def legal_now(clock: datetime | None = None) -> datetime:
-    """The current time (or `clock`) in Belgian civil time."""
-    return (clock if clock is not None else datetime.now(UTC)).astimezone(LEGAL_TIMEZONE)
-
-
-def legal_today(clock: datetime | None = None) -> date:
-    """Today's date in Belgium: the day every list, licence and consent date is compared to."""
-    return legal_now(clock).date()

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from gatekeeper.common.clock import today
 from gatekeeper.common.errors import ConfigError
-from gatekeeper.config import config_path, deploy_checks, legal_today, load_settings
+from gatekeeper.config import config_path, deploy_checks, load_settings
 from gatekeeper.serve.licence import licence_warning
 
 EXIT_OK = 0
@@ -51,7 +52,7 @@ def check_config(args: argparse.Namespace) -> int:
         f"{advertisers} advertiser{'' if advertisers == 1 else 's'}, "
         f"licence valid until {settings.licensee.licence_valid_until.isoformat()}"
     )
-    warning = licence_warning(settings, legal_today())
+    warning = licence_warning(settings, today())
     if warning is not None:
         _say(f"gatekeeper: warning: {warning}")
     return EXIT_OK if deploy_checks.report(settings, args) else EXIT_FAILURE

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
+from gatekeeper.common.clock import BRUSSELS
 from gatekeeper.common.errors import RecordRejectedError
-from gatekeeper.config import LEGAL_TIMEZONE
 from gatekeeper.consent import ActRecord, RecordKind
 from gatekeeper.rules.numbers import BelgianNumber, ForeignNumber, normalise
 
@@ -52,7 +52,7 @@ class RawRecord:
 def parse_when(text: str, now: datetime) -> tuple[date, time | None]:
     """A date, or a date and Belgian civil time, not later than `now`; ValueError says why."""
     text = text.strip()
-    local_now = now.astimezone(LEGAL_TIMEZONE)
+    local_now = now.astimezone(BRUSSELS)
     if _DATE.fullmatch(text):
         day = date.fromisoformat(text)
         if day > local_now.date():
@@ -62,11 +62,11 @@ def parse_when(text: str, now: datetime) -> tuple[date, time | None]:
         raise ValueError(f"expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][offset], got {text!r}")
     given = datetime.fromisoformat(text)
     if given.tzinfo is None:
-        local = given.replace(tzinfo=LEGAL_TIMEZONE)
-        if local.astimezone(UTC).astimezone(LEGAL_TIMEZONE).replace(tzinfo=None) != given:
+        local = given.replace(tzinfo=BRUSSELS)
+        if local.astimezone(UTC).astimezone(BRUSSELS).replace(tzinfo=None) != given:
             raise ValueError(f"{text} does not exist in Belgium (the clocks skip that hour)")
     else:
-        local = given.astimezone(LEGAL_TIMEZONE)
+        local = given.astimezone(BRUSSELS)
     if local > local_now:
         raise ValueError(f"{text} is in the future")
     return local.date(), local.time().replace(tzinfo=None)

@@ -21,11 +21,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
+from gatekeeper.common.clock import BRUSSELS
 from gatekeeper.rules.numbers import BelgianNumber, ForeignNumber, InvalidNumber, Normalised
-
-BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 class Purpose(enum.StrEnum):

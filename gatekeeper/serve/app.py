@@ -32,9 +32,10 @@ from gatekeeper.audit.log import DecisionLog
 from gatekeeper.check.answers import agi_variables
 from gatekeeper.check.attempts import CallAttempts
 from gatekeeper.check.checker import CHECK_DEADLINE_S, CallRequest, Checker
+from gatekeeper.common.clock import today
 from gatekeeper.common.errors import GatekeeperError
 from gatekeeper.common.pseudonyms import Pseudonyms, open_pseudonyms
-from gatekeeper.config import AgiSettings, LiveSettings, Settings, legal_today
+from gatekeeper.config import AgiSettings, LiveSettings, Settings
 from gatekeeper.consent import open_act_store
 from gatekeeper.dncm.chain import record_live_list
 from gatekeeper.dncm.index import ListIndex
@@ -196,7 +197,7 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
         log.info("serving", agi=f"{settings.agi.host}:{server.port}", health=str(settings.health))
         await services.decision_log.record_event("service_start", rules_in_force(settings))
         await record_live_list(services.index.directory, services.decision_log)
-        log_licence_state(settings, legal_today())
+        log_licence_state(settings, today())
         try:
             async with asyncio.TaskGroup() as tasks:
                 ami_task = tasks.create_task(ami.run())
@@ -225,7 +226,7 @@ async def _list_age_watch(index: ListIndex, metrics: Metrics, stop: asyncio.Even
         except GatekeeperError as err:
             log.error("list_unreadable", error=str(err))
             snapshot = None
-        metrics.set_list_age(-1 if snapshot is None else (legal_today() - snapshot.list_date).days)
+        metrics.set_list_age(-1 if snapshot is None else (today() - snapshot.list_date).days)
         ok, failed = SYNC_STATUS.attempts - SYNC_STATUS.failures, SYNC_STATUS.failures
         metrics.count_sync(ok=True, count=ok - counted_ok)
         metrics.count_sync(ok=False, count=failed - counted_failed)
@@ -280,7 +281,7 @@ async def _licence_watch(live: LiveSettings, stop: asyncio.Event) -> None:
     while not stop.is_set():
         await _pause(stop, LICENCE_CHECK_INTERVAL_S)
         if not stop.is_set():
-            log_licence_state(live.current(), legal_today())
+            log_licence_state(live.current(), today())
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:

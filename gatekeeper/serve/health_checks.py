@@ -11,7 +11,8 @@ import structlog
 from gatekeeper.agi.server import AgiServer
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.check.checker import Checker
-from gatekeeper.config import Settings, legal_today
+from gatekeeper.common.clock import today
+from gatekeeper.config import Settings
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.serve.disk import DiskSpace, DiskState, disk_space
 from gatekeeper.serve.health import Check
@@ -50,7 +51,7 @@ def list_check(index: ListIndex, settings: Callable[[], Settings]) -> Check:
         if snapshot is None:
             return False, "no DNCM list imported: commercial calls block with list_missing"
         max_age = settings().dncm.max_age_days
-        age = (legal_today() - snapshot.list_date).days
+        age = (today() - snapshot.list_date).days
         detail = f"list of {snapshot.list_date.isoformat()}, {age} days old (max {max_age})"
         if age > max_age:
             return False, f"{detail}: commercial calls block with list_stale"

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from gatekeeper.cli import main
+from gatekeeper.common.clock import today as legal_today
 from gatekeeper.common.errors import ConfigError
 from gatekeeper.config import cli as config_cli
-from gatekeeper.config import legal_today, load_settings
+from gatekeeper.config import load_settings
 from gatekeeper.consent import StoredRecord, act_store_path, open_act_store
 from gatekeeper.consent import cli as consent_cli
 from gatekeeper.rules.policy import Act

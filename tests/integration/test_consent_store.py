@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from gatekeeper.common.clock import today as legal_today
 from gatekeeper.common.errors import RecordRejectedError, StoreError
-from gatekeeper.config import legal_today
 from gatekeeper.consent import (
     ActRecord,
     ActStore,

@@ -14,16 +14,16 @@ from typing import NamedTuple
 import pytest
 import structlog
 import structlog.testing
+from gatekeeper.common.clock import BRUSSELS as LEGAL_TIMEZONE
+from gatekeeper.common.clock import today as legal_today
 from gatekeeper.common.errors import ConfigError
 from gatekeeper.config import (
-    LEGAL_TIMEZONE,
     MAX_CONFIG_BYTES,
     LicenseeRole,
     LiveSettings,
     Settings,
     config_fingerprint,
     config_path,
-    legal_today,
     load_settings,
     read_data_dir,
 )
