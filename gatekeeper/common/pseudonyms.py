@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from gatekeeper.common.errors import GatekeeperError
+from gatekeeper.common.private_files import make_private_dir, write_private
 
 KEY_FILE_NAME = "pseudonym.key"
 KEY_BYTES = 32
-KEY_FILE_MODE = 0o600
 PSEUDONYM_HEX = 16
 """64 bits: collisions among ten million numbers stay below one in a hundred thousand."""
 LOCAL_CHANNEL_PREFIX = "Local/"
@@ -130,13 +130,8 @@ def _read_key(path: Path) -> Pseudonyms:
 def _create_key(path: Path) -> None:
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_FILE_MODE)
-        try:
-            os.write(fd, secrets.token_bytes(KEY_BYTES))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        make_private_dir(path.parent)
+        write_private(temporary, secrets.token_bytes(KEY_BYTES), exclusive=True)
         with contextlib.suppress(FileExistsError):
             os.link(temporary, path)
     except OSError as err:

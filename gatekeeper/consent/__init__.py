@@ -29,8 +29,8 @@ from typing import Protocol, Self
 import aiosqlite
 
 from gatekeeper.common.errors import RecordRejectedError, StoreError
+from gatekeeper.common.private_files import make_private_dir
 from gatekeeper.config import Settings
-from gatekeeper.dncm.storage import make_private_dir
 from gatekeeper.rules.policy import Act, ActKind
 
 STORE_RELATIVE_PATH = Path("consent") / "acts.sqlite"

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from gatekeeper.common.errors import IndexUnavailableError, SyncError
-from gatekeeper.dncm.storage import create_private, fsync_file
+from gatekeeper.common.private_files import create_private, fsync_file
 from gatekeeper.rules.policy import SnapshotInfo
 
 BUILD_CACHE_KIB = 16384

@@ -45,6 +45,7 @@ from gatekeeper.common.errors import (
     ListRefusedError,
     SyncError,
 )
+from gatekeeper.common.private_files import fsync_directory
 from gatekeeper.config import Settings
 from gatekeeper.dncm.dates import number_of
 from gatekeeper.dncm.freshness import (
@@ -68,7 +69,6 @@ from gatekeeper.dncm.storage import (
     IndexPaths,
     create_data_dir,
     failures_named,
-    fsync_directory,
     import_lock,
 )
 from gatekeeper.rules.policy import LIST_DATE_TOLERANCE_DAYS
