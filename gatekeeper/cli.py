@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -13,6 +14,7 @@ from gatekeeper import __version__
 from gatekeeper.common import run_as
 from gatekeeper.common.errors import ConfigError, GatekeeperError
 from gatekeeper.common.logs import configure_logging
+from gatekeeper.config import CONFIG_ENV_VAR
 from gatekeeper.config.command_args import ExitCode, load_settings_from
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -80,7 +82,8 @@ def _wrong_user(args: argparse.Namespace, words: Sequence[str]) -> str | None:
     if not run_as.writes_data(args):
         return None
     data_dir = load_settings_from(args).data_dir
-    return run_as.refusal(data_dir, words, explicit_config=args.config is not None)
+    implicit = None if args.config is not None else os.environ.get(CONFIG_ENV_VAR)
+    return run_as.refusal(data_dir, words, implicit_config=implicit)
 
 
 def run() -> None:

@@ -34,10 +34,10 @@ from gatekeeper.ami.client import (
     Subscription,
 )
 from gatekeeper.ami.outcomes import Outcome, OutcomeTracker
-from gatekeeper.check.checker import MAX_RECORDED_DIALLED
+from gatekeeper.ami.settings import BypassAction
 from gatekeeper.common.errors import AmiError
 from gatekeeper.common.pseudonyms import Pseudonyms, loggable
-from gatekeeper.config import BypassAction
+from gatekeeper.rules.numbers import recorded_dialled
 
 BYPASS_EVENT_KIND = "bypass"
 WATCH_GAP_EVENT_KIND = "ami_watch_gap"
@@ -53,13 +53,6 @@ log = structlog.get_logger("gatekeeper.ami.watchdog")
 WATCHED_EVENTS = ("Newchannel", "LocalBridge", "DialBegin", "DialEnd", "Hangup")
 """The AMI events the bypass detector and the outcome tracker read in every context."""
 _ERE_SPECIAL = frozenset("\\.^$|?*+()[]{}")
-
-
-def bounded_dialled(text: str) -> str:
-    """A dialled string as the log keeps it: cut like the checker cuts the ones it records."""
-    if len(text) <= MAX_RECORDED_DIALLED:
-        return text
-    return text[:MAX_RECORDED_DIALLED] + f"… ({len(text)} characters)"
 
 
 def event_filters(gated_contexts: Iterable[str]) -> tuple[str, ...]:
@@ -251,7 +244,7 @@ class Watchdog:
             "uniqueid": bypass.uniqueid,
             "linkedid": bypass.linkedid,
             "context": bypass.context,
-            "exten": bounded_dialled(bypass.exten),
+            "exten": recorded_dialled(bypass.exten),
             "reason": bypass.reason,
             "allowed_number": bypass.allowed_number or None,
             "trigger": bypass.trigger,

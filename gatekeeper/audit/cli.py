@@ -34,13 +34,13 @@ from gatekeeper.audit.store import (
 from gatekeeper.common.errors import AuditError
 from gatekeeper.common.officer_files import create_output
 from gatekeeper.common.untrusted import json_text, shown
-from gatekeeper.config import DEFAULT_MAX_AGE_DAYS
 from gatekeeper.config.command_args import (
     ExitCode,
     data_dir_from,
     load_settings_from,
     positive_number,
 )
+from gatekeeper.dncm.settings import DEFAULT_MAX_AGE_DAYS
 from gatekeeper.rules.numbers import InvalidNumber, normalise
 from gatekeeper.rules.policy import Reason, Verdict
 

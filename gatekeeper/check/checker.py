@@ -30,7 +30,13 @@ from gatekeeper.common.errors import GatekeeperError
 from gatekeeper.common.pseudonyms import Pseudonyms
 from gatekeeper.config import Settings
 from gatekeeper.dncm.index import ListAnswer
-from gatekeeper.rules.numbers import BelgianNumber, ForeignNumber, Normalised, normalise
+from gatekeeper.rules.numbers import (
+    BelgianNumber,
+    ForeignNumber,
+    Normalised,
+    normalise,
+    recorded_dialled,
+)
 from gatekeeper.rules.policy import (
     Act,
     ActKind,
@@ -46,7 +52,6 @@ from gatekeeper.rules.policy import (
 
 FACTS_DEADLINE_S = 0.5
 RECORD_DEADLINE_S = 1.0
-MAX_RECORDED_DIALLED = 256
 CHECK_DEADLINE_S = FACTS_DEADLINE_S + RECORD_DEADLINE_S
 """The longest a check takes; the AGI server's handler deadline must be longer, so that the
 checker's own fail-closed answer (recorded when it can be) is the one Asterisk gets."""
@@ -231,13 +236,6 @@ def _failure_text(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}" if text else repr(err)
 
 
-def _bounded(dialled: str) -> str:
-    """The dialled string as recorded: a pasted essay is cut, a number never is."""
-    if len(dialled) <= MAX_RECORDED_DIALLED:
-        return dialled
-    return dialled[:MAX_RECORDED_DIALLED] + f"… ({len(dialled)} characters)"
-
-
 def _entry_of(result: CheckResult, host: str) -> DecisionEntry:
     request = result.request
     resolved = result.campaign.name if result.campaign else request.campaign
@@ -247,7 +245,7 @@ def _entry_of(result: CheckResult, host: str) -> DecisionEntry:
         campaign=resolved,
         purpose=result.campaign.purpose.value if result.campaign else None,
         advertiser=result.campaign.advertiser if result.campaign else None,
-        dialled=_bounded(request.dialled),
+        dialled=recorded_dialled(request.dialled),
         e164=result.e164,
         verdict=result.decision.verdict.value,
         reason=result.decision.reason.value,

@@ -23,8 +23,6 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 
-from gatekeeper.config import CONFIG_ENV_VAR
-
 ROOT_UID = 0
 KEPT_FOLDERS = ("audit", "consent", "dncm")
 """The folders the gatekeeper keeps in data_dir: they and their entries must be the owner's."""
@@ -60,14 +58,18 @@ def refusal(
     data_dir: Path,
     argv: Sequence[str],
     *,
-    explicit_config: bool,
+    implicit_config: str | None,
     euid: int | None = None,
 ) -> str | None:
-    """Why this user must not run this writing command, with the command to run; None if fine."""
+    """Why this user must not run this writing command, with the command to run; None if fine.
+
+    `implicit_config` is the config file the command found in the environment (not given with
+    `-c`); the command to run names it, since another user's environment may not.
+    """
     uid = os.geteuid() if euid is None else euid
     folder = _existing(data_dir).stat()
     if folder.st_uid != uid:
-        hint = _hint(folder.st_uid, folder.st_gid, uid, argv, explicit_config=explicit_config)
+        hint = _hint(folder.st_uid, folder.st_gid, uid, argv, implicit_config=implicit_config)
         return (
             f"{data_dir} belongs to {_name(folder.st_uid)}, and this command would write there "
             f"as {_name(uid)}: the service could not read what it leaves behind. "
@@ -125,11 +127,12 @@ def _name(uid: int) -> str:
         return f"uid {uid}"
 
 
-def _hint(owner: int, group: int, uid: int, argv: Sequence[str], *, explicit_config: bool) -> str:
+def _hint(
+    owner: int, group: int, uid: int, argv: Sequence[str], *, implicit_config: str | None
+) -> str:
     words = list(argv)
-    from_env = os.environ.get(CONFIG_ENV_VAR)
-    if not explicit_config and from_env:
-        words = ["-c", from_env, *words]
+    if implicit_config:
+        words = ["-c", implicit_config, *words]
     command = shlex.join(["gatekeeper", *words])
     try:
         user = pwd.getpwuid(owner).pw_name

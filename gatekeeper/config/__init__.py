@@ -37,20 +37,33 @@ import structlog
 import yaml
 
 from gatekeeper.agi.peers import Network, is_loopback
-from gatekeeper.agi.server import HEADER_TIMEOUT_S, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER
+from gatekeeper.agi.server import MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER
+from gatekeeper.agi.settings import DEFAULT_AGI_PORT, AgiSettings
+from gatekeeper.ami.settings import AmiSettings, BypassAction
+from gatekeeper.audit.settings import (
+    DEFAULT_DISK_FAIL_FREE_MIB,
+    DEFAULT_DISK_WARN_FREE_MIB,
+    DEFAULT_DISK_WARN_FREE_PERCENT,
+    DEFAULT_RETENTION_DAYS,
+    MAX_DISK_LIMIT_MIB,
+    AuditSettings,
+)
 from gatekeeper.common.errors import ConfigError
 from gatekeeper.dncm.dates import DateFormat
 from gatekeeper.dncm.layout import Encoding, FieldOrder, LayoutPin, Separator
+from gatekeeper.dncm.settings import (
+    DEFAULT_MAX_AGE_DAYS,
+    DEFAULT_MAX_SHRINK_PERCENT,
+    MAX_AGE_DAYS_LIMIT,
+    DncmSettings,
+    SftpSource,
+)
 from gatekeeper.dncm.storage import NotRegularFileError, open_regular
 from gatekeeper.rules.policy import Campaign, ForeignPolicy, Purpose
 
 DEFAULT_CONFIG_PATH = Path("/etc/gatekeeper/gatekeeper.yaml")
 CONFIG_ENV_VAR = "GATEKEEPER_CONFIG"
-DEFAULT_AGI_PORT = 4573
-DEFAULT_AMI_PORT = 5038
-DEFAULT_MAX_AGE_DAYS = 5
 DEFAULT_HEALTH_PORT = 9573
-MAX_AGE_DAYS_LIMIT = 5
 """DNCM asks licensees to fetch the list at least every 5 days: an older copy is not compliant."""
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _YAML_NULL_TAG = "tag:yaml.org,2002:null"
@@ -62,12 +75,6 @@ MAX_CONFIG_BYTES = 64 * 1024
 """A configuration is a few kilobytes; a bigger file is refused unparsed: a reload stays short."""
 MAX_YAML_DEPTH = 32
 """The deepest nesting of mappings and lists a configuration may have (it needs five)."""
-DEFAULT_MAX_SHRINK_PERCENT = 5
-DEFAULT_RETENTION_DAYS = 1095
-DEFAULT_DISK_WARN_FREE_MIB = 1024
-DEFAULT_DISK_WARN_FREE_PERCENT = 5
-DEFAULT_DISK_FAIL_FREE_MIB = 100
-MAX_DISK_LIMIT_MIB = 1 << 30
 
 E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
@@ -100,84 +107,7 @@ class Endpoint:
         return f"{self.host}:{self.port}"
 
 
-@dataclass(frozen=True, slots=True)
-class AgiSettings:
-    """Where the FastAGI server listens, who may ask it, and its connection bounds.
-
-    `allowed_uids` None means the default users (`gatekeeper.agi.peers.default_uids`).
-    """
-
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_AGI_PORT
-    allowed_uids: frozenset[int] | None = None
-    allowed_peers: tuple[Network, ...] = ()
-    header_timeout_ms: int = round(HEADER_TIMEOUT_S * 1000)
-    max_connections: int = MAX_CONNECTIONS
-    max_connections_per_peer: int = MAX_CONNECTIONS_PER_PEER
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-class BypassAction(enum.StrEnum):
-    """What the watchdog does with a call that reached a gated context without an ALLOW."""
-
-    HANGUP = "hangup"
-    ALERT = "alert"
-
-
-@dataclass(frozen=True, slots=True)
-class AmiSettings:
-    """How to reach the Asterisk manager interface, and which contexts it guards."""
-
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_AMI_PORT
-    username: str = "gatekeeper"
-    secret_file: Path | None = None
-    gated_contexts: tuple[str, ...] = ()
-    on_bypass: BypassAction = BypassAction.HANGUP
-
-
 DEFAULT_HEALTH_LISTEN = Endpoint("127.0.0.1", DEFAULT_HEALTH_PORT)
-
-
-@dataclass(frozen=True, slots=True)
-class SftpSource:
-    """Fetch the list file over sFTP with key authentication."""
-
-    host: str
-    port: int
-    user: str
-    key_file: Path
-    path: str
-    known_hosts: Path | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DncmSettings:
-    """Where the list comes from and how fresh it must be."""
-
-    source_file: Path | None = None
-    sftp: SftpSource | None = None
-    max_age_days: int = DEFAULT_MAX_AGE_DAYS
-    drop_folder: Path | None = None
-    layout: LayoutPin = field(default_factory=LayoutPin)
-    max_rejected_lines: int = 0
-    max_shrink_percent: int = DEFAULT_MAX_SHRINK_PERCENT
-
-
-@dataclass(frozen=True, slots=True)
-class AuditSettings:
-    """How long the decision log keeps its records, and how much free disk it must have.
-
-    The disk limits are on data_dir's filesystem: `/healthz` warns below either warning limit
-    and fails below `disk_fail_free_mib` (docs/audit.md).
-    """
-
-    retention_days: int = DEFAULT_RETENTION_DAYS
-    disk_warn_free_mib: int = DEFAULT_DISK_WARN_FREE_MIB
-    disk_warn_free_percent: int = DEFAULT_DISK_WARN_FREE_PERCENT
-    disk_fail_free_mib: int = DEFAULT_DISK_FAIL_FREE_MIB
 
 
 @dataclass(frozen=True, slots=True)

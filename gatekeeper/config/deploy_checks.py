@@ -29,11 +29,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from gatekeeper.agi.settings import AgiSettings
 from gatekeeper.ami.client import AmiClient
 from gatekeeper.ami.service import read_secret
 from gatekeeper.ami.watchdog import event_filters
 from gatekeeper.common.errors import AmiError, ConfigError
-from gatekeeper.config import AgiSettings, Endpoint, Settings
+from gatekeeper.config import Endpoint, Settings
 
 DEFAULT_SERVICE_USER = "gatekeeper"
 DEFAULT_GATEKEEPER_AGI = "127.0.0.1:4573"

@@ -18,7 +18,7 @@ import asyncssh
 from gatekeeper.common.clock import BRUSSELS
 from gatekeeper.common.errors import ConfigError, SyncError
 from gatekeeper.common.private_files import create_private
-from gatekeeper.config import DncmSettings, SftpSource
+from gatekeeper.dncm.settings import DncmSettings, SftpSource
 
 SFTP_CONNECT_TIMEOUT_S = 20.0
 SFTP_DEADLINE_S = 600.0

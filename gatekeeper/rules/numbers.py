@@ -413,3 +413,14 @@ def normalise_reference(raw: str, *, strip_prefix: str = "") -> Normalised:
     if not isinstance(nsn, str):
         return nsn
     return _judge_by_phonenumbers(nsn)
+
+
+MAX_RECORDED_DIALLED = 256
+"""The longest dialled string a record keeps whole; a number is always shorter."""
+
+
+def recorded_dialled(dialled: str) -> str:
+    """The dialled string as records keep it: a pasted essay is cut, a number never is."""
+    if len(dialled) <= MAX_RECORDED_DIALLED:
+        return dialled
+    return dialled[:MAX_RECORDED_DIALLED] + f"… ({len(dialled)} characters)"

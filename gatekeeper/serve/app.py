@@ -25,6 +25,7 @@ import structlog
 from gatekeeper.agi.peers import PeerRules, default_uids
 from gatekeeper.agi.refusals import Refusals
 from gatekeeper.agi.server import AgiHandler, AgiLimits, AgiRequest, AgiServer
+from gatekeeper.agi.settings import AgiSettings
 from gatekeeper.ami.service import AmiService
 from gatekeeper.ami.watchdog import Watchdog
 from gatekeeper.audit.anchoring import HeadAnchorer
@@ -35,7 +36,7 @@ from gatekeeper.check.checker import CHECK_DEADLINE_S, CallRequest, Checker
 from gatekeeper.common.clock import today
 from gatekeeper.common.errors import GatekeeperError
 from gatekeeper.common.pseudonyms import Pseudonyms, open_pseudonyms
-from gatekeeper.config import AgiSettings, LiveSettings, Settings
+from gatekeeper.config import LiveSettings, Settings
 from gatekeeper.consent import open_act_store
 from gatekeeper.dncm.chain import record_live_list
 from gatekeeper.dncm.index import ListIndex

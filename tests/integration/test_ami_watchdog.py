@@ -20,8 +20,8 @@ import pytest
 import pytest_asyncio
 import structlog
 from gatekeeper.ami.client import AmiClient, AmiEvent, Subscription
+from gatekeeper.ami.settings import BypassAction
 from gatekeeper.ami.watchdog import BYPASS_HANGUP_CAUSE, Watchdog
-from gatekeeper.config import BypassAction
 from gatekeeper.rules.numbers import InvalidNumber, normalise
 from tools.asterisk_sandbox import DEFAULT_ROOT, READY_MARK, AsteriskSandbox, free_port
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from gatekeeper.common.errors import SyncError
-from gatekeeper.config import DncmSettings, SftpSource
+from gatekeeper.dncm.settings import DncmSettings, SftpSource
 from gatekeeper.dncm.sources import fetch
 from gatekeeper.dncm.sync import import_list_file
 
