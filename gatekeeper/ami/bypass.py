@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from gatekeeper.ami.client import AmiEvent
-from gatekeeper.rules.numbers import InvalidNumber, normalise
+from gatekeeper.rules import InvalidNumber, normalise
 
 STATE_TTL_S = 6 * 3600.0
 MAX_GRANTS = 50_000

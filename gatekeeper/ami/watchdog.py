@@ -37,7 +37,7 @@ from gatekeeper.ami.outcomes import Outcome, OutcomeTracker
 from gatekeeper.ami.settings import BypassAction
 from gatekeeper.common.errors import AmiError
 from gatekeeper.common.pseudonyms import Pseudonyms, loggable
-from gatekeeper.rules.numbers import recorded_dialled
+from gatekeeper.rules import recorded_dialled
 
 BYPASS_EVENT_KIND = "bypass"
 WATCH_GAP_EVENT_KIND = "ami_watch_gap"

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from gatekeeper.audit.period import local_text
 from gatekeeper.audit.store import EventRow, iter_events
-from gatekeeper.rules.numbers import InvalidNumber, normalise
+from gatekeeper.rules import InvalidNumber, normalise
 
 BYPASS_KIND = "bypass"
 MAX_SHOWN_DIALLED = 40

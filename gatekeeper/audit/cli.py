@@ -40,9 +40,8 @@ from gatekeeper.config.command_args import (
     load_settings_from,
     positive_number,
 )
-from gatekeeper.dncm.settings import DEFAULT_MAX_AGE_DAYS
-from gatekeeper.rules.numbers import InvalidNumber, normalise
-from gatekeeper.rules.policy import Reason, Verdict
+from gatekeeper.dncm import DEFAULT_MAX_AGE_DAYS
+from gatekeeper.rules import InvalidNumber, Reason, Verdict, normalise
 
 MAX_SHOWN_DIALLED = 40
 SHOW_COLUMNS = (

@@ -14,7 +14,7 @@ from pathlib import Path
 from gatekeeper.audit.store import DecisionRow
 from gatekeeper.common.pseudonyms import pseudonyms_beside
 from gatekeeper.config.command_args import ExitCode
-from gatekeeper.rules.numbers import InvalidNumber, normalise
+from gatekeeper.rules import InvalidNumber, normalise
 
 
 def register(

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import PurePath
 
 from gatekeeper.common.errors import AuditError
-from gatekeeper.rules.policy import Act, SnapshotInfo
+from gatekeeper.rules import Act, SnapshotInfo
 
 
 class RecordType(enum.StrEnum):

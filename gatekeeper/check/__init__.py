@@ -1,1 +1,20 @@
 """One call, one recorded answer: the checker and how its answer is written."""
+
+from __future__ import annotations
+
+from gatekeeper.check.answers import agi_variables, human_answer, json_answer
+from gatekeeper.check.attempts import CallAttempts
+from gatekeeper.check.campaign_ids import resolve
+from gatekeeper.check.checker import CHECK_DEADLINE_S, CallRequest, Checker, CheckResult
+
+__all__ = [
+    "CHECK_DEADLINE_S",
+    "CallAttempts",
+    "CallRequest",
+    "CheckResult",
+    "Checker",
+    "agi_variables",
+    "human_answer",
+    "json_answer",
+    "resolve",
+]

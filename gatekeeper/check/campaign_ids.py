@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gatekeeper.config import Settings
-from gatekeeper.rules.policy import Campaign
+from gatekeeper.rules import Campaign
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,32 +22,29 @@ from typing import Protocol
 
 import structlog
 
-from gatekeeper.audit.oplog import log_decision
-from gatekeeper.audit.records import DecisionEntry
+from gatekeeper.audit import DecisionEntry, log_decision
 from gatekeeper.check.campaign_ids import resolve
 from gatekeeper.common.clock import now
 from gatekeeper.common.errors import GatekeeperError
 from gatekeeper.common.pseudonyms import Pseudonyms
 from gatekeeper.config import Settings
-from gatekeeper.dncm.index import ListAnswer
-from gatekeeper.rules.numbers import (
-    BelgianNumber,
-    ForeignNumber,
-    Normalised,
-    normalise,
-    recorded_dialled,
-)
-from gatekeeper.rules.policy import (
+from gatekeeper.dncm import ListAnswer
+from gatekeeper.rules import (
     Act,
     ActKind,
+    BelgianNumber,
     Campaign,
     Decision,
     Facts,
+    ForeignNumber,
+    Normalised,
     Purpose,
     Reason,
     SnapshotInfo,
     Verdict,
     decide,
+    normalise,
+    recorded_dialled,
 )
 
 FACTS_DEADLINE_S = 0.5

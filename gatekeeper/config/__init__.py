@@ -36,11 +36,16 @@ from typing import TypeVar
 import structlog
 import yaml
 
-from gatekeeper.agi.peers import Network, is_loopback
-from gatekeeper.agi.server import MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER
-from gatekeeper.agi.settings import DEFAULT_AGI_PORT, AgiSettings
-from gatekeeper.ami.settings import AmiSettings, BypassAction
-from gatekeeper.audit.settings import (
+from gatekeeper.agi import (
+    DEFAULT_AGI_PORT,
+    MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_PEER,
+    AgiSettings,
+    Network,
+    is_loopback,
+)
+from gatekeeper.ami import AmiSettings, BypassAction
+from gatekeeper.audit import (
     DEFAULT_DISK_FAIL_FREE_MIB,
     DEFAULT_DISK_WARN_FREE_MIB,
     DEFAULT_DISK_WARN_FREE_PERCENT,
@@ -49,17 +54,21 @@ from gatekeeper.audit.settings import (
     AuditSettings,
 )
 from gatekeeper.common.errors import ConfigError
-from gatekeeper.dncm.dates import DateFormat
-from gatekeeper.dncm.layout import Encoding, FieldOrder, LayoutPin, Separator
-from gatekeeper.dncm.settings import (
+from gatekeeper.dncm import (
     DEFAULT_MAX_AGE_DAYS,
     DEFAULT_MAX_SHRINK_PERCENT,
     MAX_AGE_DAYS_LIMIT,
+    DateFormat,
     DncmSettings,
+    Encoding,
+    FieldOrder,
+    LayoutPin,
+    NotRegularFileError,
+    Separator,
     SftpSource,
+    open_regular,
 )
-from gatekeeper.dncm.storage import NotRegularFileError, open_regular
-from gatekeeper.rules.policy import Campaign, ForeignPolicy, Purpose
+from gatekeeper.rules import Campaign, ForeignPolicy, Purpose
 
 DEFAULT_CONFIG_PATH = Path("/etc/gatekeeper/gatekeeper.yaml")
 CONFIG_ENV_VAR = "GATEKEEPER_CONFIG"

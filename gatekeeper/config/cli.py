@@ -9,7 +9,7 @@ from pathlib import Path
 from gatekeeper.common.clock import today
 from gatekeeper.common.errors import ConfigError
 from gatekeeper.config import config_path, deploy_checks, load_settings
-from gatekeeper.serve.licence import licence_warning
+from gatekeeper.config.licence import licence_warning
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -29,10 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from gatekeeper.agi.settings import AgiSettings
-from gatekeeper.ami.client import AmiClient
-from gatekeeper.ami.service import read_secret
-from gatekeeper.ami.watchdog import event_filters
+from gatekeeper.agi import AgiSettings
+from gatekeeper.ami import AmiClient, event_filters, read_secret
 from gatekeeper.common.errors import AmiError, ConfigError
 from gatekeeper.config import Endpoint, Settings
 

@@ -28,10 +28,10 @@ from typing import Protocol, Self
 
 import aiosqlite
 
+from gatekeeper.common.data_dir import HasDataDir
 from gatekeeper.common.errors import RecordRejectedError, StoreError
 from gatekeeper.common.private_files import make_private_dir
-from gatekeeper.config import Settings
-from gatekeeper.rules.policy import Act, ActKind
+from gatekeeper.rules import Act, ActKind
 
 STORE_RELATIVE_PATH = Path("consent") / "acts.sqlite"
 SCHEMA_VERSION = 1
@@ -172,7 +172,7 @@ def _open_reader(path: Path) -> sqlite3.Connection:
     return reader
 
 
-def act_store_path(settings: Settings) -> Path:
+def act_store_path(settings: HasDataDir) -> Path:
     """Where the SQLite act store of these settings lives."""
     return settings.data_dir / STORE_RELATIVE_PATH
 

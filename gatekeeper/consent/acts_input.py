@@ -23,7 +23,7 @@ from pathlib import Path
 from gatekeeper.common.clock import BRUSSELS
 from gatekeeper.common.errors import RecordRejectedError
 from gatekeeper.consent import ActRecord, RecordKind
-from gatekeeper.rules.numbers import BelgianNumber, ForeignNumber, normalise
+from gatekeeper.rules import BelgianNumber, ForeignNumber, normalise
 
 REQUIRED_COLUMNS = ("number", "advertiser", "date")
 OPTIONAL_COLUMNS = ("source", "reference")

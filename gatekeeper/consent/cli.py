@@ -22,7 +22,7 @@ from gatekeeper.consent import (
     open_act_store,
 )
 from gatekeeper.consent.acts_input import RawRecord, read_csv, record_from_fields
-from gatekeeper.rules.numbers import BelgianNumber, normalise
+from gatekeeper.rules import BelgianNumber, normalise
 
 EXIT_OK = 0
 EXIT_USAGE = 2

@@ -21,7 +21,7 @@ from gatekeeper.common.errors import IndexUnavailableError, SyncError
 from gatekeeper.dncm.dates import day_of
 from gatekeeper.dncm.snapshot import SyncRecord, open_snapshot, read_record
 from gatekeeper.dncm.storage import IndexPaths
-from gatekeeper.rules.policy import SnapshotInfo
+from gatekeeper.rules import SnapshotInfo
 
 _LOOKUP = "SELECT registered FROM listing WHERE number = ?"
 

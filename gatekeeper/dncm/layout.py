@@ -23,7 +23,7 @@ from pathlib import Path
 
 from gatekeeper.common.errors import ListFormatError, ListRefusedError
 from gatekeeper.dncm.dates import DETECTABLE_FORMATS, DateFieldError, DateFormat, read_date
-from gatekeeper.rules.numbers import BelgianNumber, normalise
+from gatekeeper.rules import BelgianNumber, normalise
 
 SAMPLE_BYTES = 1 << 20
 MAX_LINE_BYTES = 1024

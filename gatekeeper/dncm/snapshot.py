@@ -20,7 +20,7 @@ from pathlib import Path
 
 from gatekeeper.common.errors import IndexUnavailableError, SyncError
 from gatekeeper.common.private_files import create_private, fsync_file
-from gatekeeper.rules.policy import SnapshotInfo
+from gatekeeper.rules import SnapshotInfo
 
 BUILD_CACHE_KIB = 16384
 

@@ -46,7 +46,6 @@ from gatekeeper.common.errors import (
     SyncError,
 )
 from gatekeeper.common.private_files import fsync_directory
-from gatekeeper.config import Settings
 from gatekeeper.dncm.dates import number_of
 from gatekeeper.dncm.freshness import (
     check_list_date,
@@ -60,6 +59,7 @@ from gatekeeper.dncm.history import record_sync, recorded_ids, sync_history
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.layout import SAMPLE_BYTES, Layout, LayoutPin, detect_layout
 from gatekeeper.dncm.parser import ListParser, ParseTally, RejectedLine
+from gatekeeper.dncm.settings import DncmSettings
 from gatekeeper.dncm.snapshot import SnapshotBuilder, SyncRecord, open_snapshot, read_record
 from gatekeeper.dncm.sources import fetch, local_file, mtime_date
 from gatekeeper.dncm.storage import (
@@ -71,7 +71,7 @@ from gatekeeper.dncm.storage import (
     failures_named,
     import_lock,
 )
-from gatekeeper.rules.policy import LIST_DATE_TOLERANCE_DAYS
+from gatekeeper.rules import LIST_DATE_TOLERANCE_DAYS
 
 log = structlog.get_logger()
 
@@ -406,7 +406,7 @@ def _remove_old(paths: IndexPaths, current: int) -> None:
 
 
 def sync_now(  # noqa: PLR0913 - keyword-only knobs of one command
-    settings: Settings,
+    settings: SyncSettings,
     *,
     file: Path | None = None,
     list_date: date | None = None,
@@ -454,17 +454,33 @@ class SyncStatus:
 SYNC_STATUS = SyncStatus()
 
 
+class SyncSettings(Protocol):
+    """What a sync reads of the settings (`gatekeeper.config.Settings` is one)."""
+
+    @property
+    def path(self) -> Path:
+        """The config file, which the sync child process is started with."""
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder that holds the index."""
+
+    @property
+    def dncm(self) -> DncmSettings:
+        """The `dncm` section."""
+
+
 class SettingsSource(Protocol):
     """Something that yields the settings in force (`config.LiveSettings`)."""
 
-    def current(self) -> Settings:
+    def current(self) -> SyncSettings:
         """The settings in force now."""
 
 
-def _settings_of(provider: SettingsSource | Callable[[], Settings]) -> Settings:
+def _settings_of(provider: SettingsSource | Callable[[], SyncSettings]) -> SyncSettings:
     current = getattr(provider, "current", None)
     if callable(current):
-        settings: Settings = current()
+        settings: SyncSettings = current()
         return settings
     assert callable(provider)
     return provider()
@@ -489,7 +505,7 @@ def needs_sync_now(index: ListIndex, today: date) -> bool:
 
 
 async def sync_forever(  # noqa: PLR0913 - schedule knobs are keyword-only with defaults
-    settings_provider: SettingsSource | Callable[[], Settings],
+    settings_provider: SettingsSource | Callable[[], SyncSettings],
     index: ListIndex,
     stop: asyncio.Event,
     *,
@@ -528,7 +544,7 @@ async def sync_forever(  # noqa: PLR0913 - schedule knobs are keyword-only with 
         delay = seconds_until_next_run(now(), daily_at)
 
 
-async def sync_in_child(settings: Settings, stop: asyncio.Event) -> dict[str, object]:
+async def sync_in_child(settings: SyncSettings, stop: asyncio.Event) -> dict[str, object]:
     """Run `sync` in a child process; its JSON report, or SyncError with its last error line."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -23,9 +23,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gatekeeper.ami.client import AmiClient, AmiEvent
-from gatekeeper.ami.service import read_secret
-from gatekeeper.check.campaign_ids import resolve
+from gatekeeper.ami import AmiClient, AmiEvent, read_secret
+from gatekeeper.check import resolve
 from gatekeeper.common.errors import AmiError
 from gatekeeper.config import Settings
 

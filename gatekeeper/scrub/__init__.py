@@ -24,20 +24,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from gatekeeper.audit.log import DecisionLog
-from gatekeeper.audit.records import snapshot_body
-from gatekeeper.audit.schema import log_path
-from gatekeeper.check.checker import CallRequest, Checker
+from gatekeeper.audit import DecisionLog, log_path, snapshot_body
+from gatekeeper.check import CallRequest, Checker
 from gatekeeper.common.clock import now
 from gatekeeper.common.errors import IndexUnavailableError, ScrubUsageError, StoreError, SyncError
 from gatekeeper.common.officer_files import refuse_inside
 from gatekeeper.config import Settings
 from gatekeeper.consent import act_store_path, open_act_store
-from gatekeeper.dncm.dates import day_of
-from gatekeeper.dncm.index import ListAnswer
-from gatekeeper.dncm.snapshot import open_snapshot, read_record
-from gatekeeper.dncm.storage import IndexPaths
-from gatekeeper.rules.policy import Act, Campaign, Purpose, Reason, SnapshotInfo, Verdict
+from gatekeeper.dncm import IndexPaths, ListAnswer, day_of, open_snapshot, read_record
+from gatekeeper.rules import Act, Campaign, Purpose, Reason, SnapshotInfo, Verdict
 from gatekeeper.scrub.calling_list import (
     Fingerprint,
     Layout,

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, BinaryIO, Self, TextIO
 from gatekeeper.common.errors import ScrubInputError, ScrubUsageError
 from gatekeeper.common.officer_files import share
 from gatekeeper.common.untrusted import csv_cell
-from gatekeeper.dncm.storage import NotRegularFileError, open_regular
+from gatekeeper.dncm import NotRegularFileError, open_regular
 
 if TYPE_CHECKING:
     from _csv import Reader

@@ -22,26 +22,27 @@ from dataclasses import dataclass
 
 import structlog
 
-from gatekeeper.agi.peers import PeerRules, default_uids
-from gatekeeper.agi.refusals import Refusals
-from gatekeeper.agi.server import AgiHandler, AgiLimits, AgiRequest, AgiServer
-from gatekeeper.agi.settings import AgiSettings
-from gatekeeper.ami.service import AmiService
-from gatekeeper.ami.watchdog import Watchdog
-from gatekeeper.audit.anchoring import HeadAnchorer
-from gatekeeper.audit.log import DecisionLog
-from gatekeeper.check.answers import agi_variables
-from gatekeeper.check.attempts import CallAttempts
-from gatekeeper.check.checker import CHECK_DEADLINE_S, CallRequest, Checker
+from gatekeeper.agi import (
+    AgiHandler,
+    AgiLimits,
+    AgiRequest,
+    AgiServer,
+    AgiSettings,
+    PeerRules,
+    Refusals,
+    default_uids,
+)
+from gatekeeper.ami import AmiService, Watchdog
+from gatekeeper.audit import DecisionLog, HeadAnchorer
+from gatekeeper.check import CHECK_DEADLINE_S, CallAttempts, CallRequest, Checker, agi_variables
 from gatekeeper.common.clock import today
 from gatekeeper.common.errors import GatekeeperError
 from gatekeeper.common.pseudonyms import Pseudonyms, open_pseudonyms
 from gatekeeper.config import LiveSettings, Settings
+from gatekeeper.config.licence import log_licence_state
 from gatekeeper.consent import open_act_store
-from gatekeeper.dncm.chain import record_live_list
-from gatekeeper.dncm.index import ListIndex
-from gatekeeper.dncm.sync import SYNC_STATUS, sync_forever
-from gatekeeper.rules.policy import Verdict
+from gatekeeper.dncm import SYNC_STATUS, ListIndex, record_live_list, sync_forever
+from gatekeeper.rules import Verdict
 from gatekeeper.serve.health import HealthServer
 from gatekeeper.serve.health_checks import (
     agi_check,
@@ -51,7 +52,6 @@ from gatekeeper.serve.health_checks import (
     log_check,
     storage_readings,
 )
-from gatekeeper.serve.licence import log_licence_state
 from gatekeeper.serve.metrics import Metrics
 
 log = structlog.get_logger()

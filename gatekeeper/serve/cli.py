@@ -6,8 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from gatekeeper.check.answers import human_answer, json_answer
-from gatekeeper.check.checker import CallRequest, CheckResult
+from gatekeeper.check import CallRequest, CheckResult, human_answer, json_answer
 from gatekeeper.common.logs import configure_logging
 from gatekeeper.common.untrusted import json_text
 from gatekeeper.config import LiveSettings

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from gatekeeper.audit.settings import AuditSettings
+from gatekeeper.audit import AuditSettings
 
 MIB = 1024 * 1024
 

@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import structlog
 
-from gatekeeper.agi.server import AgiServer
-from gatekeeper.audit.log import DecisionLog
-from gatekeeper.check.checker import Checker
+from gatekeeper.agi import AgiServer
+from gatekeeper.audit import DecisionLog
+from gatekeeper.check import Checker
 from gatekeeper.common.clock import today
 from gatekeeper.config import Settings
-from gatekeeper.dncm.index import ListIndex
+from gatekeeper.dncm import ListIndex
 from gatekeeper.serve.disk import DiskSpace, DiskState, disk_space
 from gatekeeper.serve.health import Check
 

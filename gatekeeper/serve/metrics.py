@@ -14,7 +14,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from gatekeeper.agi.peers import Refusal
+from gatekeeper.agi import Refusal
 
 CHECK_LATENCY_BUCKETS_S = (
     0.0001,

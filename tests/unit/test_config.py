@@ -27,8 +27,8 @@ from gatekeeper.config import (
     load_settings,
     read_data_dir,
 )
+from gatekeeper.config.licence import licence_warning, log_licence_state
 from gatekeeper.rules.policy import ForeignPolicy, Purpose
-from gatekeeper.serve.licence import licence_warning, log_licence_state
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "gatekeeper.yaml"

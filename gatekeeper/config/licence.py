@@ -35,7 +35,7 @@ def log_licence_state(settings: Settings, today: date) -> str | None:
     """Log the licence warning for `today` if there is one (at serve start and daily)."""
     warning = licence_warning(settings, today)
     if warning is not None:
-        log = structlog.get_logger("gatekeeper.serve.licence")
+        log = structlog.get_logger("gatekeeper.config.licence")
         log.warning(
             "licence_warning",
             message=warning,
