@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SANDBOX := $(BIN)/python tools/asterisk_sandbox.py
 
-.PHONY: all system-deps venv asterisk demo test lint bench clean
+.PHONY: all system-deps venv asterisk demo test unit lint bench clean
 
 all: test
 
@@ -30,12 +30,19 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
-test: venv asterisk lint
+# The fast tests: no root, no Asterisk, no sshd; branch coverage of gatekeeper/ reported.
+unit: venv
+	$(BIN)/coverage run --branch --source=gatekeeper -m pytest -q tests/unit
+	$(BIN)/coverage report --skip-covered --sort=cover
+
+# Lint first: a layer broken or a file unformatted fails before Asterisk is built.
+test: lint unit asterisk
 	$(BIN)/pytest
 
 bench: venv
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .run .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .run .mypy_cache .ruff_cache .pytest_cache .coverage .import_linter_cache
