@@ -255,7 +255,7 @@ class AmiClient:
         return f"AmiClient({self.host}:{self.port}, user={self.username!r})"
 
     @classmethod
-    async def connect(  # noqa: PLR0913 - the contract's five, then keyword-only tuning
+    async def connect(  # noqa: PLR0913 - where and who (five), then keyword-only tuning
         cls,
         host: str,
         port: int,

@@ -150,7 +150,7 @@ class ImportLimits:
     max_shrink_percent: int = 5
 
 
-def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
+def import_list_file(  # noqa: PLR0913 - the import's keyword-only knobs
     directory: Path,
     file: Path,
     *,

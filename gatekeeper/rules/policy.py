@@ -1,6 +1,6 @@
 """The decision: pure, no IO. Facts in, a verdict with its reason and evidence out.
 
-Theory of operation: the rules are checked in the contract's order, first match wins:
+Theory of operation: the rules are checked in the order docs/rules.md gives, first match wins:
 unknown campaign, informational campaign, licence, invalid number, foreign number, list missing
 or stale, then the subscriber's latest act for this advertiser among listing, objection and
 consent. The list gives a registration as a date without a time, so acts are compared by day,
@@ -175,7 +175,7 @@ class Decision:
 
 
 def decide(facts: Facts) -> Decision:
-    """Apply the contract's rules in order; the first that matches decides."""
+    """Apply the rules in order (docs/rules.md); the first that matches decides."""
     campaign = facts.campaign
     if campaign is None:
         return Decision(

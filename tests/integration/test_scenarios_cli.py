@@ -1,4 +1,4 @@
-"""Every legal scenario, through `gatekeeper check --json` on real files: the contract's reason."""
+"""Every legal scenario, through `gatekeeper check --json` on real files: the scenario's reason."""
 
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ def write(tmp_path: Path, text: str, name: str = "gatekeeper.yaml") -> Path:
 
 
 def test_example_config_loads() -> None:
-    """The shipped example config is valid and says what the issue asks for."""
+    """The shipped example config is valid and names the example licensee and campaigns."""
     settings = load_settings(EXAMPLE)
     assert settings.licensee.name == "Example Contact NV"
     assert settings.licensee.role is LicenseeRole.SERVICE_PROVIDER
