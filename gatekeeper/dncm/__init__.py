@@ -15,13 +15,12 @@ from gatekeeper.dncm.settings import (
 )
 from gatekeeper.dncm.snapshot import open_snapshot, read_record
 from gatekeeper.dncm.storage import IndexPaths, NotRegularFileError, open_regular
-from gatekeeper.dncm.sync import SYNC_STATUS, sync_forever
+from gatekeeper.dncm.sync import sync_forever
 
 __all__ = [
     "DEFAULT_MAX_AGE_DAYS",
     "DEFAULT_MAX_SHRINK_PERCENT",
     "MAX_AGE_DAYS_LIMIT",
-    "SYNC_STATUS",
     "DateFormat",
     "DncmSettings",
     "Encoding",

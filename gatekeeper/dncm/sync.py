@@ -17,8 +17,9 @@ never wait: they keep answering from the snapshot they have open until CURRENT c
 
 `serve` runs its scheduled imports in a child process (`python -m gatekeeper.dncm sync`), not a
 thread: the parse loop would otherwise hold the GIL for whole switch intervals (5 ms) and stall
-the lookups of live calls. A failed sync keeps the last good snapshot, logs an error and counts
-the failure in `SYNC_STATUS`; policy blocks calls once the kept list is too old.
+the lookups of live calls. A failed sync keeps the last good snapshot, logs an error, counts the
+failure in its `SyncStatus` and tells `on_result` (the metrics); policy blocks calls once the
+kept list is too old.
 """
 
 from __future__ import annotations
@@ -451,9 +452,6 @@ class SyncStatus:
     last_report: dict[str, object] = field(default_factory=dict)
 
 
-SYNC_STATUS = SyncStatus()
-
-
 class SyncSettings(Protocol):
     """What a sync reads of the settings (`gatekeeper.config.Settings` is one)."""
 
@@ -486,6 +484,18 @@ def _settings_of(provider: SettingsSource | Callable[[], SyncSettings]) -> SyncS
     return provider()
 
 
+class SyncResults(Protocol):
+    """Told of each scheduled sync's result (`serve.metrics.Metrics.count_sync`)."""
+
+    def __call__(self, *, ok: bool) -> None:
+        """One sync ended, well or not."""
+
+
+def _ignore(*, ok: bool) -> None:
+    """No one to tell of a sync's result."""
+    del ok
+
+
 def seconds_until_next_run(at: datetime, daily_at: tuple[int, int] = DAILY_AT) -> float:
     """Seconds from `at` to the next daily run time in Brussels."""
     local = at.astimezone(BRUSSELS)
@@ -510,12 +520,14 @@ async def sync_forever(  # noqa: PLR0913 - schedule knobs are keyword-only with 
     stop: asyncio.Event,
     *,
     status: SyncStatus | None = None,
+    on_result: SyncResults | None = None,
     daily_at: tuple[int, int] = DAILY_AT,
     retry_first_s: float = RETRY_FIRST_S,
     retry_max_s: float = RETRY_MAX_S,
 ) -> None:
     """Sync daily and at start-up when the list is old; retry failures with backoff until `stop`."""
-    status = status if status is not None else SYNC_STATUS
+    status = status if status is not None else SyncStatus()
+    told = on_result if on_result is not None else _ignore
     delay = 0.0 if needs_sync_now(index, now().date()) else seconds_until_next_run(now(), daily_at)
     failures = 0
     while not stop.is_set():
@@ -532,6 +544,7 @@ async def sync_forever(  # noqa: PLR0913 - schedule knobs are keyword-only with 
             status.failures += 1
             status.consecutive_failures = failures
             status.last_error = str(err)
+            told(ok=False)
             delay = min(retry_max_s, retry_first_s * 2 ** min(failures - 1, MAX_BACKOFF_DOUBLINGS))
             log.error("dncm_sync_failed", error=str(err), retry_in_s=delay, failures=failures)
             continue
@@ -540,6 +553,7 @@ async def sync_forever(  # noqa: PLR0913 - schedule knobs are keyword-only with 
         status.last_success_at = now()
         status.last_error = None
         status.last_report = report
+        told(ok=True)
         log.info("dncm_sync_ok", **report)
         delay = seconds_until_next_run(now(), daily_at)
 

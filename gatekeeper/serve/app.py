@@ -41,7 +41,7 @@ from gatekeeper.common.pseudonyms import Pseudonyms, open_pseudonyms
 from gatekeeper.config import LiveSettings, Settings
 from gatekeeper.config.licence import log_licence_state
 from gatekeeper.consent import open_act_store
-from gatekeeper.dncm import SYNC_STATUS, ListIndex, record_live_list, sync_forever
+from gatekeeper.dncm import ListIndex, record_live_list, sync_forever
 from gatekeeper.rules import Verdict
 from gatekeeper.serve.health import HealthServer
 from gatekeeper.serve.health_checks import (
@@ -202,7 +202,9 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
         try:
             async with asyncio.TaskGroup() as tasks:
                 ami_task = tasks.create_task(ami.run())
-                tasks.create_task(sync_forever(live, services.index, stop))
+                tasks.create_task(
+                    sync_forever(live, services.index, stop, on_result=metrics.count_sync)
+                )
                 tasks.create_task(
                     _reload_on_request(live, reload, services.decision_log, stop, settings)
                 )
@@ -219,8 +221,7 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
 
 
 async def _list_age_watch(index: ListIndex, metrics: Metrics, stop: asyncio.Event) -> None:
-    """Refresh the list's age and the scheduled syncs' counts in the metrics."""
-    counted_ok = counted_failed = 0
+    """Refresh the list's age in the metrics."""
     while not stop.is_set():
         try:
             snapshot = index.snapshot()
@@ -228,10 +229,6 @@ async def _list_age_watch(index: ListIndex, metrics: Metrics, stop: asyncio.Even
             log.error("list_unreadable", error=str(err))
             snapshot = None
         metrics.set_list_age(-1 if snapshot is None else (today() - snapshot.list_date).days)
-        ok, failed = SYNC_STATUS.attempts - SYNC_STATUS.failures, SYNC_STATUS.failures
-        metrics.count_sync(ok=True, count=ok - counted_ok)
-        metrics.count_sync(ok=False, count=failed - counted_failed)
-        counted_ok, counted_failed = ok, failed
         await _pause(stop, METRICS_REFRESH_S)
 
 

@@ -1,10 +1,11 @@
 """The service's Prometheus metrics, in a registry of its own.
 
 prometheus_client provides the metric types and the text exposition (label escaping, histogram
-buckets, `_created` series); the HTTP side is ours (`gatekeeper.serve.health`), on the service's own
-asyncio loop. Label values are bounded: verdicts and reasons are contract codes, and a campaign
-name that the configuration does not know (reason `unknown_campaign`) is reported as `unknown`,
-so a misbehaving dialplan cannot grow the series without bound.
+buckets, `_created` series); the HTTP side is ours (`gatekeeper.serve.health`), on the
+service's own asyncio loop. Label values are bounded: verdicts and reasons are the codes of
+docs/rules.md, and a campaign name that the configuration does not know (reason
+`unknown_campaign`) is reported as `unknown`, so a misbehaving dialplan cannot grow the series
+without bound.
 """
 
 from __future__ import annotations
