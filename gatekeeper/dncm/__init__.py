@@ -13,7 +13,7 @@ from gatekeeper.dncm.settings import (
     DncmSettings,
     SftpSource,
 )
-from gatekeeper.dncm.snapshot import open_snapshot, read_record
+from gatekeeper.dncm.snapshot import open_current
 from gatekeeper.dncm.storage import IndexPaths, NotRegularFileError, open_regular
 from gatekeeper.dncm.sync import sync_forever
 
@@ -33,9 +33,8 @@ __all__ = [
     "Separator",
     "SftpSource",
     "day_of",
+    "open_current",
     "open_regular",
-    "open_snapshot",
-    "read_record",
     "record_live_list",
     "sync_forever",
 ]

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -61,7 +60,7 @@ from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.layout import SAMPLE_BYTES, Layout, LayoutPin, detect_layout
 from gatekeeper.dncm.parser import ListParser, ParseTally, RejectedLine
 from gatekeeper.dncm.settings import DncmSettings
-from gatekeeper.dncm.snapshot import SnapshotBuilder, SyncRecord, open_snapshot, read_record
+from gatekeeper.dncm.snapshot import SnapshotBuilder, SyncRecord, open_sealed
 from gatekeeper.dncm.sources import fetch, local_file, mtime_date
 from gatekeeper.dncm.storage import (
     LOCK_WAIT_S,
@@ -374,13 +373,12 @@ def current_record(paths: IndexPaths) -> SyncRecord | None:
         return None
     path = paths.snapshot(snapshot_id)
     try:
-        connection = open_snapshot(path)
-        try:
-            return read_record(connection, path)
-        finally:
-            connection.close()
-    except (IndexUnavailableError, sqlite3.Error) as err:
+        connection, record = open_sealed(path)
+    except IndexUnavailableError as err:
         log.warning("dncm_current_snapshot_unreadable", snapshot=str(path), error=str(err))
+    else:
+        connection.close()
+        return record
     recorded = [r for r in sync_history(paths.directory) if r.snapshot_id == snapshot_id]
     return recorded[-1] if recorded else None
 

@@ -27,11 +27,11 @@ from pathlib import Path
 from gatekeeper.audit import DecisionLog, log_path, snapshot_body
 from gatekeeper.check import CallRequest, Checker
 from gatekeeper.common.clock import now
-from gatekeeper.common.errors import IndexUnavailableError, ScrubUsageError, StoreError, SyncError
+from gatekeeper.common.errors import IndexUnavailableError, ScrubUsageError, StoreError
 from gatekeeper.common.officer_files import refuse_inside
 from gatekeeper.config import Settings
 from gatekeeper.consent import act_store_path, open_act_store
-from gatekeeper.dncm import IndexPaths, ListAnswer, day_of, open_snapshot, read_record
+from gatekeeper.dncm import IndexPaths, ListAnswer, day_of, open_current
 from gatekeeper.rules import Act, Campaign, Purpose, Reason, SnapshotInfo, Verdict
 from gatekeeper.scrub.calling_list import (
     Fingerprint,
@@ -66,30 +66,18 @@ class PinnedList:
     @classmethod
     def open(cls, directory: Path) -> PinnedList:
         """Pin the snapshot CURRENT names; no list gives no snapshot, a broken one an error."""
-        paths = IndexPaths(directory)
         try:
-            snapshot_id = paths.read_current()
-        except (OSError, SyncError) as err:
-            return cls(None, None, IndexUnavailableError(f"{paths.current}: unreadable: {err}"))
-        if snapshot_id is None:
-            return cls(None, None)
-        path = paths.snapshot(snapshot_id)
-        if not path.exists():
-            error = IndexUnavailableError(f"{path}: the snapshot named by CURRENT is missing")
-            return cls(None, None, error)
-        try:
-            connection = open_snapshot(path)
+            opened = open_current(IndexPaths(directory))
         except IndexUnavailableError as err:
             return cls(None, None, err)
+        if opened is None:
+            return cls(None, None)
+        connection, record = opened
         try:
             connection.execute(f"PRAGMA mmap_size = {SNAPSHOT_MMAP_BYTES}")
-            record = read_record(connection, path)
         except sqlite3.Error as err:
             connection.close()
-            return cls(None, None, IndexUnavailableError(f"{path}: {err}"))
-        except IndexUnavailableError as err:
-            connection.close()
-            return cls(None, None, err)
+            return cls(None, None, IndexUnavailableError(f"{directory}: {err}"))
         return cls(connection, record.info)
 
     def snapshot(self) -> SnapshotInfo | None:
