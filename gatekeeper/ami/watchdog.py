@@ -35,11 +35,12 @@ from gatekeeper.ami.client import (
 )
 from gatekeeper.ami.outcomes import Outcome, OutcomeTracker
 from gatekeeper.ami.settings import BypassAction
+from gatekeeper.audit import EventKind
 from gatekeeper.common.errors import AmiError
 from gatekeeper.common.pseudonyms import Pseudonyms, loggable
 from gatekeeper.rules import recorded_dialled
 
-BYPASS_EVENT_KIND = "bypass"
+BYPASS_EVENT_KIND = EventKind.BYPASS
 WATCH_GAP_EVENT_KIND = "ami_watch_gap"
 BYPASS_HANGUP_CAUSE = 21
 EXPIRY_INTERVAL_S = 0.25

@@ -6,7 +6,7 @@ from gatekeeper.audit.anchoring import HeadAnchorer
 from gatekeeper.audit.events import record_event_now
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.oplog import log_decision
-from gatekeeper.audit.records import DecisionEntry, snapshot_body
+from gatekeeper.audit.records import DecisionEntry, EventKind, snapshot_body
 from gatekeeper.audit.schema import log_path
 from gatekeeper.audit.settings import (
     DEFAULT_DISK_FAIL_FREE_MIB,
@@ -27,6 +27,7 @@ __all__ = [
     "AuditSettings",
     "DecisionEntry",
     "DecisionLog",
+    "EventKind",
     "HeadAnchorer",
     "iter_events",
     "log_decision",

@@ -70,6 +70,7 @@ import structlog
 from gatekeeper.audit.append import NewRecord, append
 from gatekeeper.audit.records import (
     DecisionEntry,
+    EventKind,
     RecordType,
     canonical_json,
     decision_body,
@@ -237,7 +238,7 @@ class DecisionLog:
         pending = NewRecord(
             type=RecordType.OUTCOME,
             at=utc_text(datetime.now(UTC)),
-            kind="outcome",
+            kind=EventKind.OUTCOME,
             uniqueid=uniqueid,
             body=canonical_json(details_body(outcome)),
         )

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gatekeeper.audit.append import NewRecord, append
-from gatekeeper.audit.records import RecordType, canonical_json, utc_text
+from gatekeeper.audit.records import EventKind, RecordType, canonical_json, utc_text
 from gatekeeper.audit.schema import Synchronous, connect_writer
 from gatekeeper.common.errors import AuditError
 
@@ -92,7 +92,7 @@ def _purge(conn: sqlite3.Connection, cutoff: str) -> PurgeResult:
         checkpoint = NewRecord(
             type=RecordType.CHECKPOINT,
             at=utc_text(datetime.now(UTC)),
-            kind="purge",
+            kind=EventKind.PURGE,
             body=canonical_json(
                 {
                     "purged_through_seq": upto,

@@ -24,11 +24,16 @@ class RecordType(enum.StrEnum):
 
 
 class EventKind(enum.StrEnum):
-    """Well-known event kinds; `record_event` accepts any short name."""
+    """The kinds of event the gatekeeper records; `record_event` accepts any short name."""
 
     LIST_SYNC = "list_sync"
     CONFIG_RELOAD = "config_reload"
+    SERVICE_START = "service_start"
+    SERVICE_STOP = "service_stop"
     BYPASS = "bypass"
+    OUTCOME = "outcome"
+    SCRUB = "scrub"
+    PURGE = "purge"
 
 
 def _default_host() -> str:

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import structlog
 
-from gatekeeper.audit import iter_events, log_path, reading, record_event_now
+from gatekeeper.audit import EventKind, iter_events, log_path, reading, record_event_now
 from gatekeeper.common.data_dir import HasDataDir
 from gatekeeper.common.errors import GatekeeperError
 from gatekeeper.dncm.freshness import BackwardsListError
@@ -30,7 +30,7 @@ from gatekeeper.dncm.sync import ImportReport, current_record
 
 log = structlog.get_logger()
 
-LIST_SYNC = "list_sync"
+LIST_SYNC = EventKind.LIST_SYNC
 IN_FORCE_STATUSES = ("ok", "unchanged")
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from gatekeeper.audit import DecisionLog, log_path, snapshot_body
+from gatekeeper.audit import DecisionLog, EventKind, log_path, snapshot_body
 from gatekeeper.check import CallRequest, Checker
 from gatekeeper.common.clock import now
 from gatekeeper.common.errors import IndexUnavailableError, ScrubUsageError, StoreError
@@ -41,7 +41,7 @@ from gatekeeper.scrub.calling_list import (
     fingerprint,
 )
 
-SCRUB_EVENT = "scrub"
+SCRUB_EVENT = EventKind.SCRUB
 SCRUB_SOURCE = "scrub"
 SNAPSHOT_MMAP_BYTES = 1 << 30
 """A scrub looks up numbers in random order: mapping the snapshot saves a read call per page."""

@@ -33,7 +33,7 @@ from gatekeeper.agi import (
     default_uids,
 )
 from gatekeeper.ami import AmiService, Watchdog
-from gatekeeper.audit import DecisionLog, HeadAnchorer
+from gatekeeper.audit import DecisionLog, EventKind, HeadAnchorer
 from gatekeeper.check import CHECK_DEADLINE_S, CallAttempts, CallRequest, Checker, agi_variables
 from gatekeeper.common.clock import today
 from gatekeeper.common.errors import GatekeeperError
@@ -196,7 +196,7 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
             raise GatekeeperError(f"agi.listen {where}: cannot listen: {err.strerror}") from err
         await health.start()
         log.info("serving", agi=f"{settings.agi.host}:{server.port}", health=str(settings.health))
-        await services.decision_log.record_event("service_start", rules_in_force(settings))
+        await services.decision_log.record_event(EventKind.SERVICE_START, rules_in_force(settings))
         await record_live_list(services.index.directory, services.decision_log)
         log_licence_state(settings, today())
         try:
@@ -216,7 +216,7 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
         finally:
             await server.close()
             await health.close()
-            await services.decision_log.record_event("service_stop", {"pid": os.getpid()})
+            await services.decision_log.record_event(EventKind.SERVICE_STOP, {"pid": os.getpid()})
     log.info("stopped")
 
 
@@ -272,7 +272,7 @@ async def _reload_on_request(
         if needs_restart:
             details["restart_required"] = needs_restart
             log.warning("config_restart_required", keys=needs_restart, path=str(live.path))
-        await decision_log.record_event("config_reload", details)
+        await decision_log.record_event(EventKind.CONFIG_RELOAD, details)
 
 
 async def _licence_watch(live: LiveSettings, stop: asyncio.Event) -> None:
