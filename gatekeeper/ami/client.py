@@ -32,6 +32,7 @@ import structlog
 from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 
+from gatekeeper.common import backoff
 from gatekeeper.common.errors import AmiError
 
 LOGIN_TIMEOUT_S = 5.0
@@ -86,11 +87,7 @@ def backoff_delays(
     first: float = BACKOFF_FIRST_S, cap: float = BACKOFF_CAP_S, rng: random.Random | None = None
 ) -> Iterator[float]:
     """Reconnect delays: exponential growth to `cap`, each drawn uniformly below its ceiling."""
-    draw = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-    ceiling = first
-    while True:
-        yield draw.uniform(first / 2, ceiling)
-        ceiling = min(cap, ceiling * 2)
+    return backoff.jittered(first, cap, rng)
 
 
 class Subscription:

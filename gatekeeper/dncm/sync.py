@@ -37,6 +37,7 @@ from typing import Protocol
 
 import structlog
 
+from gatekeeper.common import backoff
 from gatekeeper.common.clock import BRUSSELS, now
 from gatekeeper.common.errors import (
     GatekeeperError,
@@ -80,7 +81,6 @@ KEPT_SNAPSHOTS = 2
 DAILY_AT = (0, 30)
 RETRY_FIRST_S = 60.0
 RETRY_MAX_S = 3600.0
-MAX_BACKOFF_DOUBLINGS = 16
 TRAILER_MARK = " trailer"
 """Ends a snapshot's layout when its file had a record-count trailer."""
 CHILD_DEADLINE_S = 1800.0
@@ -543,7 +543,7 @@ async def sync_forever(  # noqa: PLR0913 - schedule knobs are keyword-only with 
             status.consecutive_failures = failures
             status.last_error = str(err)
             told(ok=False)
-            delay = min(retry_max_s, retry_first_s * 2 ** min(failures - 1, MAX_BACKOFF_DOUBLINGS))
+            delay = backoff.ceiling(failures, retry_first_s, retry_max_s)
             log.error("dncm_sync_failed", error=str(err), retry_in_s=delay, failures=failures)
             continue
         failures = 0
