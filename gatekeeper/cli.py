@@ -12,10 +12,15 @@ import structlog
 
 from gatekeeper import __version__
 from gatekeeper.common import run_as
-from gatekeeper.common.errors import ConfigError, GatekeeperError
+from gatekeeper.common.errors import GatekeeperError
 from gatekeeper.common.logs import configure_logging
 from gatekeeper.config import CONFIG_ENV_VAR
-from gatekeeper.config.command_args import ExitCode, load_settings_from
+from gatekeeper.config.command_args import (
+    ExitCode,
+    exit_code_of,
+    load_settings_from,
+    run_handler,
+)
 
 COMMAND_MODULES: tuple[str, ...] = (
     "gatekeeper.serve.cli",
@@ -62,13 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if refused is not None:
             print(f"gatekeeper: {refused}", file=sys.stderr)
             return ExitCode.USAGE
-        code: int = args.handler(args)
-    except ConfigError as err:
-        print(f"gatekeeper: configuration error: {err}", file=sys.stderr)
-        return ExitCode.USAGE
+        code = run_handler(args)
     except GatekeeperError as err:
-        print(f"gatekeeper: {err}", file=sys.stderr)
-        return ExitCode.FAILURE
+        return exit_code_of(err)
     except KeyboardInterrupt:
         return ExitCode.FAILURE
     except Exception:  # noqa: BLE001 - last resort: log the trace, exit 1, never a raw traceback

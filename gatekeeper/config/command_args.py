@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from gatekeeper.common.errors import ConfigError
+from gatekeeper.common.errors import ConfigError, GatekeeperError
 from gatekeeper.config import Settings, config_path, load_settings, read_data_dir
 
 MAX_STORED_INTEGER = 2**63 - 1
@@ -17,11 +17,33 @@ _ASCII_NUMBER = re.compile(r"[0-9]{1,19}")
 
 
 class ExitCode(enum.IntEnum):
-    """The contract's exit codes."""
+    """The exit codes of every command (docs/operations.md)."""
 
     OK = 0
     FAILURE = 1
     USAGE = 2
+
+
+def run_handler(args: argparse.Namespace) -> int:
+    """Run the command's handler; a configuration error exits 2, any other refusal 1.
+
+    The one place that turns the gatekeeper's errors into an exit code and a line on stderr,
+    for `gatekeeper` and for `python -m gatekeeper.dncm`.
+    """
+    try:
+        code: int = args.handler(args)
+    except GatekeeperError as err:
+        return exit_code_of(err)
+    return code
+
+
+def exit_code_of(err: GatekeeperError) -> ExitCode:
+    """Say why on stderr; a configuration error exits 2, any other refusal 1."""
+    if isinstance(err, ConfigError):
+        sys.stderr.write(f"gatekeeper: configuration error: {err}\n")
+        return ExitCode.USAGE
+    sys.stderr.write(f"gatekeeper: {err}\n")
+    return ExitCode.FAILURE
 
 
 def settings_path_from(args: argparse.Namespace) -> Path:
