@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from gatekeeper.ami.bypass import REPORT_WAIT_S, Bypass, BypassDetector, BypassReport
+from gatekeeper.ami.bypass import MAX_REPORTS, REPORT_WAIT_S, Bypass, BypassDetector, BypassReport
 from gatekeeper.ami.client import (
     LINK_DOWN,
     LINK_UP,
@@ -33,7 +33,7 @@ from gatekeeper.ami.client import (
     AmiEvent,
     Subscription,
 )
-from gatekeeper.ami.outcomes import Outcome, OutcomeTracker
+from gatekeeper.ami.outcomes import MAX_CALLS, Outcome, OutcomeTracker
 from gatekeeper.ami.settings import BypassAction
 from gatekeeper.audit import EventKind
 from gatekeeper.common.errors import AmiError
@@ -106,12 +106,14 @@ class Watchdog:
         clock: Callable[[], float] = time.monotonic,
         subscription_limit: int = SUBSCRIPTION_LIMIT,
         pseudonyms: Pseudonyms | None = None,
+        max_open_reports: int = MAX_REPORTS,
+        max_followed_calls: int = MAX_CALLS,
     ) -> None:
         self._client: AmiClient | None = None
         self._events: Subscription | None = None
-        self._detector = BypassDetector(gated_contexts, clock)
+        self._detector = BypassDetector(gated_contexts, clock, max_reports=max_open_reports)
         self.event_filters = event_filters(self._detector.gated_contexts)
-        self._tracker = OutcomeTracker(clock)
+        self._tracker = OutcomeTracker(clock, max_calls=max_followed_calls)
         self._on_bypass = on_bypass
         self._bypass_recorder = bypass_recorder
         self._outcome_recorder = outcome_recorder

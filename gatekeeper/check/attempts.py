@@ -19,8 +19,16 @@ TTL_S = 6 * 3600.0
 class CallAttempts:
     """`next(linkedid)` is 1 for a call's first check, 2 for its second, and so on."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        max_calls: int = MAX_CALLS,
+        ttl_s: float = TTL_S,
+    ) -> None:
         self._clock = clock
+        self._max_calls = max_calls
+        self._ttl_s = ttl_s
         self._seen: OrderedDict[str, tuple[int, float]] = OrderedDict()
 
     def next(self, linkedid: str) -> int:
@@ -29,10 +37,10 @@ class CallAttempts:
             return 0
         now = self._clock()
         count, at = self._seen.pop(linkedid, (0, now))
-        if now - at > TTL_S:
+        if now - at > self._ttl_s:
             count = 0
         self._seen[linkedid] = (count + 1, now)
-        while len(self._seen) > MAX_CALLS:
+        while len(self._seen) > self._max_calls:
             self._seen.popitem(last=False)
         return count + 1
 

@@ -34,7 +34,7 @@ from gatekeeper.agi import (
 )
 from gatekeeper.ami import AmiService, Watchdog
 from gatekeeper.audit import DecisionLog, EventKind, HeadAnchorer
-from gatekeeper.check import CHECK_DEADLINE_S, CallAttempts, CallRequest, Checker, agi_variables
+from gatekeeper.check import CallAttempts, CallRequest, Checker, agi_variables
 from gatekeeper.common.clock import today
 from gatekeeper.common.errors import GatekeeperError
 from gatekeeper.common.pseudonyms import Pseudonyms, open_pseudonyms
@@ -52,16 +52,14 @@ from gatekeeper.serve.health_checks import (
     log_check,
     storage_readings,
 )
+from gatekeeper.serve.limits import Limits
 from gatekeeper.serve.metrics import Metrics
 
 log = structlog.get_logger()
 
 CHECK_SCRIPT = "check"
-METRICS_REFRESH_S = 10.0
-HANDLER_MARGIN_S = 1.0
 RESTART_KEYS = ("data_dir", "agi", "ami", "health")
 """Settings a reload cannot change in a running service: its sockets and files stay as started."""
-LICENCE_CHECK_INTERVAL_S = 6 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +94,9 @@ async def open_services(live: LiveSettings) -> AsyncIterator[Services]:
         index.close()
 
 
-def agi_handler(checker: Checker, watchdog: Watchdog, metrics: Metrics) -> AgiHandler:
+def agi_handler(
+    checker: Checker, watchdog: Watchdog, metrics: Metrics, limits: Limits | None = None
+) -> AgiHandler:
     """The FastAGI handler: `agi://host/check,NUMBER,CAMPAIGN[,LINKEDID]` → the variables.
 
     Asterisk does not send the linked id in the AGI environment; the subroutine passes it as a
@@ -105,7 +105,8 @@ def agi_handler(checker: Checker, watchdog: Watchdog, metrics: Metrics) -> AgiHa
     A call checked again (a failover trunk re-runs the check) is the next attempt of the same
     linked id, and the watchdog ties each attempt's outcome to its own decision.
     """
-    attempts = CallAttempts()
+    limits = limits if limits is not None else Limits()
+    attempts = CallAttempts(max_calls=limits.attempts_max_calls, ttl_s=limits.attempts_ttl_s)
 
     async def handle(request: AgiRequest) -> Mapping[str, str]:
         began = time.perf_counter()
@@ -140,15 +141,18 @@ def agi_handler(checker: Checker, watchdog: Watchdog, metrics: Metrics) -> AgiHa
     return handle
 
 
-def agi_server(agi: AgiSettings, handler: AgiHandler, metrics: Metrics) -> AgiServer:
+def agi_server(
+    agi: AgiSettings, handler: AgiHandler, metrics: Metrics, limits: Limits | None = None
+) -> AgiServer:
     """The FastAGI server of `serve`: the check script only, with the configured guards."""
+    limits = limits if limits is not None else Limits()
     return AgiServer(
         {CHECK_SCRIPT: handler},
         agi.host,
         agi.port,
         limits=AgiLimits(
             header_timeout=agi.header_timeout_ms / 1000,
-            handler_timeout=CHECK_DEADLINE_S + HANDLER_MARGIN_S,
+            handler_timeout=limits.agi_handler_timeout_s,
             max_concurrent_connections=agi.max_connections,
             max_connections_per_peer=agi.max_connections_per_peer,
         ),
@@ -160,8 +164,11 @@ def agi_server(agi: AgiSettings, handler: AgiHandler, metrics: Metrics) -> AgiSe
     )
 
 
-async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) -> None:
+async def serve(
+    live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event, limits: Limits | None = None
+) -> None:
     """Run the gatekeeper until `stop` is set; `reload` set means re-read the configuration."""
+    limits = limits if limits is not None else Limits()
     settings = live.current()
     metrics = Metrics()
     async with open_services(live) as services:
@@ -172,9 +179,13 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
             outcome_recorder=services.decision_log,
             metrics=metrics,
             pseudonyms=services.pseudonyms,
+            subscription_limit=limits.ami_subscription_limit,
+            max_open_reports=limits.bypass_max_open_reports,
+            max_followed_calls=limits.outcomes_max_followed_calls,
         )
         ami = AmiService(settings.ami, watchdog, metrics)
-        server = agi_server(settings.agi, agi_handler(services.checker, watchdog, metrics), metrics)
+        handler = agi_handler(services.checker, watchdog, metrics, limits)
+        server = agi_server(settings.agi, handler, metrics, limits)
         health = HealthServer(
             {
                 "agi": agi_check(server),
@@ -187,6 +198,7 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
             metrics,
             settings.health.host,
             settings.health.port,
+            check_deadline_s=limits.health_check_deadline_s,
         )
         metrics.watch_storage(storage_readings(live.current, services.decision_log))
         try:
@@ -208,8 +220,10 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
                 tasks.create_task(
                     _reload_on_request(live, reload, services.decision_log, stop, settings)
                 )
-                tasks.create_task(_licence_watch(live, stop))
-                tasks.create_task(_list_age_watch(services.index, metrics, stop))
+                tasks.create_task(_licence_watch(live, stop, limits.licence_check_interval_s))
+                tasks.create_task(
+                    _list_age_watch(services.index, metrics, stop, limits.metrics_refresh_s)
+                )
                 tasks.create_task(HeadAnchorer(services.decision_log.path).run(stop))
                 await stop.wait()
                 ami_task.cancel()
@@ -220,7 +234,9 @@ async def serve(live: LiveSettings, stop: asyncio.Event, reload: asyncio.Event) 
     log.info("stopped")
 
 
-async def _list_age_watch(index: ListIndex, metrics: Metrics, stop: asyncio.Event) -> None:
+async def _list_age_watch(
+    index: ListIndex, metrics: Metrics, stop: asyncio.Event, every_s: float
+) -> None:
     """Refresh the list's age in the metrics."""
     while not stop.is_set():
         try:
@@ -229,7 +245,7 @@ async def _list_age_watch(index: ListIndex, metrics: Metrics, stop: asyncio.Even
             log.error("list_unreadable", error=str(err))
             snapshot = None
         metrics.set_list_age(-1 if snapshot is None else (today() - snapshot.list_date).days)
-        await _pause(stop, METRICS_REFRESH_S)
+        await _pause(stop, every_s)
 
 
 def rules_in_force(settings: Settings) -> dict[str, object]:
@@ -275,9 +291,9 @@ async def _reload_on_request(
         await decision_log.record_event(EventKind.CONFIG_RELOAD, details)
 
 
-async def _licence_watch(live: LiveSettings, stop: asyncio.Event) -> None:
+async def _licence_watch(live: LiveSettings, stop: asyncio.Event, every_s: float) -> None:
     while not stop.is_set():
-        await _pause(stop, LICENCE_CHECK_INTERVAL_S)
+        await _pause(stop, every_s)
         if not stop.is_set():
             log_licence_state(live.current(), today())
 

@@ -54,24 +54,24 @@ class Report:
         return json.dumps(document, sort_keys=True).encode() + b"\n"
 
 
-async def _run_check(check: Check) -> CheckResult:
+async def _run_check(check: Check, deadline_s: float) -> CheckResult:
     try:
-        async with asyncio.timeout(CHECK_DEADLINE_S):
+        async with asyncio.timeout(deadline_s):
             result = check()
             if inspect.isawaitable(result):
                 result = await result
     except TimeoutError:
-        return False, f"check gave no answer within {CHECK_DEADLINE_S:g} s"
+        return False, f"check gave no answer within {deadline_s:g} s"
     except Exception as err:  # noqa: BLE001 - a broken check is a failed check, reported as such
         return False, f"check failed: {type(err).__name__}: {err}"
     ok, detail = result
     return bool(ok), str(detail)
 
 
-async def run_checks(checks: Mapping[str, Check]) -> Report:
-    """Run every check at once; healthy only if all pass."""
+async def run_checks(checks: Mapping[str, Check], deadline_s: float = CHECK_DEADLINE_S) -> Report:
+    """Run every check at once, each within `deadline_s`; healthy only if all pass."""
     names = list(checks)
-    results = await asyncio.gather(*(_run_check(checks[name]) for name in names))
+    results = await asyncio.gather(*(_run_check(checks[name], deadline_s) for name in names))
     by_name = dict(zip(names, results, strict=True))
     return Report(healthy=all(ok for ok, _ in results), checks=by_name)
 
@@ -87,7 +87,16 @@ def _response(status: str, content_type: str, body: bytes) -> bytes:
 class HealthServer:
     """Serves `/healthz` and `/metrics`; `start()`, then `close()`."""
 
-    def __init__(self, checks: Mapping[str, Check], metrics: Metrics, host: str, port: int) -> None:
+    def __init__(
+        self,
+        checks: Mapping[str, Check],
+        metrics: Metrics,
+        host: str,
+        port: int,
+        *,
+        check_deadline_s: float = CHECK_DEADLINE_S,
+    ) -> None:
+        self._check_deadline_s = check_deadline_s
         self._checks = dict(checks)
         self._metrics = metrics
         self._host = host
@@ -140,7 +149,7 @@ class HealthServer:
         if method != b"GET":
             return _response("405 Method Not Allowed", "text/plain", b"GET only\n")
         if target == b"/healthz":
-            report = await run_checks(self._checks)
+            report = await run_checks(self._checks, self._check_deadline_s)
             status = "200 OK" if report.healthy else "503 Service Unavailable"
             return _response(status, "application/json", report.body())
         if target == b"/metrics":
