@@ -74,12 +74,11 @@ MAX_CONNECTIONS_PER_PEER: Final = 500
 """Open connections one peer (one loopback user, one remote address) may hold."""
 SATURATION_WINDOW_S: Final = 60.0
 """How long after a connection cap was hit the server still reports itself saturated."""
-DECISION_VARIABLE: Final = "GK_DECISION"
-"""Set last, whatever the handler's order: an answer cut short leaves it unset, and the dialplan
-subroutine then blocks."""
 FAIL_CLOSED: Final[Mapping[str, str]] = MappingProxyType(
-    {"GK_REASON": "internal_error", DECISION_VARIABLE: "BLOCK"}
+    {"GK_REASON": "internal_error", "GK_DECISION": "BLOCK"}
 )
+"""The server's own answer when the handler cannot give one; GK_DECISION last, like every
+answer, so one cut short leaves it unset and the dialplan subroutine blocks."""
 
 log = structlog.get_logger()
 
@@ -173,14 +172,13 @@ class _Command:
 
 
 def answer_commands(variables: Mapping[str, str], *, batch: bool = True) -> tuple[_Command, ...]:
-    """The commands that set `variables` on the channel, in order, `GK_DECISION` last.
+    """The commands that set `variables` on the channel, in order.
 
     When every name and value is plain (no comma, quote, space or backslash), one
     `EXEC MSet a=1,b=2` sets them all in one round trip instead of one `SET VARIABLE` each: a
     quarter of the socket writes and wake-ups per call, on both sides. Anything else falls back
     to `SET VARIABLE`, which quotes safely.
     """
-    variables = _decision_last(variables)
     if (
         batch
         and variables
@@ -196,13 +194,6 @@ def answer_commands(variables: Mapping[str, str], *, batch: bool = True) -> tupl
         _Command(name, encode_set_variable(name, value), SET_VARIABLE_SUCCESS)
         for name, value in variables.items()
     )
-
-
-def _decision_last(variables: Mapping[str, str]) -> dict[str, str]:
-    ordered = {name: value for name, value in variables.items() if name != DECISION_VARIABLE}
-    if DECISION_VARIABLE in variables:
-        ordered[DECISION_VARIABLE] = variables[DECISION_VARIABLE]
-    return ordered
 
 
 class AgiServer:

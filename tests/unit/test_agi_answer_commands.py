@@ -47,14 +47,6 @@ def test_batching_can_be_turned_off() -> None:
     assert [(c.sets, c.success) for c in commands] == [(name, "1") for name in ANSWER]
 
 
-@pytest.mark.parametrize("batch", [True, False])
-def test_decision_goes_last_whatever_the_handler_order(batch: bool) -> None:
-    """GK_DECISION is set last even when listed first: a cut answer leaves it unset."""
-    commands = answer_commands({"GK_DECISION": "ALLOW", "GK_REASON": "a b"}, batch=batch)
-    assert commands[-1].sets.split(",")[-1] == "GK_DECISION"
-    assert commands[0].sets.split(",")[0] == "GK_REASON"
-
-
 def test_fail_closed_answer_sets_the_decision_last() -> None:
     """The server's own BLOCK internal_error, sent one variable at a time, ends with GK_DECISION."""
     commands = answer_commands(FAIL_CLOSED, batch=False)
