@@ -137,8 +137,8 @@ async def test_unknown_script_is_blocked_without_running_the_handler() -> None:
         with capture_logs() as logs:
             commands = await place_call(server.port, header)
     assert commands == [
-        b'SET VARIABLE "GK_DECISION" "BLOCK"\n',
         b'SET VARIABLE "GK_REASON" "internal_error"\n',
+        b'SET VARIABLE "GK_DECISION" "BLOCK"\n',
     ]
     assert asked == []
     [line] = [e for e in logs if e["event"] == "agi_unknown_script"]
