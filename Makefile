@@ -33,8 +33,9 @@ lint: venv
 	$(BIN)/lint-imports
 
 # The fast tests: no root, no Asterisk, no sshd; branch coverage of gatekeeper/ reported.
+# Unit tests marked slow (a million ids) run in `make test` only.
 unit: venv
-	$(BIN)/coverage run --branch --source=gatekeeper -m pytest -q tests/unit
+	$(BIN)/coverage run --branch --source=gatekeeper -m pytest -q -m "not slow" tests/unit
 	$(BIN)/coverage report --skip-covered --sort=cover
 
 # Lint first: a layer broken or a file unformatted fails before Asterisk is built.
