@@ -51,7 +51,7 @@ from gatekeeper.agi.server import (
     AgiRequest,
     AgiServer,
 )
-from gatekeeper.logs import configure_logging
+from gatekeeper.common.logs import configure_logging
 
 SESSION = Path(__file__).resolve().parent.parent / "tests" / "agi_sessions" / "check_allow.agi"
 VARIABLES = {

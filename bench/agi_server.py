@@ -35,12 +35,12 @@ from pathlib import Path
 
 from gatekeeper.agi.server import AgiHandler, AgiRequest, AgiServer
 from gatekeeper.ami.watchdog import Watchdog
-from gatekeeper.app import agi_handler, agi_server, open_services
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
+from gatekeeper.common.logs import configure_logging
 from gatekeeper.config import LiveSettings, load_settings
 from gatekeeper.dncm.sync import sync_now
-from gatekeeper.logs import configure_logging
-from gatekeeper.metrics import Metrics
+from gatekeeper.serve.app import agi_handler, agi_server, open_services
+from gatekeeper.serve.metrics import Metrics
 
 from dncm_listgen import write_list
 

@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gatekeeper.agi.server import AgiRequest, AgiServer
 from gatekeeper.ami.client import LINK_DOWN, LINK_UP, AmiClient, AmiEvent, Subscription
+from gatekeeper.ami.settings import BypassAction
 from gatekeeper.ami.watchdog import Watchdog
-from gatekeeper.app import CHECK_SCRIPT
-from gatekeeper.config import BypassAction
+from gatekeeper.serve.app import CHECK_SCRIPT
 from tools.asterisk_sandbox import AsteriskSandbox, free_port
 
 TRUNK = "bench-unguarded-trunk"

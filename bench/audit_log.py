@@ -21,7 +21,7 @@ from pathlib import Path
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.records import DecisionEntry
 from gatekeeper.audit.schema import Synchronous
-from gatekeeper.policy import Act, ActKind, SnapshotInfo
+from gatekeeper.rules.policy import Act, ActKind, SnapshotInfo
 
 ENTRY = DecisionEntry(
     at=datetime.now(UTC),

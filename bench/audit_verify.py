@@ -29,7 +29,7 @@ from gatekeeper.audit.records import (
 )
 from gatekeeper.audit.schema import Synchronous, connect_writer
 from gatekeeper.audit.store import QUICK_TAIL, quick_check, verify_log
-from gatekeeper.policy import Act, ActKind, SnapshotInfo
+from gatekeeper.rules.policy import Act, ActKind, SnapshotInfo
 
 BATCH = 10_000
 ENTRY = DecisionEntry(

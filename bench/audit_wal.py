@@ -26,14 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gatekeeper.app import open_services
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.records import utc_text
 from gatekeeper.audit.store import reading
+from gatekeeper.common.logs import configure_logging
 from gatekeeper.config import LiveSettings
-from gatekeeper.health import Check, run_checks
-from gatekeeper.health_checks import disk_check, late_records_check, log_check
-from gatekeeper.logs import configure_logging
+from gatekeeper.serve.app import open_services
+from gatekeeper.serve.health import Check, run_checks
+from gatekeeper.serve.health_checks import disk_check, late_records_check, log_check
 from tools.gatekeeper_run import write_run_config
 
 from audit_log import ENTRY

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gatekeeper.attempts import MAX_CALLS, CallAttempts
-from gatekeeper.campaign_ids import resolve
+from gatekeeper.check.attempts import MAX_CALLS, CallAttempts
+from gatekeeper.check.campaign_ids import resolve
 from gatekeeper.config import Settings, load_settings
 
 CONFIG = """\

@@ -25,13 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.records import DecisionEntry
-from gatekeeper.checker import CallRequest, Checker
-from gatekeeper.clock import today
+from gatekeeper.check.checker import CallRequest, Checker
+from gatekeeper.common.clock import today
+from gatekeeper.common.logs import configure_logging
 from gatekeeper.config import load_settings
 from gatekeeper.consent import ActRecord, RecordKind, open_act_store
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.sync import import_list_file
-from gatekeeper.logs import configure_logging
 from tools.gatekeeper_run import write_run_config
 
 from dncm_listgen import write_list

@@ -18,8 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from gatekeeper.common.errors import ConfigError
 from gatekeeper.config import MAX_CONFIG_BYTES, LiveSettings, load_settings
-from gatekeeper.errors import ConfigError
 
 HEAD = """\
 licensee: {name: Bench NV, role: service_provider, licence_valid_until: 2099-06-30}

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gatekeeper.audit.oplog import log_decision
 from gatekeeper.audit.records import DecisionEntry
-from gatekeeper.logs import configure_logging
-from gatekeeper.policy import Act, ActKind, SnapshotInfo
-from gatekeeper.pseudonyms import KEY_BYTES, Pseudonyms
+from gatekeeper.common.logs import configure_logging
+from gatekeeper.common.pseudonyms import KEY_BYTES, Pseudonyms
+from gatekeeper.rules.policy import Act, ActKind, SnapshotInfo
 
 ENTRY = DecisionEntry(
     at=datetime(2025, 3, 3, 9, 15, tzinfo=UTC),

@@ -12,7 +12,7 @@ import random
 from datetime import date, timedelta
 from pathlib import Path
 
-from gatekeeper.numbers import BelgianNumber, normalise
+from gatekeeper.rules.numbers import BelgianNumber, normalise
 
 _GEOGRAPHIC_ZONES = ("2", "3", "4", "9", "10", "11", "12", "13", "14", "15", "16", "19", "50")
 _FIRST_DAY = date(2007, 10, 1)

@@ -18,14 +18,14 @@ import threading
 import time
 from pathlib import Path
 
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.sync import import_list_file
 
 from dncm_listgen import write_list
 
 _IMPORT = (
-    "import sys; from pathlib import Path; from gatekeeper.clock import today;"
+    "import sys; from pathlib import Path; from gatekeeper.common.clock import today;"
     "from gatekeeper.dncm.sync import import_list_file;"
     "import_list_file(Path(sys.argv[1]), Path(sys.argv[2]), source='bench',"
     " list_date=today(), force=True)"

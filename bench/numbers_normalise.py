@@ -1,4 +1,4 @@
-"""Throughput of `gatekeeper.numbers.normalise` over a million distinct dialled strings.
+"""Throughput of `gatekeeper.rules.numbers.normalise` over a million distinct dialled strings.
 
 Two workloads, each of 1,000,000 distinct numbers (half mobile, half geographic):
 - common: the digit forms a dialler or a list file uses (`0470123456`, `+32470123456`,
@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from gatekeeper.numbers import Normalised, normalise, normalise_reference
+from gatekeeper.rules.numbers import Normalised, normalise, normalise_reference
 
 Case = tuple[str, str]
 Normaliser = Callable[..., Normalised]

@@ -26,13 +26,13 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gatekeeper.audit.log import DecisionLog
-from gatekeeper.checker import ActLookup, Checker
-from gatekeeper.clock import today
+from gatekeeper.check.checker import ActLookup, Checker
+from gatekeeper.common.clock import today
+from gatekeeper.common.logs import configure_logging
 from gatekeeper.config import PostgresSettings, load_settings
 from gatekeeper.consent import ActRecord, RecordKind, open_act_store
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.sync import import_list_file
-from gatekeeper.logs import configure_logging
 from gatekeeper.stores.postgres.acts import PostgresActStore, open_postgres_act_store
 from tools.gatekeeper_run import write_run_config
 from tools.postgres_cluster import PostgresCluster

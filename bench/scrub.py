@@ -20,7 +20,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from gatekeeper.config import load_settings
 from gatekeeper.consent import ActRecord, RecordKind, act_store_path, open_act_store
 from gatekeeper.dncm.sync import sync_now

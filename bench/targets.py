@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from gatekeeper.config import load_settings
 from gatekeeper.dncm.sync import import_list_file, sync_now
 from tools.asterisk_sandbox import free_port

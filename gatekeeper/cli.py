@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 import structlog
 
-from gatekeeper import __version__, run_as
-from gatekeeper.cli_support import ExitCode, load_settings_from
-from gatekeeper.errors import ConfigError, GatekeeperError
-from gatekeeper.logs import configure_logging
+from gatekeeper import __version__
+from gatekeeper.common import run_as
+from gatekeeper.common.errors import GatekeeperError
+from gatekeeper.common.logs import configure_logging
+from gatekeeper.config import CONFIG_ENV_VAR
+from gatekeeper.config.command_args import (
+    ExitCode,
+    exit_code_of,
+    load_settings_from,
+    run_handler,
+)
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "gatekeeper.core_cli",
-    "gatekeeper.config_cli",
-    "gatekeeper.consent_cli",
+    "gatekeeper.serve.cli",
+    "gatekeeper.config.cli",
+    "gatekeeper.consent.cli",
     "gatekeeper.dncm.cli",
     "gatekeeper.audit.cli",
-    "gatekeeper.scrub_cli",
-    "gatekeeper.doctor_cli",
+    "gatekeeper.scrub.cli",
+    "gatekeeper.doctor.cli",
     "gatekeeper.console.cli",
 )
 
@@ -60,13 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if refused is not None:
             print(f"gatekeeper: {refused}", file=sys.stderr)
             return ExitCode.USAGE
-        code: int = args.handler(args)
-    except ConfigError as err:
-        print(f"gatekeeper: configuration error: {err}", file=sys.stderr)
-        return ExitCode.USAGE
+        code = run_handler(args)
     except GatekeeperError as err:
-        print(f"gatekeeper: {err}", file=sys.stderr)
-        return ExitCode.FAILURE
+        return exit_code_of(err)
     except KeyboardInterrupt:
         return ExitCode.FAILURE
     except Exception:  # noqa: BLE001 - last resort: log the trace, exit 1, never a raw traceback
@@ -76,11 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _wrong_user(args: argparse.Namespace, words: Sequence[str]) -> str | None:
-    """Why a writing command must not run as this user (gatekeeper/run_as.py), or None."""
+    """Why a writing command must not run as this user (gatekeeper/common/run_as.py), or None."""
     if not run_as.writes_data(args):
         return None
     data_dir = load_settings_from(args).data_dir
-    return run_as.refusal(data_dir, words, explicit_config=args.config is not None)
+    implicit = None if args.config is not None else os.environ.get(CONFIG_ENV_VAR)
+    return run_as.refusal(data_dir, words, implicit_config=implicit)
 
 
 def run() -> None:

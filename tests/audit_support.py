@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gatekeeper.audit import cli as audit_cli
 from gatekeeper.audit.records import DecisionEntry
-from gatekeeper.policy import Act, ActKind, SnapshotInfo
+from gatekeeper.rules.policy import Act, ActKind, SnapshotInfo
 
 SNAPSHOT = SnapshotInfo(3, date(2025, 3, 2), "ab" * 32, 2_000_000)
 

@@ -19,8 +19,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gatekeeper.clock import today
-from gatekeeper.logs import configure_logging
+from gatekeeper.common.clock import today
+from gatekeeper.common.logs import configure_logging
 
 from tools.asterisk_sandbox import REPO, free_port
 from tools.calls import CallSpec, place_through

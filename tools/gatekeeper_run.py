@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import yaml
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from pyroute2 import netns
 
 from tools.asterisk_sandbox import REPO, AsteriskSandbox, free_port

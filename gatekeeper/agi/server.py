@@ -64,7 +64,7 @@ from gatekeeper.agi.protocol import (
     encode_set_variable,
 )
 from gatekeeper.agi.refusals import Refusals
-from gatekeeper.errors import AgiProtocolError
+from gatekeeper.common.errors import AgiProtocolError
 
 READ_CHUNK_BYTES: Final = 64 * 1024
 LISTEN_BACKLOG: Final = 1024
@@ -77,8 +77,10 @@ MAX_URL_PARAMETERS: Final = 8
 SATURATION_WINDOW_S: Final = 60.0
 """How long after a connection cap was hit the server still reports itself saturated."""
 FAIL_CLOSED: Final[Mapping[str, str]] = MappingProxyType(
-    {"GK_DECISION": "BLOCK", "GK_REASON": "internal_error"}
+    {"GK_REASON": "internal_error", "GK_DECISION": "BLOCK"}
 )
+"""The server's own answer when the handler cannot give one; GK_DECISION last, like every
+answer, so one cut short leaves it unset and the dialplan subroutine blocks."""
 
 log = structlog.get_logger()
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from gatekeeper.ami.client import AmiEvent
-from gatekeeper.numbers import InvalidNumber, normalise
+from gatekeeper.rules import InvalidNumber, normalise
 
 STATE_TTL_S = 6 * 3600.0
 MAX_GRANTS = 50_000
@@ -151,10 +151,15 @@ class BypassDetector:
     """Feed it every AMI event in order; it names each gated channel that has no ALLOW."""
 
     def __init__(
-        self, gated_contexts: Iterable[str], clock: Callable[[], float] = time.monotonic
+        self,
+        gated_contexts: Iterable[str],
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        max_reports: int = MAX_REPORTS,
     ) -> None:
         self.gated_contexts = frozenset(gated_contexts)
         self._clock = clock
+        self._max_reports = max_reports
         self._grants: dict[str, _Grant] = {}
         self._linked_grants: dict[str, _Grant] = {}
         self._channels: dict[str, _Channel] = {}
@@ -419,7 +424,7 @@ class BypassDetector:
     def _open_report(self, found: Bypass) -> None:
         members = {m for m in (found.uniqueid, found.partner_uniqueid) if m}
         provider = next((self._provider_dials[m] for m in members if m in self._provider_dials), "")
-        if len(self._open) >= MAX_REPORTS:
+        if len(self._open) >= self._max_reports:
             self._close_report(next(iter(self._open.values())))
         report = _Report(found, self._clock(), members, provider)
         self._open[id(report)] = report

@@ -41,7 +41,8 @@ from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from gatekeeper.errors import AmiError
+from gatekeeper.common import backoff
+from gatekeeper.common.errors import AmiError
 
 LOGIN_TIMEOUT_S = 5.0
 ACTION_TIMEOUT_S = 5.0
@@ -147,11 +148,7 @@ def backoff_delays(
     first: float = BACKOFF_FIRST_S, cap: float = BACKOFF_CAP_S, rng: random.Random | None = None
 ) -> Iterator[float]:
     """Reconnect delays: exponential growth to `cap`, each drawn uniformly below its ceiling."""
-    draw = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-    ceiling = first
-    while True:
-        yield draw.uniform(first / 2, ceiling)
-        ceiling = min(cap, ceiling * 2)
+    return backoff.jittered(first, cap, rng)
 
 
 class Subscription:
@@ -319,7 +316,7 @@ class AmiClient:
         return f"AmiClient({self.host}:{self.port}, user={self.username!r})"
 
     @classmethod
-    async def connect(  # noqa: PLR0913 - the contract's five, then keyword-only tuning
+    async def connect(  # noqa: PLR0913 - where and who (five), then keyword-only tuning
         cls,
         host: str,
         port: int,

@@ -89,8 +89,11 @@ def _seconds(start: float | None, end: float | None) -> float | None:
 class OutcomeTracker:
     """Feed it every AMI event in order; it hands back each call's outcome once it is over."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, *, max_calls: int = MAX_CALLS
+    ) -> None:
         self._clock = clock
+        self._max_calls = max_calls
         self._calls: dict[str, _Call] = {}
         self._by_dest: dict[str, _Call] = {}
         self._evicted: list[Outcome] = []
@@ -104,7 +107,7 @@ class OutcomeTracker:
         previous = self._calls.pop(uniqueid, None)
         if previous is not None:
             self._supersede(previous)
-        if len(self._calls) >= MAX_CALLS:
+        if len(self._calls) >= self._max_calls:
             oldest = next(iter(self._calls.values()))
             oldest.link_gap = True
             self._evicted.append(self._finish(oldest))

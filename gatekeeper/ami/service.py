@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 
 from gatekeeper.ami.client import AmiClient, backoff_delays
+from gatekeeper.ami.settings import AmiSettings
 from gatekeeper.ami.watchdog import Watchdog
-from gatekeeper.config import AmiSettings
-from gatekeeper.errors import AmiError, ConfigError
-from gatekeeper.metrics import Metrics
+from gatekeeper.common.errors import AmiError, ConfigError
 
 SECRET_LIMIT_BYTES = 1024
 
@@ -48,10 +48,17 @@ def read_secret(path: Path | None) -> str:
     return secret
 
 
+class LinkMetrics(Protocol):
+    """Where the AMI link state goes (`serve.metrics.Metrics`)."""
+
+    def set_ami_connected(self, up: bool) -> None:
+        """Record whether the AMI link is up."""
+
+
 class AmiService:
     """Connects to AMI (retrying), runs the watchdog, and answers the health check."""
 
-    def __init__(self, settings: AmiSettings, watchdog: Watchdog, metrics: Metrics) -> None:
+    def __init__(self, settings: AmiSettings, watchdog: Watchdog, metrics: LinkMetrics) -> None:
         self._settings = settings
         self._secret = read_secret(settings.secret_file)
         self._watchdog = watchdog

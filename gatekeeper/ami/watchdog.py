@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from gatekeeper.ami.bypass import REPORT_WAIT_S, Bypass, BypassDetector, BypassReport
+from gatekeeper.ami.bypass import MAX_REPORTS, REPORT_WAIT_S, Bypass, BypassDetector, BypassReport
 from gatekeeper.ami.client import (
     LINK_DOWN,
     LINK_UP,
@@ -33,13 +33,14 @@ from gatekeeper.ami.client import (
     AmiEvent,
     Subscription,
 )
-from gatekeeper.ami.outcomes import Outcome, OutcomeTracker
-from gatekeeper.checker import MAX_RECORDED_DIALLED
-from gatekeeper.config import BypassAction
-from gatekeeper.errors import AmiError
-from gatekeeper.pseudonyms import Pseudonyms, loggable
+from gatekeeper.ami.outcomes import MAX_CALLS, Outcome, OutcomeTracker
+from gatekeeper.ami.settings import BypassAction
+from gatekeeper.audit import EventKind
+from gatekeeper.common.errors import AmiError
+from gatekeeper.common.pseudonyms import Pseudonyms, loggable
+from gatekeeper.rules import recorded_dialled
 
-BYPASS_EVENT_KIND = "bypass"
+BYPASS_EVENT_KIND = EventKind.BYPASS
 WATCH_GAP_EVENT_KIND = "ami_watch_gap"
 BYPASS_HANGUP_CAUSE = 21
 EXPIRY_INTERVAL_S = 0.25
@@ -52,13 +53,6 @@ log = structlog.get_logger("gatekeeper.ami.watchdog")
 
 WATCHED_EVENTS = ("Newchannel", "LocalBridge", "DialBegin", "DialEnd", "Hangup")
 """The AMI events the bypass detector and the outcome tracker read in every context."""
-
-
-def bounded_dialled(text: str) -> str:
-    """A dialled string as the log keeps it: cut like the checker cuts the ones it records."""
-    if len(text) <= MAX_RECORDED_DIALLED:
-        return text
-    return text[:MAX_RECORDED_DIALLED] + f"… ({len(text)} characters)"
 
 
 def event_filters(gated_contexts: Iterable[str]) -> tuple[str, ...]:
@@ -113,11 +107,14 @@ class Watchdog:
         clock: Callable[[], float] = time.monotonic,
         subscription_limit: int = SUBSCRIPTION_LIMIT,
         pseudonyms: Pseudonyms | None = None,
+        max_open_reports: int = MAX_REPORTS,
+        max_followed_calls: int = MAX_CALLS,
     ) -> None:
         self._client: AmiClient | None = None
         self._events: Subscription | None = None
-        self._detector = BypassDetector(gated_contexts, clock)
-        self._tracker = OutcomeTracker(clock)
+        self._detector = BypassDetector(gated_contexts, clock, max_reports=max_open_reports)
+        self.event_filters = event_filters(self._detector.gated_contexts)
+        self._tracker = OutcomeTracker(clock, max_calls=max_followed_calls)
         self._on_bypass = on_bypass
         self._bypass_recorder = bypass_recorder
         self._outcome_recorder = outcome_recorder
@@ -251,7 +248,7 @@ class Watchdog:
             "uniqueid": bypass.uniqueid,
             "linkedid": bypass.linkedid,
             "context": bypass.context,
-            "exten": bounded_dialled(bypass.exten),
+            "exten": recorded_dialled(bypass.exten),
             "reason": bypass.reason,
             "allowed_number": bypass.allowed_number or None,
             "trigger": bypass.trigger,

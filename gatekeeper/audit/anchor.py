@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Protocol
 
 from gatekeeper.audit.chain import AnchoredHead
-from gatekeeper.errors import AuditError
+from gatekeeper.common.errors import AuditError
+from gatekeeper.common.private_files import PRIVATE_FILE_MODE, fsync_directory
 
 ANCHOR_DIR_NAME = "anchors"
 FILE_PREFIX = "heads-"
 FILE_SUFFIX = ".jsonl"
-FILE_MODE = 0o600
+
 DIR_MODE = 0o700
 TAIL_BYTES = 16 * 1024
 MAX_LINE_BYTES = 1024
@@ -106,7 +107,7 @@ class FileAnchor:
         try:
             self.folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
             created = not path.exists()
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, PRIVATE_FILE_MODE)
             try:
                 data = (anchor_line(head) + "\n").encode("ascii")
                 if not created and not _ends_with_newline(fd):
@@ -116,7 +117,7 @@ class FileAnchor:
             finally:
                 os.close(fd)
             if created:
-                _fsync_dir(self.folder)
+                fsync_directory(self.folder)
         except OSError as err:
             raise AuditError(f"{path}: cannot write the head anchor: {err.strerror}") from err
 
@@ -183,11 +184,3 @@ class FileAnchor:
 def _ends_with_newline(fd: int) -> bool:
     size = os.fstat(fd).st_size
     return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

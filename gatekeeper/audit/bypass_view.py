@@ -13,10 +13,11 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 
 from gatekeeper.audit.period import local_text
+from gatekeeper.audit.records import EventKind
 from gatekeeper.audit.store import EventRow, iter_events
-from gatekeeper.numbers import InvalidNumber, normalise
+from gatekeeper.rules import InvalidNumber, normalise
 
-BYPASS_KIND = "bypass"
+BYPASS_KIND = EventKind.BYPASS
 MAX_SHOWN_DIALLED = 40
 MAX_SHOWN_TEXT = 120
 

@@ -31,13 +31,17 @@ from gatekeeper.audit.store import (
     reading,
     verify_log,
 )
-from gatekeeper.cli_support import ExitCode, data_dir_from, load_settings_from, positive_number
-from gatekeeper.config import DEFAULT_MAX_AGE_DAYS
-from gatekeeper.errors import AuditError
-from gatekeeper.numbers import InvalidNumber, normalise
-from gatekeeper.officer_files import create_output
-from gatekeeper.policy import Reason, Verdict
-from gatekeeper.untrusted import json_text, shown
+from gatekeeper.common.errors import AuditError
+from gatekeeper.common.officer_files import create_output
+from gatekeeper.common.untrusted import json_text, shown
+from gatekeeper.config.command_args import (
+    ExitCode,
+    data_dir_from,
+    load_settings_from,
+    positive_number,
+)
+from gatekeeper.dncm import DEFAULT_MAX_AGE_DAYS
+from gatekeeper.rules import InvalidNumber, Reason, Verdict, normalise
 
 MAX_SHOWN_DIALLED = 40
 SHOW_COLUMNS = (

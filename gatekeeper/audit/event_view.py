@@ -13,11 +13,12 @@ from typing import Any
 
 from gatekeeper.audit.bypass_view import bypass_sentence, is_told
 from gatekeeper.audit.period import local_text
+from gatekeeper.audit.records import EventKind
 from gatekeeper.audit.store import EventRow
-from gatekeeper.untrusted import shown
+from gatekeeper.common.untrusted import shown
 
 SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
-    "list_sync": (
+    EventKind.LIST_SYNC: (
         "status",
         "list_date",
         "rows",
@@ -28,14 +29,14 @@ SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
         "source",
         "error",
     ),
-    "service_start": (
+    EventKind.SERVICE_START: (
         "licensee",
         "licence_valid_until",
         "max_age_days",
         "campaigns",
         "config_sha256",
     ),
-    "config_reload": (
+    EventKind.CONFIG_RELOAD: (
         "status",
         "error",
         "restart_required",
@@ -44,7 +45,7 @@ SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
         "campaigns",
         "config_sha256",
     ),
-    "scrub": (
+    EventKind.SCRUB: (
         "scrub_id",
         "campaign",
         "input.name",
@@ -55,8 +56,8 @@ SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
         "snapshot.sha256",
         "output.sha256",
     ),
-    "outcome": ("uniqueid", "decision_id", "outcome"),
-    "purge": ("purged_through_seq", "purged_before", "counts"),
+    EventKind.OUTCOME: ("uniqueid", "decision_id", "outcome"),
+    EventKind.PURGE: ("purged_through_seq", "purged_before", "counts"),
 }
 EVENT_COLUMNS = ("time (Brussels)", "record id", "kind", "details")
 SHORT_HASH = 12
@@ -110,7 +111,7 @@ def summary(event: EventRow) -> str:
         return bypass_sentence(event.details)
     keys = SUMMARY_KEYS.get(event.kind, ())
     picked = [(key, _lookup(event.details, key)) for key in keys]
-    if event.kind == "outcome":
+    if event.kind == EventKind.OUTCOME:
         picked = [
             (key, outcome_text(value) if key == "outcome" and isinstance(value, dict) else value)
             for key, value in picked

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.schema import log_path
-from gatekeeper.config import Settings
+from gatekeeper.common.data_dir import HasDataDir
 
 
-def record_event_now(settings: Settings, kind: str, details: Mapping[str, object]) -> str:
+def record_event_now(settings: HasDataDir, kind: str, details: Mapping[str, object]) -> str:
     """Append the event to the settings' decision log; returns its id. Raises AuditError."""
 
     async def record() -> str:

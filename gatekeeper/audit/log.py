@@ -70,6 +70,7 @@ import structlog
 from gatekeeper.audit.append import NewRecord, append
 from gatekeeper.audit.records import (
     DecisionEntry,
+    EventKind,
     RecordType,
     canonical_json,
     decision_body,
@@ -78,7 +79,7 @@ from gatekeeper.audit.records import (
 )
 from gatekeeper.audit.schema import WAL_LIMIT_BYTES, Synchronous, connect_writer
 from gatekeeper.audit.wal import copy_back, reset_wal, wal_bytes, wal_file
-from gatekeeper.errors import AuditError
+from gatekeeper.common.errors import AuditError
 
 MAX_BATCH = 512
 DEFAULT_BUSY_TIMEOUT_S = 2.0
@@ -237,7 +238,7 @@ class DecisionLog:
         pending = NewRecord(
             type=RecordType.OUTCOME,
             at=utc_text(datetime.now(UTC)),
-            kind="outcome",
+            kind=EventKind.OUTCOME,
             uniqueid=uniqueid,
             body=canonical_json(details_body(outcome)),
         )

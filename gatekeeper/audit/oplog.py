@@ -1,7 +1,7 @@
 """The operations log: one canonical structlog line per decision, for journald and dashboards.
 
 The journal is readable by more people than the decision log, so the line names the number only
-by its pseudonym (gatekeeper/pseudonyms.py) and carries no date of the number's own acts (its
+by its pseudonym (gatekeeper/common/pseudonyms.py) and carries no date of the number's own acts (its
 listing, consents, objections) nor the rule text that quotes them; the decision id leads to the
 full record.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import structlog
 
 from gatekeeper.audit.records import DecisionEntry, utc_text
-from gatekeeper.pseudonyms import Pseudonyms
+from gatekeeper.common.pseudonyms import Pseudonyms
 
 _logger = structlog.get_logger("gatekeeper.decision")
 

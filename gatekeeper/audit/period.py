@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from gatekeeper.errors import AuditError
-
-BRUSSELS = ZoneInfo("Europe/Brussels")
+from gatekeeper.common.clock import BRUSSELS
+from gatekeeper.common.errors import AuditError
 
 
 def parse_moment(text: str, *, end_of_day: bool = False) -> datetime:

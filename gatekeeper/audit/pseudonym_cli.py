@@ -1,6 +1,6 @@
 """`gatekeeper audit pseudonym NUMBER` and `audit show --pseudonym P`: from the journal back.
 
-The journal names numbers only by pseudonym (gatekeeper/pseudonyms.py); these read the key
+The journal names numbers only by pseudonym (gatekeeper/common/pseudonyms.py); these read the key
 beside the decision log, so only whoever may read the log can link a pseudonym to a number.
 """
 
@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from gatekeeper.audit.store import DecisionRow
-from gatekeeper.cli_support import ExitCode
-from gatekeeper.numbers import InvalidNumber, normalise
-from gatekeeper.pseudonyms import pseudonyms_beside
+from gatekeeper.common.pseudonyms import pseudonyms_beside
+from gatekeeper.config.command_args import ExitCode
+from gatekeeper.rules import InvalidNumber, normalise
 
 
 def register(

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gatekeeper.audit.append import NewRecord, append
-from gatekeeper.audit.records import RecordType, canonical_json, utc_text
+from gatekeeper.audit.records import EventKind, RecordType, canonical_json, utc_text
 from gatekeeper.audit.schema import Synchronous, connect_writer
-from gatekeeper.errors import AuditError
+from gatekeeper.common.errors import AuditError
 
 PURGE_SLICE = 10_000
 PURGE_BUSY_TIMEOUT_S = 10.0
@@ -35,7 +35,9 @@ class PurgeResult:
     checkpoints: tuple[str, ...]
 
 
-def purge_before(path: Path, cutoff: datetime, *, dry_run: bool = False) -> PurgeResult:
+def purge_before(
+    path: Path, cutoff: datetime, *, dry_run: bool = False, slice_records: int = PURGE_SLICE
+) -> PurgeResult:
     """Remove every record of the chain's prefix older than `cutoff` (timezone-aware)."""
     if not path.is_file():
         raise AuditError(f"{path}: no decision log here")
@@ -44,7 +46,7 @@ def purge_before(path: Path, cutoff: datetime, *, dry_run: bool = False) -> Purg
     try:
         if dry_run:
             return _count(conn, cutoff_text)
-        return _purge(conn, cutoff_text)
+        return _purge(conn, cutoff_text, slice_records)
     except sqlite3.Error as err:
         raise AuditError(f"{path}: purge stopped, the slice in progress was kept: {err}") from err
     finally:
@@ -74,7 +76,7 @@ def _count(conn: sqlite3.Connection, cutoff: str) -> PurgeResult:
     return PurgeResult(removed, dict(counts), boundary if removed else None, ())
 
 
-def _purge(conn: sqlite3.Connection, cutoff: str) -> PurgeResult:
+def _purge(conn: sqlite3.Connection, cutoff: str, slice_records: int) -> PurgeResult:
     total: Counter[str] = Counter()
     checkpoints: list[str] = []
     through: int | None = None
@@ -85,14 +87,14 @@ def _purge(conn: sqlite3.Connection, cutoff: str) -> PurgeResult:
         if first is None or first > boundary:
             conn.execute("ROLLBACK")
             break
-        upto = min(boundary, int(first) + PURGE_SLICE - 1)
+        upto = min(boundary, int(first) + slice_records - 1)
         counts = _counts(conn, upto)
         (last_hash,) = conn.execute("SELECT hash FROM chain WHERE seq = ?", (upto,)).fetchone()
         conn.execute("DELETE FROM chain WHERE seq <= ?", (upto,))
         checkpoint = NewRecord(
             type=RecordType.CHECKPOINT,
             at=utc_text(datetime.now(UTC)),
-            kind="purge",
+            kind=EventKind.PURGE,
             body=canonical_json(
                 {
                     "purged_through_seq": upto,

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import PurePath
 
-from gatekeeper.errors import AuditError
-from gatekeeper.policy import Act, SnapshotInfo
+from gatekeeper.common.errors import AuditError
+from gatekeeper.rules import Act, SnapshotInfo
 
 
 class RecordType(enum.StrEnum):
@@ -24,11 +24,16 @@ class RecordType(enum.StrEnum):
 
 
 class EventKind(enum.StrEnum):
-    """Well-known event kinds; `record_event` accepts any short name."""
+    """The kinds of event the gatekeeper records; `record_event` accepts any short name."""
 
     LIST_SYNC = "list_sync"
     CONFIG_RELOAD = "config_reload"
+    SERVICE_START = "service_start"
+    SERVICE_STOP = "service_stop"
     BYPASS = "bypass"
+    OUTCOME = "outcome"
+    SCRUB = "scrub"
+    PURGE = "purge"
 
 
 def _default_host() -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from gatekeeper.audit.bypass_view import BYPASS_KIND, names_number
 from gatekeeper.audit.chain import VerifyResult
-from gatekeeper.audit.period import BRUSSELS, local_day
+from gatekeeper.audit.period import local_day
 from gatekeeper.audit.records import EventKind, utc_text
 from gatekeeper.audit.store import (
     DecisionRow,
@@ -22,6 +22,7 @@ from gatekeeper.audit.store import (
     reading,
     verify_log,
 )
+from gatekeeper.common.clock import BRUSSELS
 
 MAX_REPORT_DAYS = 400
 LIST_EVENT_KINDS = (EventKind.LIST_SYNC.value,)

@@ -14,9 +14,10 @@ from typing import Any
 from gatekeeper.audit.bypass_view import bypass_sentence, is_told
 from gatekeeper.audit.event_view import outcome_text
 from gatekeeper.audit.export import evidence_text
-from gatekeeper.audit.period import BRUSSELS, local_text
+from gatekeeper.audit.period import local_text
 from gatekeeper.audit.report_data import DayFigures, ReportData, sync_succeeded
 from gatekeeper.audit.store import EventRow
+from gatekeeper.common.clock import BRUSSELS
 
 CHART_WIDTH = 1000
 CHART_HEIGHT = 260

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import enum
-import os
 import sqlite3
 from pathlib import Path
 
 from gatekeeper.audit.chain import GENESIS, Head, StoredRecord
-from gatekeeper.dncm.storage import make_private_dir
-from gatekeeper.errors import AuditError
+from gatekeeper.common.errors import AuditError
+from gatekeeper.common.private_files import create_private, make_private_dir
 
 LOG_DIR_NAME = "audit"
 LOG_FILE_NAME = "decisions.sqlite"
-FILE_MODE = 0o600
 SCHEMA_VERSION = 1
 WAL_LIMIT_BYTES = 64 * 1024 * 1024
 """Above this the writer resets the WAL (docs/audit.md); a reset WAL file shrinks back to it."""
@@ -81,11 +79,7 @@ def log_path(data_dir: Path) -> Path:
 
 def _create_private(path: Path) -> None:
     make_private_dir(path.parent)
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
-    except FileExistsError:
-        return
-    os.close(fd)
+    create_private(path, exist_ok=True)
 
 
 def connect_writer(

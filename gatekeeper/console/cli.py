@@ -7,10 +7,10 @@ import getpass
 import sys
 from datetime import UTC, datetime
 
-from gatekeeper.cli_support import ExitCode, load_settings_from
+from gatekeeper.common.logs import configure_logging
+from gatekeeper.common.untrusted import shown
+from gatekeeper.config.command_args import ExitCode, load_settings_from
 from gatekeeper.console.accounts import MAX_PASSWORD_LENGTH, AccountError, Role
-from gatekeeper.logs import configure_logging
-from gatekeeper.untrusted import shown
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

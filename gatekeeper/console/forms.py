@@ -10,10 +10,9 @@ from starlette.requests import Request
 
 from gatekeeper.audit.period import parse_moment
 from gatekeeper.audit.store import Filters
+from gatekeeper.common.errors import AuditError
 from gatekeeper.console.reader import Query
-from gatekeeper.errors import AuditError
-from gatekeeper.numbers import InvalidNumber, normalise
-from gatekeeper.policy import Reason, Verdict
+from gatekeeper.rules import InvalidNumber, Reason, Verdict, normalise
 
 MAX_FORM_BYTES = 64 * 1024
 MAX_FIELD_LENGTH = 200

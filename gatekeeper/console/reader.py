@@ -31,9 +31,9 @@ from gatekeeper.audit.store import (
     outcome_of,
     reading,
 )
+from gatekeeper.common.errors import GatekeeperError
 from gatekeeper.consent import SqliteActStore
 from gatekeeper.consent import StoredRecord as StoredAct
-from gatekeeper.errors import GatekeeperError
 
 PAGE_SIZE = 50
 CHAIN_WINDOW = 50

@@ -10,8 +10,7 @@ import structlog
 import uvicorn
 from starlette.applications import Starlette
 
-from gatekeeper.audit.log import DecisionLog
-from gatekeeper.audit.schema import log_path
+from gatekeeper.audit import DecisionLog, log_path
 from gatekeeper.config import Settings
 from gatekeeper.consent import act_store_path, open_act_store
 from gatekeeper.console.accounts import AccountStore, accounts_path

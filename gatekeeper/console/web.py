@@ -32,15 +32,18 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response, Stream
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gatekeeper import clock
+from gatekeeper.audit import DecisionLog
 from gatekeeper.audit.event_view import outcome_text, summary
 from gatekeeper.audit.export import CSV_COLUMNS, csv_row
-from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.period import local_text
 from gatekeeper.audit.report_html import render
+from gatekeeper.common import clock
+from gatekeeper.common.errors import AuditError, RecordRejectedError, StoreError
+from gatekeeper.common.untrusted import csv_cell
 from gatekeeper.config import Settings
+from gatekeeper.config.licence import licence_warning
 from gatekeeper.consent import ActStore, RecordKind
-from gatekeeper.consent_input import RawRecord, record_from_fields
+from gatekeeper.consent.acts_input import RawRecord, record_from_fields
 from gatekeeper.console.accounts import (
     AccountError,
     AccountStore,
@@ -70,11 +73,7 @@ from gatekeeper.console.security import (
     same_token,
     set_cookie,
 )
-from gatekeeper.errors import AuditError, RecordRejectedError, StoreError
-from gatekeeper.licence import licence_warning
-from gatekeeper.numbers import InvalidNumber, normalise
-from gatekeeper.policy import Reason, Verdict
-from gatekeeper.untrusted import csv_cell
+from gatekeeper.rules import InvalidNumber, Reason, Verdict, normalise
 
 ACCESS_EVENT = "console_access"
 ACT_EVENT = "console_act"

@@ -6,8 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from gatekeeper.common.logs import configure_logging
+from gatekeeper.config.command_args import run_handler
 from gatekeeper.dncm.cli import register
-from gatekeeper.logs import configure_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -18,8 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     register(subparsers)
     args = parser.parse_args(argv)
     configure_logging(stream=sys.stderr)
-    code: int = args.handler(args)
-    return code
+    return run_handler(args)
 
 
 if __name__ == "__main__":

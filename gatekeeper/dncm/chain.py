@@ -20,19 +20,17 @@ from typing import Protocol
 
 import structlog
 
-from gatekeeper.audit.events import record_event_now
-from gatekeeper.audit.schema import log_path
-from gatekeeper.audit.store import iter_events, reading
-from gatekeeper.config import Settings
+from gatekeeper.audit import EventKind, iter_events, log_path, reading, record_event_now
+from gatekeeper.common.data_dir import HasDataDir
+from gatekeeper.common.errors import GatekeeperError
 from gatekeeper.dncm.freshness import BackwardsListError
 from gatekeeper.dncm.snapshot import SyncRecord
 from gatekeeper.dncm.storage import IndexPaths, import_lock
 from gatekeeper.dncm.sync import ImportReport, current_record
-from gatekeeper.errors import GatekeeperError
 
 log = structlog.get_logger()
 
-LIST_SYNC = "list_sync"
+LIST_SYNC = EventKind.LIST_SYNC
 IN_FORCE_STATUSES = ("ok", "unchanged")
 
 
@@ -96,7 +94,7 @@ async def record_live_list(directory: Path, decision_log: EventRecorder) -> None
 class ChainJournal:
     """Records syncs in the decision log named by the settings; keeps errors instead of raising."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: HasDataDir) -> None:
         self._settings = settings
         self.errors: list[str] = []
 

@@ -8,11 +8,11 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from gatekeeper.cli_support import ExitCode, load_settings_from
+from gatekeeper.common.errors import ConfigError, GatekeeperError
+from gatekeeper.config.command_args import ExitCode, load_settings_from
 from gatekeeper.dncm.chain import ChainJournal
 from gatekeeper.dncm.storage import LOCK_WAIT_S
 from gatekeeper.dncm.sync import sync_now
-from gatekeeper.errors import ConfigError, GatekeeperError
 
 MAX_LOCK_WAIT_S = 3600
 
@@ -45,11 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_sync(args: argparse.Namespace) -> int:
     """Import the list; exit 0 done, 1 refused or failed, 2 configuration error."""
-    try:
-        settings = load_settings_from(args)
-    except ConfigError as err:
-        print(f"gatekeeper: configuration error: {err}", file=sys.stderr)
-        return ExitCode.USAGE
+    settings = load_settings_from(args)
     journal = ChainJournal(settings)
     try:
         report = sync_now(
@@ -60,9 +56,8 @@ def run_sync(args: argparse.Namespace) -> int:
             journal=journal,
             lock_wait_s=args.lock_wait,
         )
-    except ConfigError as err:
-        print(f"gatekeeper: configuration error: {err}", file=sys.stderr)
-        return ExitCode.USAGE
+    except ConfigError:
+        raise
     except GatekeeperError as err:
         print(f"gatekeeper: sync failed, the current list is kept: {err}", file=sys.stderr)
         journal.failed(err)

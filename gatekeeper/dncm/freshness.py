@@ -19,9 +19,9 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
+from gatekeeper.common.errors import IndexUnavailableError, ListRefusedError, SyncError
 from gatekeeper.dncm.dates import day_of
 from gatekeeper.dncm.snapshot import SyncRecord, open_snapshot
-from gatekeeper.errors import IndexUnavailableError, ListRefusedError, SyncError
 
 FINGERPRINT_CHUNK_BYTES = 1 << 20
 _FORCE_HINT = (

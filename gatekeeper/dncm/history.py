@@ -7,9 +7,10 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+from gatekeeper.common.errors import SyncError
+from gatekeeper.common.private_files import create_private
 from gatekeeper.dncm.snapshot import COLUMNS, PLACEHOLDERS, SyncRecord
-from gatekeeper.dncm.storage import IndexPaths, create_private
-from gatekeeper.errors import SyncError
+from gatekeeper.dncm.storage import IndexPaths
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sync_history (

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from gatekeeper.common.errors import IndexUnavailableError
 from gatekeeper.dncm.dates import day_of
-from gatekeeper.dncm.snapshot import SyncRecord, open_snapshot, read_record
+from gatekeeper.dncm.snapshot import SyncRecord, open_current
 from gatekeeper.dncm.storage import IndexPaths
-from gatekeeper.errors import IndexUnavailableError, SyncError
-from gatekeeper.policy import SnapshotInfo
+from gatekeeper.rules import SnapshotInfo
 
 _LOOKUP = "SELECT registered FROM listing WHERE number = ?"
 
@@ -101,22 +101,11 @@ class ListIndex:
         identity = (stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size)
         if identity == self._identity and self._connection is not None:
             return
-        try:
-            snapshot_id = self._paths.read_current()
-        except (OSError, SyncError) as err:
-            raise IndexUnavailableError(f"{self._paths.current}: unreadable: {err}") from err
-        if snapshot_id is None:
+        opened = open_current(self._paths)
+        if opened is None:
             self._drop()
             return
-        path = self._paths.snapshot(snapshot_id)
-        if not path.exists():
-            raise IndexUnavailableError(f"{path}: the snapshot named by CURRENT is missing")
-        connection = open_snapshot(path)
-        try:
-            record = read_record(connection, path)
-        except IndexUnavailableError:
-            connection.close()
-            raise
+        connection, record = opened
         self._drop()
         self._connection, self._record, self._identity = connection, record, identity
 

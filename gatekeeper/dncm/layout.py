@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
 
+from gatekeeper.common.errors import ListFormatError, ListRefusedError
 from gatekeeper.dncm.dates import DETECTABLE_FORMATS, DateFieldError, DateFormat, read_date
-from gatekeeper.errors import ListFormatError, ListRefusedError
-from gatekeeper.numbers import BelgianNumber, normalise
+from gatekeeper.rules import BelgianNumber, normalise
 
 SAMPLE_BYTES = 1 << 20
 MAX_LINE_BYTES = 1024

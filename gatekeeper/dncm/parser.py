@@ -29,7 +29,7 @@ from gatekeeper.dncm.layout import (
     number_key,
     split_fields,
 )
-from gatekeeper.numbers import BelgianNumber, normalise
+from gatekeeper.rules import BelgianNumber, normalise
 
 CHUNK_BYTES = 1 << 20
 MAX_REPORTED_REJECTS = 1000

@@ -18,9 +18,10 @@ from dataclasses import astuple, dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
 
-from gatekeeper.dncm.storage import create_private, fsync_file
-from gatekeeper.errors import IndexUnavailableError, SyncError
-from gatekeeper.policy import SnapshotInfo
+from gatekeeper.common.errors import IndexUnavailableError, SyncError
+from gatekeeper.common.private_files import create_private, fsync_file
+from gatekeeper.dncm.storage import IndexPaths
+from gatekeeper.rules import SnapshotInfo
 
 BUILD_CACHE_KIB = 16384
 
@@ -96,6 +97,33 @@ def read_record(connection: sqlite3.Connection, path: Path) -> SyncRecord:
     if row is None:
         raise IndexUnavailableError(f"{path}: the list snapshot has no metadata row")
     return SyncRecord.from_row(tuple(row))
+
+
+def open_current(paths: IndexPaths) -> tuple[sqlite3.Connection, SyncRecord] | None:
+    """The snapshot CURRENT names, open read-only, with its record; None without any list.
+
+    Raises IndexUnavailableError naming the file when CURRENT or the snapshot cannot be read.
+    """
+    try:
+        snapshot_id = paths.read_current()
+    except (OSError, SyncError) as err:
+        raise IndexUnavailableError(f"{paths.current}: unreadable: {err}") from err
+    if snapshot_id is None:
+        return None
+    path = paths.snapshot(snapshot_id)
+    if not path.exists():
+        raise IndexUnavailableError(f"{path}: the snapshot named by CURRENT is missing")
+    return open_sealed(path)
+
+
+def open_sealed(path: Path) -> tuple[sqlite3.Connection, SyncRecord]:
+    """A sealed snapshot open read-only, with its record; IndexUnavailableError if unreadable."""
+    connection = open_snapshot(path)
+    try:
+        return connection, read_record(connection, path)
+    except IndexUnavailableError:
+        connection.close()
+        raise
 
 
 class SnapshotBuilder:

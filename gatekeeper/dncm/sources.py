@@ -9,17 +9,16 @@ temporary name until complete.
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 
 import asyncssh
 
-from gatekeeper.clock import BRUSSELS
-from gatekeeper.config import DncmSettings, SftpSource
-from gatekeeper.dncm.storage import PRIVATE_FILE_MODE
-from gatekeeper.errors import ConfigError, SyncError
+from gatekeeper.common.clock import BRUSSELS
+from gatekeeper.common.errors import ConfigError, SyncError
+from gatekeeper.common.private_files import create_private
+from gatekeeper.dncm.settings import DncmSettings, SftpSource
 
 SFTP_CONNECT_TIMEOUT_S = 20.0
 SFTP_DEADLINE_S = 600.0
@@ -92,7 +91,7 @@ async def fetch_sftp(source: SftpSource, inbox: Path) -> FetchedFile:
             ):
                 attributes = await sftp.stat(source.path)
                 partial.unlink(missing_ok=True)
-                os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+                create_private(partial)
                 await sftp.get(source.path, str(partial))
     except (OSError, asyncssh.Error, TimeoutError) as err:
         partial.unlink(missing_ok=True)

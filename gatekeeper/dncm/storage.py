@@ -13,7 +13,6 @@ Layout of the index directory (`data_dir / "dncm"`, mode 0700, every file 0600):
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import os
@@ -27,10 +26,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from gatekeeper.errors import SyncError
+from gatekeeper.common.errors import SyncError
+from gatekeeper.common.private_files import (
+    PRIVATE_FILE_MODE,
+    fsync_directory,
+    make_private_dir,
+    write_private,
+)
 
-PRIVATE_FILE_MODE = 0o600
-PRIVATE_DIR_MODE = 0o700
 SNAPSHOT_SUFFIX = ".sqlite"
 PARTIAL_SUFFIX = ".partial"
 DATA_INBOX = "inbox"
@@ -146,20 +149,6 @@ _FILE_KINDS = (
 )
 
 
-def make_private_dir(path: Path) -> None:
-    """Create a folder and each missing parent with mode 0700; existing ones are left alone."""
-    missing: list[Path] = []
-    folder = path
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            folder.mkdir(mode=PRIVATE_DIR_MODE)
-    if not path.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
-
-
 def open_regular(path: Path) -> BinaryIO:
     """Open a regular file for reading; a pipe or device is refused at once, never waited on."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -170,40 +159,6 @@ def open_regular(path: Path) -> BinaryIO:
         raise NotRegularFileError(f"{path} is {kind}, not a regular file")
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
-
-
-def create_private(path: Path) -> None:
-    """Create an empty file readable only by its owner; fails if it exists."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-    os.close(fd)
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a whole file, mode 0600, and fsync it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_file(path: Path) -> None:
-    """Flush a file's data to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_directory(path: Path) -> None:
-    """Flush a directory's entries (a rename or a new file) to disk."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager

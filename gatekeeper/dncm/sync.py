@@ -17,8 +17,9 @@ never wait: they keep answering from the snapshot they have open until CURRENT c
 
 `serve` runs its scheduled imports in a child process (`python -m gatekeeper.dncm sync`), not a
 thread: the parse loop would otherwise hold the GIL for whole switch intervals (5 ms) and stall
-the lookups of live calls. A failed sync keeps the last good snapshot, logs an error and counts
-the failure in `SYNC_STATUS`; policy blocks calls once the kept list is too old.
+the lookups of live calls. A failed sync keeps the last good snapshot, logs an error, counts the
+failure in its `SyncStatus` and tells `on_result` (the metrics); policy blocks calls once the
+kept list is too old.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -37,8 +37,16 @@ from typing import Protocol
 
 import structlog
 
-from gatekeeper.clock import BRUSSELS, now
-from gatekeeper.config import Settings
+from gatekeeper.common import backoff
+from gatekeeper.common.clock import BRUSSELS, now
+from gatekeeper.common.errors import (
+    GatekeeperError,
+    IndexUnavailableError,
+    ListFormatError,
+    ListRefusedError,
+    SyncError,
+)
+from gatekeeper.common.private_files import fsync_directory
 from gatekeeper.dncm.dates import number_of
 from gatekeeper.dncm.freshness import (
     check_list_date,
@@ -52,7 +60,8 @@ from gatekeeper.dncm.history import record_sync, recorded_ids, sync_history
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.layout import SAMPLE_BYTES, Layout, LayoutPin, detect_layout
 from gatekeeper.dncm.parser import ListParser, ParseTally, RejectedLine
-from gatekeeper.dncm.snapshot import SnapshotBuilder, SyncRecord, open_snapshot, read_record
+from gatekeeper.dncm.settings import DncmSettings
+from gatekeeper.dncm.snapshot import SnapshotBuilder, SyncRecord, open_sealed
 from gatekeeper.dncm.sources import fetch, local_file, mtime_date
 from gatekeeper.dncm.storage import (
     LOCK_WAIT_S,
@@ -61,17 +70,9 @@ from gatekeeper.dncm.storage import (
     IndexPaths,
     create_data_dir,
     failures_named,
-    fsync_directory,
     import_lock,
 )
-from gatekeeper.errors import (
-    GatekeeperError,
-    IndexUnavailableError,
-    ListFormatError,
-    ListRefusedError,
-    SyncError,
-)
-from gatekeeper.policy import LIST_DATE_TOLERANCE_DAYS
+from gatekeeper.rules import LIST_DATE_TOLERANCE_DAYS
 
 log = structlog.get_logger()
 
@@ -80,7 +81,6 @@ KEPT_SNAPSHOTS = 2
 DAILY_AT = (0, 30)
 RETRY_FIRST_S = 60.0
 RETRY_MAX_S = 3600.0
-MAX_BACKOFF_DOUBLINGS = 16
 TRAILER_MARK = " trailer"
 """Ends a snapshot's layout when its file had a record-count trailer."""
 CHILD_DEADLINE_S = 1800.0
@@ -150,7 +150,7 @@ class ImportLimits:
     max_shrink_percent: int = 5
 
 
-def import_list_file(  # noqa: PLR0913 - the contract's keyword arguments
+def import_list_file(  # noqa: PLR0913 - the import's keyword-only knobs
     directory: Path,
     file: Path,
     *,
@@ -373,13 +373,12 @@ def current_record(paths: IndexPaths) -> SyncRecord | None:
         return None
     path = paths.snapshot(snapshot_id)
     try:
-        connection = open_snapshot(path)
-        try:
-            return read_record(connection, path)
-        finally:
-            connection.close()
-    except (IndexUnavailableError, sqlite3.Error) as err:
+        connection, record = open_sealed(path)
+    except IndexUnavailableError as err:
         log.warning("dncm_current_snapshot_unreadable", snapshot=str(path), error=str(err))
+    else:
+        connection.close()
+        return record
     recorded = [r for r in sync_history(paths.directory) if r.snapshot_id == snapshot_id]
     return recorded[-1] if recorded else None
 
@@ -406,7 +405,7 @@ def _remove_old(paths: IndexPaths, current: int) -> None:
 
 
 def sync_now(  # noqa: PLR0913 - keyword-only knobs of one command
-    settings: Settings,
+    settings: SyncSettings,
     *,
     file: Path | None = None,
     list_date: date | None = None,
@@ -451,23 +450,48 @@ class SyncStatus:
     last_report: dict[str, object] = field(default_factory=dict)
 
 
-SYNC_STATUS = SyncStatus()
+class SyncSettings(Protocol):
+    """What a sync reads of the settings (`gatekeeper.config.Settings` is one)."""
+
+    @property
+    def path(self) -> Path:
+        """The config file, which the sync child process is started with."""
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder that holds the index."""
+
+    @property
+    def dncm(self) -> DncmSettings:
+        """The `dncm` section."""
 
 
 class SettingsSource(Protocol):
     """Something that yields the settings in force (`config.LiveSettings`)."""
 
-    def current(self) -> Settings:
+    def current(self) -> SyncSettings:
         """The settings in force now."""
 
 
-def _settings_of(provider: SettingsSource | Callable[[], Settings]) -> Settings:
+def _settings_of(provider: SettingsSource | Callable[[], SyncSettings]) -> SyncSettings:
     current = getattr(provider, "current", None)
     if callable(current):
-        settings: Settings = current()
+        settings: SyncSettings = current()
         return settings
     assert callable(provider)
     return provider()
+
+
+class SyncResults(Protocol):
+    """Told of each scheduled sync's result (`serve.metrics.Metrics.count_sync`)."""
+
+    def __call__(self, *, ok: bool) -> None:
+        """One sync ended, well or not."""
+
+
+def _ignore(*, ok: bool) -> None:
+    """No one to tell of a sync's result."""
+    del ok
 
 
 def seconds_until_next_run(at: datetime, daily_at: tuple[int, int] = DAILY_AT) -> float:
@@ -489,17 +513,19 @@ def needs_sync_now(index: ListIndex, today: date) -> bool:
 
 
 async def sync_forever(  # noqa: PLR0913 - schedule knobs are keyword-only with defaults
-    settings_provider: SettingsSource | Callable[[], Settings],
+    settings_provider: SettingsSource | Callable[[], SyncSettings],
     index: ListIndex,
     stop: asyncio.Event,
     *,
     status: SyncStatus | None = None,
+    on_result: SyncResults | None = None,
     daily_at: tuple[int, int] = DAILY_AT,
     retry_first_s: float = RETRY_FIRST_S,
     retry_max_s: float = RETRY_MAX_S,
 ) -> None:
     """Sync daily and at start-up when the list is old; retry failures with backoff until `stop`."""
-    status = status if status is not None else SYNC_STATUS
+    status = status if status is not None else SyncStatus()
+    told = on_result if on_result is not None else _ignore
     delay = 0.0 if needs_sync_now(index, now().date()) else seconds_until_next_run(now(), daily_at)
     failures = 0
     while not stop.is_set():
@@ -516,7 +542,8 @@ async def sync_forever(  # noqa: PLR0913 - schedule knobs are keyword-only with 
             status.failures += 1
             status.consecutive_failures = failures
             status.last_error = str(err)
-            delay = min(retry_max_s, retry_first_s * 2 ** min(failures - 1, MAX_BACKOFF_DOUBLINGS))
+            told(ok=False)
+            delay = backoff.ceiling(failures, retry_first_s, retry_max_s)
             log.error("dncm_sync_failed", error=str(err), retry_in_s=delay, failures=failures)
             continue
         failures = 0
@@ -524,11 +551,12 @@ async def sync_forever(  # noqa: PLR0913 - schedule knobs are keyword-only with 
         status.last_success_at = now()
         status.last_error = None
         status.last_report = report
+        told(ok=True)
         log.info("dncm_sync_ok", **report)
         delay = seconds_until_next_run(now(), daily_at)
 
 
-async def sync_in_child(settings: Settings, stop: asyncio.Event) -> dict[str, object]:
+async def sync_in_child(settings: SyncSettings, stop: asyncio.Event) -> dict[str, object]:
     """Run `sync` in a child process; its JSON report, or SyncError with its last error line."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from gatekeeper.audit import log_path
 from gatekeeper.audit.anchor import FileAnchor
 from gatekeeper.audit.cli import SHOW_COLUMNS, filters_of, show_cells
 from gatekeeper.audit.event_view import EVENT_COLUMNS, event_json, summary
 from gatekeeper.audit.export import CSV_COLUMNS, ExportFormat, csv_row, decision_json
 from gatekeeper.audit.period import local_text
-from gatekeeper.audit.schema import log_path
 from gatekeeper.audit.store import (
     NON_DECISION_TYPES,
     DecisionRow,
@@ -35,12 +35,12 @@ from gatekeeper.audit.store import (
     reading,
     verify_log,
 )
-from gatekeeper.cli_support import ExitCode, load_settings_from
+from gatekeeper.common.errors import AuditError, ConfigError
+from gatekeeper.common.officer_files import create_output
+from gatekeeper.common.untrusted import csv_cell, json_text, shown
 from gatekeeper.config import PostgresSettings, Settings
-from gatekeeper.errors import AuditError, ConfigError
-from gatekeeper.officer_files import create_output
+from gatekeeper.config.command_args import ExitCode, load_settings_from
 from gatekeeper.stores.postgres.central import CentralNode, central_logs
-from gatekeeper.untrusted import csv_cell, json_text, shown
 
 
 def _central(settings: Settings) -> PostgresSettings:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from gatekeeper.health import Check, CheckResult
-from gatekeeper.metrics import Metrics
+from gatekeeper.serve.health import Check, CheckResult
+from gatekeeper.serve.metrics import Metrics
 from gatekeeper.stores.postgres.replica import ActReplica
 from gatekeeper.stores.postgres.shipper import LAG_ALERT_S, LogShipper
 

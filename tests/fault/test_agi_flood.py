@@ -11,9 +11,9 @@ import pytest
 from gatekeeper.agi.peers import PeerRules, Refusal
 from gatekeeper.agi.refusals import Refusals
 from gatekeeper.agi.server import AgiLimits, AgiRequest, AgiServer
-from gatekeeper.health import run_checks
-from gatekeeper.health_checks import agi_check
-from gatekeeper.metrics import Metrics
+from gatekeeper.serve.health import run_checks
+from gatekeeper.serve.health_checks import agi_check
+from gatekeeper.serve.metrics import Metrics
 from structlog.testing import capture_logs
 
 from agi_support import (
@@ -137,8 +137,8 @@ async def test_unknown_script_is_blocked_without_running_the_handler() -> None:
         with capture_logs() as logs:
             commands = await place_call(server.port, header)
     assert commands == [
-        b'SET VARIABLE "GK_DECISION" "BLOCK"\n',
         b'SET VARIABLE "GK_REASON" "internal_error"\n',
+        b'SET VARIABLE "GK_DECISION" "BLOCK"\n',
     ]
     assert asked == []
     [line] = [e for e in logs if e["event"] == "agi_unknown_script"]

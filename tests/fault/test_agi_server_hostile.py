@@ -18,9 +18,10 @@ PATIENT = AgiLimits(header_timeout=SAFETY_NET * 2, reply_timeout=SAFETY_NET * 2)
 """Limits that never cut a stalled peer off while a test runs, so stalls stay in flight."""
 ALLOW = {"GK_DECISION": "ALLOW", "GK_REASON": "not_listed"}
 FAILED_CLOSED = [
-    b'SET VARIABLE "GK_DECISION" "BLOCK"\n',
     b'SET VARIABLE "GK_REASON" "internal_error"\n',
+    b'SET VARIABLE "GK_DECISION" "BLOCK"\n',
 ]
+"""The fail-closed answer, GK_DECISION last so one cut short leaves it unset."""
 
 
 async def allow(request: AgiRequest) -> Mapping[str, str]:

@@ -12,11 +12,11 @@ import pytest_asyncio
 import structlog
 from gatekeeper.ami.client import AmiClient
 from gatekeeper.ami.service import AmiService
+from gatekeeper.ami.settings import AmiSettings, BypassAction
 from gatekeeper.ami.watchdog import Watchdog
-from gatekeeper.config import AmiSettings, BypassAction
-from gatekeeper.errors import AmiError
-from gatekeeper.health import HealthServer
-from gatekeeper.metrics import Metrics
+from gatekeeper.common.errors import AmiError
+from gatekeeper.serve.health import HealthServer
+from gatekeeper.serve.metrics import Metrics
 from tools.asterisk_sandbox import DEFAULT_ROOT, READY_MARK, AsteriskSandbox, free_port
 
 from ami_support import EVENT_WAIT_S, MemoryLog

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import pytest_asyncio
 from gatekeeper.ami.client import LINK_DOWN, LINK_UP, AmiClient, Subscription
+from gatekeeper.ami.settings import BypassAction
 from gatekeeper.ami.watchdog import BYPASS_HANGUP_CAUSE, Watchdog
-from gatekeeper.config import BypassAction
 from tools.asterisk_sandbox import DEFAULT_ROOT, READY_MARK, AsteriskSandbox, free_port
 
 from ami_support import MemoryLog, next_event

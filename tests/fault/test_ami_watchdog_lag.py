@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 from gatekeeper.ami.client import AmiClient
+from gatekeeper.ami.settings import BypassAction
 from gatekeeper.ami.watchdog import BYPASS_HANGUP_CAUSE, WATCH_GAP_EVENT_KIND, Watchdog
-from gatekeeper.config import BypassAction
 from tools.asterisk_sandbox import DEFAULT_ROOT, READY_MARK, AsteriskSandbox, free_port
 
 from ami_support import MemoryLog, next_event

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gatekeeper.app import open_services
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.records import utc_text
 from gatekeeper.audit.store import verify_log
-from gatekeeper.checker import CallRequest, Checker, CheckResult
-from gatekeeper.clock import today
+from gatekeeper.check.checker import CallRequest, Checker, CheckResult
+from gatekeeper.common.clock import today
 from gatekeeper.config import LiveSettings
 from gatekeeper.dncm.sync import import_list_file
-from gatekeeper.health_checks import late_records_check
+from gatekeeper.serve.app import open_services
+from gatekeeper.serve.health_checks import late_records_check
 from structlog.testing import capture_logs
 from tools.gatekeeper_run import SAMPLE_LIST, write_run_config
 

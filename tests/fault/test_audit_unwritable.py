@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from gatekeeper.audit import purge as purge_module
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.purge import purge_before
 from gatekeeper.audit.store import verify_log
-from gatekeeper.errors import AuditError
+from gatekeeper.common.errors import AuditError
 
 from audit_support import NOT_LISTED
 
@@ -81,11 +80,8 @@ async def test_folder_that_cannot_be_created_refuses_to_open(tmp_path: Path) -> 
 
 
 @pytest.mark.asyncio
-async def test_purge_in_slices_while_the_service_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_purge_in_slices_while_the_service_writes(tmp_path: Path) -> None:
     """A purge in many small slices, racing a writer, leaves a verifiable chain."""
-    monkeypatch.setattr(purge_module, "PURGE_SLICE", 7)
     path = tmp_path / "decisions.sqlite"
     log = await DecisionLog.open(path)
     try:
@@ -93,7 +89,7 @@ async def test_purge_in_slices_while_the_service_writes(
         recent = dataclasses.replace(ENTRY, at=datetime.now(UTC))
         cutoff = datetime(2025, 3, 4, tzinfo=UTC)
         purged, _ = await asyncio.gather(
-            asyncio.to_thread(purge_before, path, cutoff),
+            asyncio.to_thread(purge_before, path, cutoff, slice_records=7),
             asyncio.gather(*(log.record(recent) for _ in range(100))),
         )
     finally:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from gatekeeper.audit.records import DecisionEntry
-from gatekeeper.checker import CHECK_DEADLINE_S, CallRequest, Checker
-from gatekeeper.clock import today
+from gatekeeper.check.checker import CHECK_DEADLINE_S, CallRequest, Checker
+from gatekeeper.common.clock import today
 from gatekeeper.config import LiveSettings
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.sync import import_list_file
-from gatekeeper.policy import Act
+from gatekeeper.rules.policy import Act
 from tools.gatekeeper_run import SAMPLE_LIST, write_run_config
 
 pytestmark = pytest.mark.asyncio

@@ -10,7 +10,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from gatekeeper.config import legal_today
+from gatekeeper.common.clock import today as legal_today
 from gatekeeper.dncm.index import ListIndex
 from tools.asterisk_sandbox import free_port
 from tools.gatekeeper_run import GATEKEEPER, write_run_config

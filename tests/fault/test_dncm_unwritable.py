@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from gatekeeper.config import legal_today
+from gatekeeper.common.clock import today as legal_today
 from gatekeeper.dncm.index import ListIndex
 
 from dncm_support import list_syncs, run_gatekeeper, write_config, write_list

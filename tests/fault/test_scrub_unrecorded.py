@@ -10,7 +10,7 @@ import pytest
 import structlog
 from gatekeeper.audit.schema import log_path
 from gatekeeper.cli import main
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 
 CONFIG = """\
 licensee: {name: Example Contact NV, role: service_provider, licence_valid_until: 2099-06-30}

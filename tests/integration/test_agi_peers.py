@@ -16,10 +16,11 @@ from gatekeeper.agi import peer_uid
 from gatekeeper.agi.peer_uid import ProcNetTcp, SockDiag
 from gatekeeper.agi.peers import PeerRules, default_uids
 from gatekeeper.agi.server import AgiRequest, AgiServer
+from gatekeeper.ami.settings import BypassAction
 from gatekeeper.ami.watchdog import Watchdog
-from gatekeeper.app import agi_handler, agi_server, open_services
-from gatekeeper.config import BypassAction, LiveSettings
-from gatekeeper.metrics import Metrics
+from gatekeeper.config import LiveSettings
+from gatekeeper.serve.app import agi_handler, agi_server, open_services
+from gatekeeper.serve.metrics import Metrics
 from structlog.testing import capture_logs
 from tools.asterisk_sandbox import free_port
 from tools.gatekeeper_run import write_run_config

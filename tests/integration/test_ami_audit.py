@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from gatekeeper.ami.client import AmiClient
+from gatekeeper.ami.settings import BypassAction
 from gatekeeper.ami.watchdog import BypassRecorder, OutcomeRecorder, Watchdog
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.records import DecisionEntry
 from gatekeeper.audit.store import iter_events, outcome_of, reading, verify_log
-from gatekeeper.config import BypassAction
 from tools.asterisk_sandbox import DEFAULT_ROOT, READY_MARK, AsteriskSandbox, free_port
 
 from ami_support import EVENT_WAIT_S, next_event, serve_agi

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from gatekeeper.ami.client import AmiClient, AmiEvent, Subscription
-from gatekeeper.errors import AmiError
+from gatekeeper.common.errors import AmiError
 from tools.asterisk_sandbox import DEFAULT_ROOT, READY_MARK, AsteriskSandbox, free_port
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]

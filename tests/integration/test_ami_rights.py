@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import pytest_asyncio
 from gatekeeper.ami.client import AmiClient, AmiEvent
-from gatekeeper.errors import AmiError
+from gatekeeper.common.errors import AmiError
 from tools.asterisk_sandbox import (
     DEFAULT_ROOT,
     READY_MARK,

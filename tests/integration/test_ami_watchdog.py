@@ -20,9 +20,9 @@ import pytest
 import pytest_asyncio
 import structlog
 from gatekeeper.ami.client import AmiClient, AmiEvent, Subscription
+from gatekeeper.ami.settings import BypassAction
 from gatekeeper.ami.watchdog import BYPASS_HANGUP_CAUSE, Watchdog
-from gatekeeper.config import BypassAction
-from gatekeeper.numbers import InvalidNumber, normalise
+from gatekeeper.rules.numbers import InvalidNumber, normalise
 from tools.asterisk_sandbox import DEFAULT_ROOT, READY_MARK, AsteriskSandbox, free_port
 
 from ami_support import EVENT_WAIT_S, MemoryLog, next_event, serve_agi

@@ -18,8 +18,8 @@ from gatekeeper.audit.report_data import gather
 from gatekeeper.audit.report_html import render
 from gatekeeper.audit.schema import log_path
 from gatekeeper.audit.store import quick_check, verify_log
-from gatekeeper.clock import today
-from gatekeeper.errors import AuditError
+from gatekeeper.common.clock import today
+from gatekeeper.common.errors import AuditError
 from structlog.testing import capture_logs
 from tools.calls import CallSpec, place_through
 from tools.gatekeeper_run import GatekeeperRun, gatekeeper, write_run_config

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from tools.gatekeeper_run import gatekeeper, write_run_config
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from gatekeeper.audit.log import DecisionLog
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from tools.gatekeeper_run import gatekeeper, write_run_config
 
 from audit_support import LISTED, run

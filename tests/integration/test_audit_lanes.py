@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.store import verify_log
-from gatekeeper.errors import AuditError
+from gatekeeper.common.errors import AuditError
 
 pytestmark = pytest.mark.asyncio
 

@@ -15,9 +15,9 @@ import structlog
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.oplog import log_decision
 from gatekeeper.audit.store import verify_log
-from gatekeeper.errors import AuditError
-from gatekeeper.policy import Act, ActKind
-from gatekeeper.pseudonyms import KEY_BYTES, Pseudonyms
+from gatekeeper.common.errors import AuditError
+from gatekeeper.common.pseudonyms import KEY_BYTES, Pseudonyms
+from gatekeeper.rules.policy import Act, ActKind
 
 from audit_support import LISTED
 

@@ -1,4 +1,4 @@
-"""`gatekeeper check` on real files: the contract's JSON, exit codes and stdout discipline."""
+"""`gatekeeper check` on real files: the JSON of docs/agi.md, exit codes and stdout."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from tools.gatekeeper_run import gatekeeper, write_run_config
 
 
@@ -19,7 +19,7 @@ def config(tmp_path: Path) -> Path:
 
 
 def test_check_json_prints_exactly_one_object_with_contract_fields(config: Path) -> None:
-    """`check --json` prints one JSON object holding the contract's keys, and exits 0."""
+    """`check --json` prints one JSON object holding the documented keys, and exits 0."""
     done = gatekeeper(config, "check", "0470 12 34 56", "--campaign", "spring-promo", "--json")
     answer = json.loads(done.stdout)
     assert {k: answer[k] for k in ("decision", "reason", "number", "campaign")} == {

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import structlog
-from gatekeeper.app import open_services
 from gatekeeper.audit.store import reading
-from gatekeeper.checker import CallRequest
+from gatekeeper.check.checker import CallRequest
 from gatekeeper.cli import main
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from gatekeeper.config import LiveSettings
+from gatekeeper.serve.app import open_services
 
 CONFIG = """\
 licensee: {name: Example Contact NV, role: service_provider, licence_valid_until: 2099-06-30}

@@ -9,12 +9,14 @@ from datetime import date, time, timedelta
 from pathlib import Path
 
 import pytest
-from gatekeeper import config_cli, consent_cli
 from gatekeeper.cli import main
-from gatekeeper.config import legal_today, load_settings
+from gatekeeper.common.clock import today as legal_today
+from gatekeeper.common.errors import ConfigError
+from gatekeeper.config import cli as config_cli
+from gatekeeper.config import load_settings
 from gatekeeper.consent import StoredRecord, act_store_path, open_act_store
-from gatekeeper.errors import ConfigError
-from gatekeeper.policy import Act
+from gatekeeper.consent import cli as consent_cli
+from gatekeeper.rules.policy import Act
 
 CONFIG = """\
 licensee: {name: Example Contact NV, role: service_provider, licence_valid_until: 2099-06-30}

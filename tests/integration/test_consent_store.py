@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from gatekeeper.config import legal_today
+from gatekeeper.common.clock import today as legal_today
+from gatekeeper.common.errors import RecordRejectedError, StoreError
 from gatekeeper.consent import (
     ActRecord,
     ActStore,
@@ -19,9 +20,8 @@ from gatekeeper.consent import (
     SqliteActStore,
     open_act_store,
 )
-from gatekeeper.errors import RecordRejectedError, StoreError
-from gatekeeper.numbers import BelgianNumber, normalise
-from gatekeeper.policy import Act, ActKind, Reason, decide
+from gatekeeper.rules.numbers import BelgianNumber, normalise
+from gatekeeper.rules.policy import Act, ActKind, Reason, decide
 from legal_scenarios import Scenario, load_scenarios
 
 NUMBER = "+32470123456"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from gatekeeper.console.security import SESSION_COOKIE
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from tools.asterisk_sandbox import free_port

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.config import LiveSettings
-from gatekeeper.health import HealthServer
-from gatekeeper.health_checks import disk_check, storage_readings
-from gatekeeper.metrics import Metrics
+from gatekeeper.serve.health import HealthServer
+from gatekeeper.serve.health_checks import disk_check, storage_readings
+from gatekeeper.serve.metrics import Metrics
 from tools.gatekeeper_run import write_run_config
 
 MIB = 1024 * 1024

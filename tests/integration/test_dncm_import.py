@@ -8,13 +8,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from gatekeeper.common.errors import ListFormatError, ListRefusedError
 from gatekeeper.dncm.dates import DateFormat
 from gatekeeper.dncm.history import sync_history
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.layout import LayoutPin
 from gatekeeper.dncm.storage import IndexPaths
 from gatekeeper.dncm.sync import ImportLimits, ImportReport, import_list_file
-from gatekeeper.errors import ListFormatError, ListRefusedError
 
 LIST_DATE = date(2024, 5, 1)
 ROWS = [

@@ -9,10 +9,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from gatekeeper.common.errors import IndexUnavailableError
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.storage import IndexPaths
 from gatekeeper.dncm.sync import import_list_file
-from gatekeeper.errors import IndexUnavailableError
 
 LISTED = 32470123456
 REGISTERED = date(2019, 3, 14)

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from gatekeeper.config import legal_today
+from gatekeeper.common.clock import today as legal_today
 from gatekeeper.dncm.__main__ import main
 from gatekeeper.dncm.index import ListIndex
 

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from gatekeeper.common.errors import ListRefusedError
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.sync import ImportLimits, import_list_file
-from gatekeeper.errors import ListRefusedError
 
 LIST_DAY = date(2026, 11, 20)
 

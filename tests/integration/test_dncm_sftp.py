@@ -15,10 +15,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from gatekeeper.config import DncmSettings, SftpSource
+from gatekeeper.common.errors import SyncError
+from gatekeeper.dncm.settings import DncmSettings, SftpSource
 from gatekeeper.dncm.sources import fetch
 from gatekeeper.dncm.sync import import_list_file
-from gatekeeper.errors import SyncError
 
 pytestmark = pytest.mark.sshd
 

@@ -11,7 +11,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from gatekeeper.config import legal_today, load_settings
+from gatekeeper.common.clock import today as legal_today
+from gatekeeper.config import load_settings
 from gatekeeper.dncm.__main__ import main
 from gatekeeper.dncm.history import sync_history
 from gatekeeper.dncm.index import ListIndex

@@ -9,13 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from gatekeeper.app import open_services
-from gatekeeper.checker import CallRequest
-from gatekeeper.clock import today
+from gatekeeper.check.checker import CallRequest
+from gatekeeper.common.clock import today
 from gatekeeper.config import LiveSettings, Settings
 from gatekeeper.dncm.index import ListIndex
 from gatekeeper.dncm.sync import import_list_file
-from gatekeeper.health_checks import list_check, log_check
+from gatekeeper.serve.app import open_services
+from gatekeeper.serve.health_checks import list_check, log_check
 from tools.gatekeeper_run import SAMPLE_LIST, write_run_config
 
 

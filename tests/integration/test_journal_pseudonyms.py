@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from tools.gatekeeper_run import gatekeeper, write_run_config
 
 LISTED_DIALLED = "0470 12 34 56"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from tools.gatekeeper_run import gatekeeper, write_run_config
 
 from owner_support import NOBODY, as_nobody, enterable_run_dir

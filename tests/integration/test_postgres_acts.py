@@ -9,9 +9,9 @@ from datetime import date, time
 import psycopg
 import pytest
 import pytest_asyncio
+from gatekeeper.common.errors import RecordRejectedError, StoreError
 from gatekeeper.consent import ActRecord, ActStore, RecordKind
-from gatekeeper.errors import RecordRejectedError, StoreError
-from gatekeeper.policy import Act, ActKind
+from gatekeeper.rules.policy import Act, ActKind
 from gatekeeper.stores.postgres.acts import PostgresActStore, open_postgres_act_store
 
 from postgres_support import SharedDatabase, node_password

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from gatekeeper.audit.log import DecisionLog
-from gatekeeper.errors import ConfigError
+from gatekeeper.common.errors import ConfigError
 from gatekeeper.stores.postgres.shipper import LogShipper
 
 from audit_support import LISTED, NOT_LISTED, run

@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.schema import SELECT_RECORDS, connect_reader
+from gatekeeper.common.errors import StoreError
 from gatekeeper.config import PostgresSettings
-from gatekeeper.errors import StoreError
 from gatekeeper.stores.health import central_log_check
 from gatekeeper.stores.postgres.shipper import BATCH, CentralLogDivergedError, LogShipper
 from tools.postgres_cluster import PostgresCluster

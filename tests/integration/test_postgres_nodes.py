@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 import structlog
-from gatekeeper.app import Services, open_services
-from gatekeeper.checker import CallRequest
+from gatekeeper.check.checker import CallRequest
 from gatekeeper.cli import main
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from gatekeeper.config import LiveSettings, PostgresSettings
-from gatekeeper.policy import Reason
+from gatekeeper.rules.policy import Reason
+from gatekeeper.serve.app import Services, open_services
 from gatekeeper.stores.health import acts_check
 from gatekeeper.stores.postgres.acts import PostgresActStore
 from gatekeeper.stores.postgres.replica import POLL_S, ActReplica

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from legal_scenarios import Scenario, load_scenarios
 from scenario_setup import customiser, groups, prepare_data
 from tools.asterisk_sandbox import DEFAULT_ROOT, READY_MARK

@@ -1,4 +1,4 @@
-"""Every legal scenario, through `gatekeeper check --json` on real files: the contract's reason."""
+"""Every legal scenario, through `gatekeeper check --json` on real files: the scenario's reason."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from gatekeeper.cli import main
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from legal_scenarios import Scenario, load_scenarios
 from scenario_setup import customiser, groups, prepare_data
 from tools.gatekeeper_run import write_run_config

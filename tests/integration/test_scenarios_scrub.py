@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import structlog
 from gatekeeper.cli import main
-from gatekeeper.clock import today
-from gatekeeper.untrusted import plain_cell
+from gatekeeper.common.clock import today
+from gatekeeper.common.untrusted import plain_cell
 from legal_scenarios import Scenario, load_scenarios
 from scenario_setup import customiser, groups, prepare_data
 from tools.gatekeeper_run import write_run_config

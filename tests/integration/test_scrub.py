@@ -21,10 +21,10 @@ import structlog
 from gatekeeper.audit.schema import log_path
 from gatekeeper.audit.store import iter_events, reading
 from gatekeeper.cli import main
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
+from gatekeeper.common.untrusted import plain_cell
 from gatekeeper.config import load_settings
 from gatekeeper.scrub import ScrubRequest, scrub
-from gatekeeper.untrusted import plain_cell
 from tools.gatekeeper_run import GATEKEEPER
 
 CONFIG = """\

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from tools.gatekeeper_run import SAMPLE_LIST, gatekeeper, write_run_config
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from tools.asterisk_sandbox import DEFAULT_ROOT, READY_MARK, REPO
 from tools.calls import CallSpec, place_through
 from tools.gatekeeper_run import GATEKEEPER, GatekeeperRun

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from gatekeeper.numbers import normalise
-from gatekeeper.policy import (
+from gatekeeper.rules.numbers import normalise
+from gatekeeper.rules.policy import (
     Act,
     ActKind,
     Campaign,

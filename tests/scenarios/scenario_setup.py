@@ -13,10 +13,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.clock import today
+from gatekeeper.common.clock import today
 from gatekeeper.consent import ActRecord, RecordKind, open_act_store
 from gatekeeper.dncm.sync import import_list_file
-from gatekeeper.numbers import BelgianNumber, normalise
+from gatekeeper.rules.numbers import BelgianNumber, normalise
 from legal_scenarios import Scenario, ScenarioTable
 
 GroupKey = tuple[int | None, int]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gatekeeper.agi.server import answer_commands
+from gatekeeper.agi.server import FAIL_CLOSED, answer_commands
 
 ANSWER = {
     "GK_REASON": "not_listed",
@@ -45,3 +45,9 @@ def test_batching_can_be_turned_off() -> None:
     """Without batching every variable gets its own SET VARIABLE, success result=1."""
     commands = answer_commands(ANSWER, batch=False)
     assert [(c.sets, c.success) for c in commands] == [(name, "1") for name in ANSWER]
+
+
+def test_fail_closed_answer_sets_the_decision_last() -> None:
+    """The server's own BLOCK internal_error, sent one variable at a time, ends with GK_DECISION."""
+    commands = answer_commands(FAIL_CLOSED, batch=False)
+    assert [command.sets for command in commands] == ["GK_REASON", "GK_DECISION"]

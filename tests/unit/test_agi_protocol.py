@@ -27,7 +27,7 @@ from gatekeeper.agi.protocol import (
     encode_command,
     encode_set_variable,
 )
-from gatekeeper.errors import AgiProtocolError
+from gatekeeper.common.errors import AgiProtocolError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from gatekeeper.agi.protocol import Environment
 from gatekeeper.agi.server import MAX_URL_PARAMETERS, AgiRequest
-from gatekeeper.app import pbx_of
+from gatekeeper.serve.app import pbx_of
 
 
 def request(script: str) -> AgiRequest:

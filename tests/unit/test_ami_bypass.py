@@ -5,7 +5,6 @@ from __future__ import annotations
 from types import MappingProxyType
 
 import pytest
-from gatekeeper.ami import bypass as bypass_module
 from gatekeeper.ami.bypass import (
     MAX_GRANTS,
     PENDING_GRACE_S,
@@ -431,12 +430,9 @@ def test_report_of_a_leg_left_up_comes_after_the_wait() -> None:
     assert (early, [r.bypass.uniqueid for r in detector.reports()]) == ([], ["T1"])
 
 
-def test_open_reports_are_bounded_and_the_oldest_is_handed_back_early(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Past MAX_REPORTS open reports, the oldest is handed back with what is known so far."""
-    monkeypatch.setattr(bypass_module, "MAX_REPORTS", 2)
-    detector = BypassDetector([TRUNK])
+def test_open_reports_are_bounded_and_the_oldest_is_handed_back_early() -> None:
+    """Past max_reports open reports, the oldest is handed back with what is known so far."""
+    detector = BypassDetector([TRUNK], max_reports=2)
     for n in range(3):
         _feed(detector, [_dial("", f"T{n}", TRUNK, f"T{n}")])
     assert ([r.bypass.uniqueid for r in detector.reports()], detector.tracked) == (["T0"], 5)

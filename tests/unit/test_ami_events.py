@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 import pytest
 from gatekeeper.ami.client import AmiEvent, Subscription, backoff_delays
-from gatekeeper.errors import AmiError
+from gatekeeper.common.errors import AmiError
 
 
 def test_backoff_delays_stay_below_a_doubling_ceiling_up_to_the_cap() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from gatekeeper.ami.service import SECRET_LIMIT_BYTES, read_secret
-from gatekeeper.errors import ConfigError
+from gatekeeper.common.errors import ConfigError
 
 
 def test_secret_is_the_first_line_without_blanks(tmp_path: Path) -> None:

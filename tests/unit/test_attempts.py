@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-from gatekeeper import attempts
-from gatekeeper.attempts import CallAttempts
+from gatekeeper.check import attempts
+from gatekeeper.check.attempts import CallAttempts
 
 
 class Clock:
@@ -29,10 +28,9 @@ def test_check_without_linked_id_is_not_counted() -> None:
     assert CallAttempts(Clock()).next("") == 0
 
 
-def test_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past MAX_CALLS the oldest call is forgotten; the count never grows without bound."""
-    monkeypatch.setattr(attempts, "MAX_CALLS", 3)
-    counter = CallAttempts(Clock())
+def test_memory_is_bounded() -> None:
+    """Past its max_calls the oldest call is forgotten; the count never grows without bound."""
+    counter = CallAttempts(Clock(), max_calls=3)
     for linkedid in ("a", "b", "c", "d"):
         counter.next(linkedid)
     assert (len(counter), counter.next("a")) == (3, 1)

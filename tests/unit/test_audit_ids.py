@@ -26,6 +26,7 @@ def test_ids_sort_in_chain_order(earlier: tuple[int, int], later: tuple[int, int
     assert record_id(*earlier) < record_id(*later)
 
 
+@pytest.mark.slow
 def test_ids_of_consecutive_sequences_are_unique() -> None:
     """A million consecutive records in one millisecond never share an id."""
     ids = {record_id(1_741_000_000_000, seq) for seq in range(1, 2**20 + 1)}

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from gatekeeper.audit.period import local_day, local_text, parse_moment
-from gatekeeper.errors import AuditError
+from gatekeeper.common.errors import AuditError
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ from gatekeeper.audit.chain import (
     record_hash,
 )
 from gatekeeper.audit.records import DecisionEntry, canonical_json, decision_body, utc_text
-from gatekeeper.errors import AuditError
-from gatekeeper.policy import Act, ActKind
+from gatekeeper.common.errors import AuditError
+from gatekeeper.rules.policy import Act, ActKind
 
 from audit_support import LISTED
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gatekeeper.campaign_ids import resolve
+from gatekeeper.check.campaign_ids import resolve
+from gatekeeper.common.errors import ConfigError
 from gatekeeper.config import load_settings
-from gatekeeper.errors import ConfigError
 
 BASE = """\
 licensee: {name: Example Contact NV, role: service_provider, licence_valid_until: 2027-06-30}

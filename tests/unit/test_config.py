@@ -14,21 +14,21 @@ from typing import NamedTuple
 import pytest
 import structlog
 import structlog.testing
+from gatekeeper.common.clock import BRUSSELS as LEGAL_TIMEZONE
+from gatekeeper.common.clock import today as legal_today
+from gatekeeper.common.errors import ConfigError
 from gatekeeper.config import (
-    LEGAL_TIMEZONE,
     MAX_CONFIG_BYTES,
     LicenseeRole,
     LiveSettings,
     Settings,
     config_fingerprint,
     config_path,
-    legal_today,
     load_settings,
     read_data_dir,
 )
-from gatekeeper.errors import ConfigError
-from gatekeeper.licence import licence_warning, log_licence_state
-from gatekeeper.policy import ForeignPolicy, Purpose
+from gatekeeper.config.licence import licence_warning, log_licence_state
+from gatekeeper.rules.policy import ForeignPolicy, Purpose
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "gatekeeper.yaml"
@@ -60,7 +60,7 @@ def write(tmp_path: Path, text: str, name: str = "gatekeeper.yaml") -> Path:
 
 
 def test_example_config_loads() -> None:
-    """The shipped example config is valid and says what the issue asks for."""
+    """The shipped example config is valid and names the example licensee and campaigns."""
     settings = load_settings(EXAMPLE)
     assert settings.licensee.name == "Example Contact NV"
     assert settings.licensee.role is LicenseeRole.SERVICE_PROVIDER

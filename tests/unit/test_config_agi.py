@@ -7,8 +7,9 @@ import pwd
 from pathlib import Path
 
 import pytest
-from gatekeeper.config import AgiSettings, load_settings
-from gatekeeper.errors import ConfigError
+from gatekeeper.agi.settings import AgiSettings
+from gatekeeper.common.errors import ConfigError
+from gatekeeper.config import load_settings
 
 HEAD = """\
 licensee: {name: Example Contact NV, role: service_provider, licence_valid_until: 2027-06-30}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gatekeeper.common.errors import ConfigError
 from gatekeeper.config import PostgresSettings, load_settings
-from gatekeeper.errors import ConfigError
 
 BASE = """\
 licensee: {name: Example Contact NV, role: service_provider, licence_valid_until: 2027-06-30}

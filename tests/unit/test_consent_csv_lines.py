@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from gatekeeper.common.errors import RecordRejectedError
 from gatekeeper.consent import RecordKind
-from gatekeeper.consent_input import read_csv
-from gatekeeper.errors import RecordRejectedError
+from gatekeeper.consent.acts_input import read_csv
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

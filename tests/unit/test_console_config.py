@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gatekeeper.common.errors import ConfigError
 from gatekeeper.config import ConsoleSettings, Endpoint, load_settings
 from gatekeeper.console.security import set_cookie
-from gatekeeper.errors import ConfigError
 from starlette.responses import Response
 
 BASE = """\

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from gatekeeper.common.errors import ListFormatError, ListRefusedError
 from gatekeeper.dncm.dates import DateFieldError, DateFormat, read_date
 from gatekeeper.dncm.layout import (
     Encoding,
@@ -15,7 +16,6 @@ from gatekeeper.dncm.layout import (
     detect_layout,
     split_fields,
 )
-from gatekeeper.errors import ListFormatError, ListRefusedError
 
 NUMBERS = ["0470123456", "025551234", "0497654321", "092345678", "0485112233", "016223344"]
 DATES_ISO = ["2021-04-03", "2019-12-25", "2015-01-31", "2020-02-29", "2018-07-14", "2022-11-05"]

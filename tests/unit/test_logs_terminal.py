@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import structlog
-from gatekeeper.logs import configure_logging
+from gatekeeper.common.logs import configure_logging
 
 
 class _Terminal(io.StringIO):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gatekeeper.agi.peers import Refusal
-from gatekeeper.metrics import Metrics
+from gatekeeper.serve.metrics import Metrics
 from prometheus_client.parser import text_string_to_metric_families
 
 

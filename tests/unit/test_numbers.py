@@ -1,4 +1,4 @@
-"""Table-driven tests of `gatekeeper.numbers`: every dialled form, every class, every refusal."""
+"""Table-driven tests of `gatekeeper.rules.numbers`: every dialled form, class and refusal."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 
 import phonenumbers
 import pytest
-from gatekeeper import number_ranges, numbers
-from gatekeeper.numbers import (
+from gatekeeper.rules import number_ranges, numbers
+from gatekeeper.rules.numbers import (
     BelgianNumber,
     ForeignNumber,
     InvalidNumber,

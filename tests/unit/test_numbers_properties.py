@@ -1,4 +1,4 @@
-"""Property tests of `gatekeeper.numbers`: forms agree, results are fixed points, nothing raises.
+"""Property tests of `gatekeeper.rules.numbers`: forms agree, results are fixed, nothing raises.
 
 Valid Belgian numbers are drawn independently of the range tables: random digits in the shapes
 of Belgian numbers, kept when `phonenumbers` itself calls them valid.
@@ -7,7 +7,7 @@ of Belgian numbers, kept when `phonenumbers` itself calls them valid.
 from __future__ import annotations
 
 import phonenumbers
-from gatekeeper.numbers import (
+from gatekeeper.rules.numbers import (
     BelgianNumber,
     ForeignNumber,
     InvalidNumber,

@@ -7,8 +7,8 @@ from datetime import date, time, timedelta
 from typing import Any
 
 import pytest
-from gatekeeper.numbers import normalise
-from gatekeeper.policy import (
+from gatekeeper.rules.numbers import normalise
+from gatekeeper.rules.policy import (
     LIST_DATE_TOLERANCE_DAYS,
     Act,
     ActKind,
@@ -74,13 +74,13 @@ ALLOW_REASONS = {
 
 @pytest.mark.parametrize("reason", list(Reason), ids=str)
 def test_reason_fixes_verdict(reason: Reason) -> None:
-    """Exactly the contract's allow reasons allow; every other reason blocks."""
+    """Exactly the allow reasons of docs/rules.md allow; every other reason blocks."""
     expected = Verdict.ALLOW if reason in ALLOW_REASONS else Verdict.BLOCK
     assert reason.verdict is expected
 
 
 def test_reason_codes_are_the_contracts() -> None:
-    """The reason codes are spelled as DESIGN.md's contract spells them."""
+    """The reason codes are spelled as docs/rules.md spells them."""
     assert {r.value for r in Reason} == {
         "informational_campaign",
         "not_listed",

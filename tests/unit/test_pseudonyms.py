@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gatekeeper.pseudonyms import KEY_BYTES, PSEUDONYM_HEX, Pseudonyms, loggable
+from gatekeeper.common.pseudonyms import KEY_BYTES, PSEUDONYM_HEX, Pseudonyms, loggable
 
 PSEUDONYMS = Pseudonyms(bytes(range(KEY_BYTES)))
 BYPASS = {

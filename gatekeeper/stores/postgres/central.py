@@ -23,8 +23,8 @@ from typing import Any
 import psycopg
 
 from gatekeeper.audit.schema import COLUMNS, Synchronous, connect_writer
+from gatekeeper.common.errors import StoreError
 from gatekeeper.config import PostgresSettings
-from gatekeeper.errors import StoreError
 from gatekeeper.stores.postgres.connect import read_password
 
 FETCH = 5000

@@ -1,7 +1,7 @@
 """Connections to the shared database: the DSN from the configuration, the password from its file.
 
 The password is read at each connection (so a rotated file is picked up) and never logged; the
-DSN is checked at load time to carry none (gatekeeper/config.py), so it may be named in errors.
+DSN is checked at load time to carry none (gatekeeper/config/), so it may be named in errors.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import psycopg
 
+from gatekeeper.common.errors import StoreError
 from gatekeeper.config import PostgresSettings
-from gatekeeper.errors import StoreError
 
 CONNECT_TIMEOUT_S = 2
 MAX_PASSWORD_BYTES = 4096

@@ -37,9 +37,9 @@ from typing import Any
 import psycopg
 import structlog
 
+from gatekeeper.common.errors import ActsUnavailableError, GatekeeperError
 from gatekeeper.config import PostgresSettings
-from gatekeeper.errors import ActsUnavailableError, GatekeeperError
-from gatekeeper.policy import Act, ActKind
+from gatekeeper.rules import Act, ActKind
 from gatekeeper.stores.postgres.connect import Connection, connect
 
 POLL_S = 0.2

@@ -29,8 +29,8 @@ import structlog
 
 from gatekeeper.audit.chain import StoredRecord
 from gatekeeper.audit.schema import SELECT_RECORDS, connect_reader, to_record
+from gatekeeper.common.errors import GatekeeperError
 from gatekeeper.config import PostgresSettings, Settings
-from gatekeeper.errors import GatekeeperError
 from gatekeeper.stores.postgres.connect import Connection, connect
 
 BATCH = 200

@@ -1,0 +1,1 @@
+"""The long-running service: wiring, health, metrics, disk space."""
