@@ -7,6 +7,7 @@ from types import MappingProxyType
 import pytest
 from gatekeeper.ami.bypass import (
     MAX_GRANTS,
+    MAX_PROVIDER_DIALS,
     PENDING_GRACE_S,
     PRUNE_EVERY_EVENTS,
     REPORT_WAIT_S,
@@ -436,3 +437,341 @@ def test_open_reports_are_bounded_and_the_oldest_is_handed_back_early() -> None:
     for n in range(3):
         _feed(detector, [_dial("", f"T{n}", TRUNK, f"T{n}")])
     assert ([r.bypass.uniqueid for r in detector.reports()], detector.tracked) == (["T0"], 5)
+
+
+def _clocked() -> tuple[list[float], BypassDetector]:
+    now = [0.0]
+    return now, BypassDetector([TRUNK], clock=lambda: now[0])
+
+
+def _half_runs(base: str, uniqueid: str, exten: str = NUMBER) -> AmiEvent:
+    return _event(
+        "Newexten",
+        Channel=base,
+        Context=TRUNK,
+        Exten=exten,
+        Uniqueid=uniqueid,
+        Linkedid="A",
+        Application="Answer",
+    )
+
+
+def _newchannel(name: str, uniqueid: str, context: str = TRUNK, exten: str = NUMBER) -> AmiEvent:
+    return _event(
+        "Newchannel", Channel=name, Context=context, Exten=exten, Uniqueid=uniqueid, Linkedid="A"
+    )
+
+
+def test_dial_begin_bypass_names_every_channel_involved() -> None:
+    """A DialBegin bypass names the dialled channel, its call, its partner and who dialled."""
+    detector = BypassDetector([TRUNK])
+    _feed(detector, _local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "L"))
+    dial = AmiEvent("DialBegin", MappingProxyType({
+        "Channel": "PJSIP/agent-1", "Uniqueid": "P", "Linkedid": "A",
+        "DestChannel": f"Local/{NUMBER}@{TRUNK}-1;1", "DestContext": TRUNK,
+        "DestExten": NUMBER, "DestUniqueid": "T1", "DestLinkedid": "L",
+    }))  # fmt: skip
+    assert detector.feed(dial) == [
+        Bypass(
+            channel=f"Local/{NUMBER}@{TRUNK}-1;1",
+            uniqueid="T1",
+            linkedid="L",
+            context=TRUNK,
+            exten=NUMBER,
+            trigger="DialBegin",
+            dialled_by="PJSIP/agent-1",
+            partner_channel=f"Local/0470@{TRUNK}-1;2",
+            partner_uniqueid="T2",
+            dialled_by_uniqueid="P",
+        )
+    ]
+
+
+def test_newexten_bypass_names_the_channel_and_no_dialler() -> None:
+    """A channel redirected into the trunk is named with its call; nobody dialled it."""
+    detector = BypassDetector([TRUNK])
+    assert _feed(detector, [_runs("R", TRUNK, "L")]) == [
+        Bypass(
+            channel="X/R",
+            uniqueid="R",
+            linkedid="L",
+            context=TRUNK,
+            exten=NUMBER,
+            trigger="Newexten",
+            dialled_by="",
+            partner_channel="",
+        )
+    ]
+
+
+def test_channel_redirected_into_the_trunk_is_reported_once() -> None:
+    """Each further dialplan step of a channel already reported is no new bypass."""
+    detector = BypassDetector([TRUNK])
+    assert len(_feed(detector, [_runs("R", TRUNK, "R"), _runs("R", TRUNK, "R", "Dial")])) == 1
+
+
+def test_allowed_channel_jumping_into_the_trunk_with_its_number_is_no_bypass() -> None:
+    """A checked route half that Goto()s the trunk for the allowed number may dial out."""
+    detector = BypassDetector([TRUNK])
+    _feed(detector, _local_pair(f"Local/0470@{ROUTE}-0", ROUTE, "A", "A2", "A"))
+    detector.allow("A2", "A", E164)
+    jump = _half_runs(f"Local/0470@{ROUTE}-0;2", "A2")
+    hangups = [_event("Hangup", Uniqueid=u) for u in ("A2", "A")]
+    assert (_feed(detector, [jump, jump]), _feed(detector, hangups), detector.tracked) == (
+        [],
+        [],
+        0,
+    )
+
+
+def test_plain_channels_are_not_paired() -> None:
+    """Only Local halves share a grant: one agent's ALLOW does not cover another's dial."""
+    detector = BypassDetector([TRUNK])
+    _feed(
+        detector,
+        [_newchannel("PJSIP/a-1", "P1", "agents"), _newchannel("PJSIP/b-2", "P2", "agents")],
+    )
+    detector.allow("P1", "A", E164)
+    dial = AmiEvent("DialBegin", MappingProxyType({
+        "Channel": "PJSIP/b-2", "Uniqueid": "P2", "DestChannel": f"Local/{NUMBER}@{TRUNK}-1;1",
+        "DestContext": TRUNK, "DestExten": NUMBER, "DestUniqueid": "T1",
+    }))  # fmt: skip
+    assert [b.dialled_by_uniqueid for b in _feed(detector, [dial])] == ["P2"]
+
+
+def test_only_the_two_halves_of_a_local_channel_pair_by_name() -> None:
+    """A Local name without a `;1`/`;2` half pairs with nothing, even under the same base."""
+    detector = BypassDetector([TRUNK])
+    _feed(
+        detector,
+        [_newchannel(f"Local/x@{TRUNK}-1;3", "U3"), _newchannel(f"Local/x@{TRUNK}-1;4", "U4")],
+    )
+    [found] = _feed(detector, [_half_runs(f"Local/x@{TRUNK}-1;4", "U4")])
+    assert found.partner_uniqueid == ""
+
+
+def _allowed_half_dials_through_its_partner(pairing: list[AmiEvent]) -> list[Bypass]:
+    """A2 is allowed; its partner A dials the trunk, A/A2 paired by `pairing` alone."""
+    detector = BypassDetector([TRUNK])
+    _feed(detector, pairing)
+    detector.allow("A2", "A", E164)
+    dial = AmiEvent("DialBegin", MappingProxyType({
+        "Channel": f"Local/0470@{ROUTE}-0;1", "Uniqueid": "A", "DestChannel": "PJSIP/trunk-9",
+        "DestContext": TRUNK, "DestExten": NUMBER, "DestUniqueid": "T1",
+    }))  # fmt: skip
+    return _feed(detector, [dial])
+
+
+def test_local_halves_pair_by_their_channel_names_alone() -> None:
+    """Two Newchannels `…;1` and `…;2` of one Local channel pair without a LocalBridge."""
+    pairing = [
+        _newchannel(f"Local/0470@{ROUTE}-0;1", "A", ROUTE),
+        _newchannel(f"Local/0470@{ROUTE}-0;2", "A2", ROUTE),
+    ]
+    assert _allowed_half_dials_through_its_partner(pairing) == []
+
+
+def test_local_halves_pair_by_local_bridge_alone() -> None:
+    """A LocalBridge pairs two halves whose Newchannels were not seen."""
+    pairing = [_event("LocalBridge", LocalOneUniqueid="A", LocalTwoUniqueid="A2")]
+    assert _allowed_half_dials_through_its_partner(pairing) == []
+
+
+def test_dial_to_a_plain_channel_in_the_trunk_reads_dest_exten() -> None:
+    """A dialled channel that is not Local enters the trunk at DestExten, read for the number."""
+    detector = BypassDetector([TRUNK])
+    detector.allow("A2", "A", E164)
+    dial = AmiEvent("DialBegin", MappingProxyType({
+        "Channel": "PJSIP/a-1", "Uniqueid": "A2", "DestChannel": "PJSIP/trunk-9",
+        "DestContext": TRUNK, "DestExten": NUMBER, "DestUniqueid": "T1",
+    }))  # fmt: skip
+    assert _feed(detector, [dial]) == []
+
+
+def test_dashes_in_the_local_name_are_part_of_the_number() -> None:
+    """Only the last `-` of a Local name starts its counter: `0470-999-999` is read whole."""
+    detector = BypassDetector([TRUNK])
+    detector.allow("A2", "A", E164)
+    dial = AmiEvent("DialBegin", MappingProxyType({
+        "Channel": "PJSIP/a-1", "Uniqueid": "A2", "DestChannel": f"Local/0470-999-999@{TRUNK}-1;1",
+        "DestContext": TRUNK, "DestExten": "s", "DestUniqueid": "T1",
+    }))  # fmt: skip
+    assert _feed(detector, [dial]) == []
+
+
+def test_grant_without_a_number_permits_nothing() -> None:
+    """An ALLOW recorded without a number covers no dialled number (closed)."""
+    detector = BypassDetector([TRUNK])
+    detector.allow("A2", "A", "")
+    [found] = _feed(detector, [_dial("A2", "T1", TRUNK, "A")])
+    assert found.reason == "number_mismatch"
+
+
+def test_two_halves_waiting_at_once_are_both_reported_after_grace() -> None:
+    """Two unchecked trunk halves waiting for their DialBegin are each reported, once."""
+    now, detector = _clocked()
+    for n in ("1", "2"):
+        base = f"Local/0470@{TRUNK}-{n}"
+        _feed(
+            detector,
+            [*_local_pair(base, TRUNK, f"T{n}", f"U{n}", "A"), _half_runs(f"{base};2", f"U{n}")],
+        )
+    now[0] = PENDING_GRACE_S
+    assert ([b.uniqueid for b in detector.expire()], detector.expire()) == (["U1", "U2"], [])
+
+
+def test_feeding_any_event_hands_back_an_expired_wait() -> None:
+    """The grace of a waiting half runs out on the next event fed, not only on expire()."""
+    now, detector = _clocked()
+    base = f"Local/0470@{TRUNK}-1"
+    _feed(detector, [*_local_pair(base, TRUNK, "T1", "T2", "A"), _half_runs(f"{base};2", "T2")])
+    now[0] = PENDING_GRACE_S
+    assert [b.uniqueid for b in detector.feed(_event("VarSet"))] == ["T2"]
+
+
+def test_allowed_late_dial_begin_ends_the_wait_for_good() -> None:
+    """A waiting half whose partner's DialBegin was allowed is not reported after the grace."""
+    now, detector = _clocked()
+    detector.allow("A2", "A", E164)
+    _second_half_runs_first(detector, "A2")
+    now[0] = PENDING_GRACE_S
+    assert detector.expire() == []
+
+
+def test_second_half_of_a_bypassed_leg_is_not_reported_after_grace() -> None:
+    """A half running after its partner was reported shares that verdict, even later."""
+    now, detector = _clocked()
+    base = f"Local/0470@{TRUNK}-1"
+    events = [*_local_pair(base, TRUNK, "T1", "T2", "A"), _dial("", "T1", TRUNK, "A")]
+    found = _feed(detector, [*events, _half_runs(f"{base};2", "T2")])
+    now[0] = PENDING_GRACE_S
+    assert (len(found), detector.expire()) == (1, [])
+
+
+def test_half_whose_partner_hung_up_is_reported_at_once() -> None:
+    """After its partner's Hangup a Local half is alone: it waits for no DialBegin."""
+    detector = BypassDetector([TRUNK])
+    base = f"Local/0470@{TRUNK}-1"
+    _feed(detector, [*_local_pair(base, TRUNK, "T1", "T2", "A"), _event("Hangup", Uniqueid="T1")])
+    [found] = _feed(detector, [_half_runs(f"{base};2", "T2")])
+    assert found.partner_uniqueid == ""
+
+
+def test_half_hung_up_before_its_partner_appeared_is_forgotten() -> None:
+    """A later half of the same Local name is not paired with a half already gone."""
+    detector = BypassDetector([TRUNK])
+    base = f"Local/0470@{TRUNK}-1"
+    _feed(detector, [_newchannel(f"{base};1", "T1"), _event("Hangup", Uniqueid="T1")])
+    _feed(detector, [_newchannel(f"{base};2", "T2")])
+    [found] = _feed(detector, [_half_runs(f"{base};2", "T2")])
+    assert found.partner_uniqueid == ""
+
+
+def test_hangup_of_an_unknown_channel_changes_nothing() -> None:
+    """A Hangup for a channel never seen (events lost) is ignored."""
+    detector = BypassDetector([TRUNK])
+    detector.allow("A2", "A", E164)
+    assert (_feed(detector, [_event("Hangup", Uniqueid="Z")]), detector.tracked) == ([], 1)
+
+
+def test_channels_without_a_hangup_expire() -> None:
+    """A channel whose Hangup was lost is forgotten after the TTL."""
+    now, detector = _clocked()
+    _feed(detector, [_newchannel(f"Local/0470@{TRUNK}-1;1", "T1")])
+    now[0] = STATE_TTL_S + 1
+    _feed(detector, [_event("VarSet")] * PRUNE_EVERY_EVENTS)
+    assert detector.tracked == 0
+
+
+def test_state_within_the_ttl_survives_a_prune() -> None:
+    """A grant and a channel exactly STATE_TTL_S old are still held."""
+    now, detector = _clocked()
+    detector.allow("A2", "A", E164)
+    _feed(detector, [_newchannel(f"Local/0470@{ROUTE}-0;1", "A", ROUTE)])
+    now[0] = STATE_TTL_S
+    _feed(detector, [_event("VarSet")] * PRUNE_EVERY_EVENTS)
+    assert detector.tracked == 2
+
+
+def test_prune_runs_on_every_prune_every_events_th_event() -> None:
+    """Expired state is dropped at the PRUNE_EVERY_EVENTS-th event, not before."""
+    now, detector = _clocked()
+    detector.allow("A2", "A", E164)
+    now[0] = STATE_TTL_S + 1
+    _feed(detector, [_event("VarSet")] * (PRUNE_EVERY_EVENTS - 1))
+    before = detector.tracked
+    _feed(detector, [_event("VarSet")])
+    assert (before, detector.tracked) == (1, 0)
+
+
+def test_channel_covered_when_it_appears_is_decided_then() -> None:
+    """A trunk channel its call's grant covered at Newchannel stays allowed after the grant."""
+    now, detector = _clocked()
+    detector.allow("", "A", E164)
+    now[0] = STATE_TTL_S - 1
+    _feed(detector, [_newchannel(f"Local/{NUMBER}@{TRUNK}-1;1", "T1")])
+    now[0] = STATE_TTL_S + 1
+    _feed(detector, [_event("VarSet")] * PRUNE_EVERY_EVENTS)
+    assert _feed(detector, [_dial("", "T1", TRUNK, "A")]) == []
+
+
+def test_provider_dial_of_an_allowed_leg_is_forgotten_at_its_hangup() -> None:
+    """The provider leg a gated channel began is held only until that channel hangs up."""
+    detector = BypassDetector([TRUNK])
+    _feed(detector, [_provider_dial("T2", TRUNK), _event("Hangup", Uniqueid="T2")])
+    assert detector.tracked == 0
+
+
+def test_provider_dial_outside_the_gated_contexts_is_not_held() -> None:
+    """A provider dial from a context the watchdog does not gate is none of its business."""
+    detector = BypassDetector([TRUNK])
+    _feed(detector, [_provider_dial("R2", ROUTE)])
+    assert detector.tracked == 0
+
+
+def test_provider_dials_are_bounded() -> None:
+    """Past MAX_PROVIDER_DIALS remembered provider legs, the oldest is dropped."""
+    detector = BypassDetector([TRUNK])
+    _feed(detector, [_provider_dial(f"T{n}", TRUNK) for n in range(MAX_PROVIDER_DIALS + 1)])
+    assert detector.tracked == MAX_PROVIDER_DIALS
+
+
+def test_provider_leg_through_a_further_local_channel_is_in_the_report() -> None:
+    """A bypassing leg that dials another Local channel is followed to the provider leg."""
+    detector = BypassDetector([TRUNK])
+    _feed(
+        detector,
+        [
+            *_local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "T1"),
+            _dial("", "T1", TRUNK, "T1"),
+        ],
+    )
+    onward = AmiEvent("DialBegin", MappingProxyType({
+        "Channel": f"Local/0470@{TRUNK}-1;2", "Context": TRUNK, "Uniqueid": "T2",
+        "DestChannel": "Local/0470@out-2;1", "DestContext": "out", "DestUniqueid": "O1",
+    }))  # fmt: skip
+    pair = _local_pair("Local/0470@out-2", "out", "O1", "O2", "T1")
+    _feed(detector, [*pair, onward, _provider_dial("O2", "out")])
+    _feed(detector, [_event("Hangup", Uniqueid=u) for u in ("P1", "O2", "O1", "T2", "T1")])
+    assert [r.provider_channel for r in detector.reports()] == ["IAX2/provider-0001"]
+
+
+def test_report_waits_for_every_channel_of_the_leg() -> None:
+    """A report is not handed back while one of its channels is still up."""
+    detector = BypassDetector([TRUNK])
+    pair = _local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "T1")
+    _feed(detector, [*pair, _dial("", "T1", TRUNK, "T1"), _event("Hangup", Uniqueid="T2")])
+    early = detector.reports()
+    _feed(detector, [_event("Hangup", Uniqueid="T1")])
+    assert (early, [r.bypass.uniqueid for r in detector.reports()]) == ([], ["T1"])
+
+
+def test_report_handed_back_after_the_wait_is_not_handed_back_again() -> None:
+    """A report handed back on time, with no provider leg, is not repeated at the hangups."""
+    now, detector = _clocked()
+    pair = _local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "T1")
+    _feed(detector, [*pair, _dial("", "T1", TRUNK, "T1")])
+    now[0] = REPORT_WAIT_S
+    first = [(r.bypass.uniqueid, r.provider_channel) for r in detector.reports()]
+    _feed(detector, [_event("Hangup", Uniqueid=u) for u in ("T2", "T1")])
+    assert (first, detector.reports()) == ([("T1", "")], [])
