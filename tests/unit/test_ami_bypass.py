@@ -775,3 +775,32 @@ def test_report_handed_back_after_the_wait_is_not_handed_back_again() -> None:
     first = [(r.bypass.uniqueid, r.provider_channel) for r in detector.reports()]
     _feed(detector, [_event("Hangup", Uniqueid=u) for u in ("T2", "T1")])
     assert (first, detector.reports()) == ([("T1", "")], [])
+
+
+def test_half_paired_after_its_partner_was_reported_shares_that_verdict() -> None:
+    """A half that appears only after its partner's bypass takes that verdict, even later."""
+    now, detector = _clocked()
+    base = f"Local/0470@{TRUNK}-1"
+    first = _feed(detector, [_newchannel(f"{base};1", "T1"), _dial("", "T1", TRUNK, "A")])
+    later = _feed(detector, [_newchannel(f"{base};2", "T2"), _half_runs(f"{base};2", "T2")])
+    now[0] = PENDING_GRACE_S
+    assert ([b.uniqueid for b in first], later, detector.expire()) == (["T1"], [], [])
+
+
+def test_dial_into_a_channel_its_call_was_allowed_for_is_no_bypass() -> None:
+    """A dialled trunk channel not decided at Newchannel is covered by its own call's grant."""
+    detector = BypassDetector([TRUNK])
+    detector.allow("", "A", E164)
+    dial = AmiEvent("DialBegin", MappingProxyType({
+        "DestChannel": "PJSIP/trunk-9", "DestContext": TRUNK, "DestExten": NUMBER,
+        "DestUniqueid": "T1",
+    }))  # fmt: skip
+    assert _feed(detector, [_newchannel("PJSIP/trunk-9", "T1", TRUNK, "s"), dial]) == []
+
+
+def test_local_bridge_naming_one_half_pairs_nothing() -> None:
+    """A LocalBridge missing a uniqueid leaves the half it names alone: it waits for nothing."""
+    detector = BypassDetector([TRUNK])
+    _feed(detector, [_event("LocalBridge", LocalOneUniqueid="", LocalTwoUniqueid="T2")])
+    [found] = _feed(detector, [_half_runs(f"Local/0470@{TRUNK}-1;2", "T2")])
+    assert found.uniqueid == "T2"

@@ -245,3 +245,19 @@ def test_two_anchors_on_one_record_keep_the_later_listed() -> None:
     hashes = _stored(_chain(2))
     first, second = AnchoredHead(2, hashes[2], AT), AnchoredHead(2, hashes[2], AT.replace(hour=11))
     assert check_anchors([first, second], 1, 2, hashes.get).newest == second
+
+
+def test_rewritten_chain_verdict_keeps_what_was_vouched_for_before() -> None:
+    """At a rewritten record, the anchors compared and the newest one held so far are kept."""
+    hashes = _stored(_chain(3))
+    held, rewritten = AnchoredHead(2, hashes[2], AT), AnchoredHead(3, "f" * 64, AT)
+    verdict = check_anchors([held, rewritten], 1, 3, hashes.get)
+    assert (verdict.checked, verdict.newest, verdict.failed) == (2, held, rewritten)
+
+
+def test_anchors_after_a_purged_one_are_still_checked() -> None:
+    """Passing over an anchor of a purged record does not end the check of the others."""
+    hashes = _stored(_chain(4))
+    kept = AnchoredHead(3, hashes[3], AT)
+    verdict = check_anchors([AnchoredHead(1, "gone", AT), kept], 2, 4, hashes.get)
+    assert (verdict.checked, verdict.newest) == (1, kept)
