@@ -27,11 +27,18 @@ def _chain(count: int) -> list[StoredRecord]:
     records: list[StoredRecord] = []
     prev = GENESIS
     for seq in range(1, count + 1):
-        content = (seq, f"id{seq}", "event", "2025-03-03T10:00:00", "k") + (None,) * 5
-        content += ("{}", prev)
-        prev = record_hash(content)
-        records.append(StoredRecord(*content, prev))
+        record = StoredRecord(
+            seq, f"id{seq}", "event", "2025-03-03T10:00:00", "k", None, None, None, None, None,
+            "{}", prev, "",
+        )  # fmt: skip
+        prev = hash_of(record)
+        records.append(dataclasses.replace(record, hash=prev))
     return records
+
+
+def _no_record(seq: int) -> str | None:
+    del seq
+    return None
 
 
 def _verified(
@@ -211,7 +218,7 @@ def test_anchor_with_another_hash_means_the_chain_was_rewritten() -> None:
 
 def test_anchor_on_a_missing_record_names_no_record() -> None:
     """An anchored seq inside the range the log cannot find reads `no record`."""
-    verdict = check_anchors([AnchoredHead(2, "f" * 64, AT)], 1, 2, {}.get)
+    verdict = check_anchors([AnchoredHead(2, "f" * 64, AT)], 1, 2, _no_record)
     assert verdict.problem.endswith("the log holds no record there: the chain was rewritten")
 
 
@@ -233,7 +240,7 @@ def test_newest_anchor_beyond_the_end_means_records_were_removed() -> None:
 
 def test_anchor_on_an_empty_log_means_records_were_removed() -> None:
     """With no record left at all, any anchor names records removed from the end (at 0)."""
-    verdict = check_anchors([AnchoredHead(1, "a", AT)], None, None, {}.get)
+    verdict = check_anchors([AnchoredHead(1, "a", AT)], None, None, _no_record)
     assert (verdict.checked, verdict.problem.split(" but ")[1]) == (
         1,
         "the log ends at record 0: records were removed from the end",
