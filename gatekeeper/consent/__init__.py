@@ -202,6 +202,26 @@ async def open_act_store(path: Path) -> SqliteActStore:
     return store
 
 
+def revoked(
+    record_id: int, kind: RecordKind, stored: StoredRecord | None, *, changed: bool
+) -> StoredRecord:
+    """The record a revocation of `record_id` as a `kind` left, or why it was refused.
+
+    `stored` is the record read back after the update (None: no such record) and `changed`
+    whether the update marked it; every store answers a revocation by this one rule.
+    """
+    if stored is None:
+        raise RecordRejectedError(f"no record {record_id}")
+    if stored.record.kind is not kind:
+        raise RecordRejectedError(f"record {record_id} is a {stored.record.kind.value}")
+    if not changed:
+        assert stored.revoked_at is not None
+        raise RecordRejectedError(
+            f"{kind.value} {record_id} was already revoked at {stored.revoked_at.isoformat()}"
+        )
+    return stored
+
+
 class SqliteActStore:
     """The embedded act store: one SQLite file, WAL mode, append-only records."""
 
@@ -342,17 +362,7 @@ class SqliteActStore:
                 found = await self._fetch(f"SELECT {_COLUMNS} FROM acts WHERE id = ?", (record_id,))
         except sqlite3.Error as err:
             raise StoreError(f"{self._path}: cannot revoke record {record_id}: {err}") from err
-        if not found:
-            raise RecordRejectedError(f"no record {record_id}")
-        stored = found[0]
-        if stored.record.kind is not kind:
-            raise RecordRejectedError(f"record {record_id} is a {stored.record.kind.value}")
-        if not changed:
-            assert stored.revoked_at is not None
-            raise RecordRejectedError(
-                f"{kind.value} {record_id} was already revoked at {stored.revoked_at.isoformat()}"
-            )
-        return stored
+        return revoked(record_id, kind, found[0] if found else None, changed=bool(changed))
 
     async def records(
         self, e164: str, advertiser: str | None = None, kind: RecordKind | None = None

@@ -17,9 +17,9 @@ from typing import Any
 
 import psycopg
 
-from gatekeeper.common.errors import RecordRejectedError, StoreError
+from gatekeeper.common.errors import StoreError
 from gatekeeper.config import PostgresSettings
-from gatekeeper.consent import ActRecord, AddResult, RecordKind, StoredRecord
+from gatekeeper.consent import ActRecord, AddResult, RecordKind, StoredRecord, revoked
 from gatekeeper.rules import Act, ActKind
 from gatekeeper.stores.postgres.connect import Connection, connect
 from gatekeeper.stores.postgres.replica import ActReplica, split_acts
@@ -142,17 +142,8 @@ class PostgresActStore:
                 ).fetchone()
         except psycopg.Error as err:
             raise StoreError(f"PostgreSQL acts: cannot revoke record {record_id}: {err}") from err
-        if found is None:
-            raise RecordRejectedError(f"no record {record_id}")
-        stored = _stored_of(found)
-        if stored.record.kind is not kind:
-            raise RecordRejectedError(f"record {record_id} is a {stored.record.kind.value}")
-        if not changed:
-            assert stored.revoked_at is not None
-            raise RecordRejectedError(
-                f"{kind.value} {record_id} was already revoked at {stored.revoked_at.isoformat()}"
-            )
-        return stored
+        stored = _stored_of(found) if found is not None else None
+        return revoked(record_id, kind, stored, changed=bool(changed))
 
     async def records(
         self, e164: str, advertiser: str | None = None, kind: RecordKind | None = None
