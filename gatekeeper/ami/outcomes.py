@@ -8,7 +8,14 @@ the end of the talk time. The call is finished once the asking channel has hung 
 destination too; an attempt whose destination never reports (events lost) is closed by
 `expire()` after `SETTLE_S`. A channel that asks again (a failover trunk re-runs the check)
 finishes its previous decision, whose dial attempts are over or end on their own destination's
-events: each decision gets the outcome of its own attempts, and names its decision's id. A call
+events: each decision gets the outcome of its own attempts, and names its decision's id.
+The checker reports a decision before Asterisk has it, but the AMI events of the dial that came
+before it on the same channel may still be on their way (the event stream lags the FastAGI path
+under load). So a second decision on a channel waits for its marker in the event stream, the
+`VarSet` of `GK_DECISION_ID` to its id, which Asterisk emits after every event of the earlier
+dial: dials seen before the marker stay with the earlier decision. A link that has shown no
+marker yet (a manager user without that event filter) switches at once, as a hangup of the
+channel or `SETTLE_S` without a marker does. A call
 the bypass detector finds dialling another number than the one allowed is *diverted*: from then
 on its dial attempts are not the decision's, and its outcome says `bypassed` rather than describe
 a call to a number nobody allowed.
@@ -25,6 +32,8 @@ from dataclasses import dataclass, field
 from gatekeeper.ami.client import AmiEvent
 
 SETTLE_S = 5.0
+DECISION_MARKER = "GK_DECISION_ID"
+"""The channel variable whose `VarSet` event places a decision in the AMI event stream."""
 FORGET_AFTER_S = 6 * 3600.0
 MAX_CALLS = 50_000
 """Calls followed at once; beyond it the oldest is closed early (flagged), so memory stays
@@ -98,24 +107,66 @@ class OutcomeTracker:
         self._by_dest: dict[str, _Call] = {}
         self._evicted: list[Outcome] = []
         self._superseded: list[_Call] = []
+        self._waiting: dict[str, list[_Call]] = {}
+        self._markers_seen = False
         self._now = clock()
 
     def watch(self, uniqueid: str, linkedid: str, verdict: str, decision_id: str = "") -> None:
         """Follow the call running on `uniqueid`, decided with `verdict` (allow or block)."""
         if not uniqueid:
             return
-        previous = self._calls.pop(uniqueid, None)
-        if previous is not None:
-            self._supersede(previous)
-        if len(self._calls) >= self._max_calls:
+        if self.pending >= self._max_calls:
+            self._evict_oldest()
+        call = _Call(uniqueid, linkedid, verdict, self._clock(), decision_id)
+        if uniqueid in self._calls and decision_id and self._markers_seen:
+            self._waiting.setdefault(uniqueid, []).append(call)
+        else:
+            self._activate(call, self._clock())
+
+    def _evict_oldest(self) -> None:
+        if self._calls:
             oldest = next(iter(self._calls.values()))
             oldest.link_gap = True
             self._evicted.append(self._finish(oldest))
-        self._calls[uniqueid] = _Call(uniqueid, linkedid, verdict, self._clock(), decision_id)
+        else:
+            oldest = next(iter(self._waiting.values()))[0]
+            oldest.link_gap = True
+            self._unwait(oldest)
+            self._evicted.append(Outcome(oldest.uniqueid, describe(oldest)))
 
-    def _supersede(self, previous: _Call) -> None:
+    def _activate(self, call: _Call, at: float) -> None:
+        """`call` is now the decision whose dials the channel's events describe."""
+        previous = self._calls.pop(call.uniqueid, None)
+        if previous is not None:
+            self._supersede(previous, at)
+        self._calls[call.uniqueid] = call
+
+    def _unwait(self, call: _Call) -> None:
+        calls = self._waiting[call.uniqueid]
+        calls.remove(call)
+        if not calls:
+            del self._waiting[call.uniqueid]
+
+    def _marker(self, event: AmiEvent) -> None:
+        decision_id = event.get("Value")
+        if event.get("Variable") != DECISION_MARKER or not decision_id:
+            return
+        self._markers_seen = True
+        calls = self._waiting.get(event.get("Uniqueid"), [])
+        for position, call in enumerate(calls):
+            if call.decision_id == decision_id:
+                for earlier in calls[: position + 1]:
+                    self._unwait(earlier)
+                    self._activate(earlier, self._now)
+                return
+
+    def _release_waiting(self, uniqueid: str, at: float) -> None:
+        for call in self._waiting.pop(uniqueid, []):
+            self._activate(call, at)
+
+    def _supersede(self, previous: _Call, at: float) -> None:
         """The channel asked again: its previous decision's attempts are all it will have."""
-        previous.hung_up_at = self._clock()
+        previous.hung_up_at = at
         if all(a.ended_at is not None for a in previous.attempts):
             self._evicted.append(self._finish(previous))
         else:
@@ -124,7 +175,7 @@ class OutcomeTracker:
     @property
     def pending(self) -> int:
         """Calls followed and not yet finished."""
-        return len(self._calls)
+        return len(self._calls) + sum(len(calls) for calls in self._waiting.values())
 
     def diverted(self, uniqueid: str) -> None:
         """The call on `uniqueid` dialled another number than allowed: stop counting its dials."""
@@ -134,8 +185,11 @@ class OutcomeTracker:
 
     def link_lost(self) -> None:
         """The AMI link dropped: outcomes of calls in flight may miss events."""
+        self._markers_seen = False
         for call in self._calls.values():
             call.link_gap = True
+        for uniqueid in list(self._waiting):
+            self._release_waiting(uniqueid, self._clock())
 
     def feed(self, event: AmiEvent) -> list[Outcome]:
         """Update the state; return the outcomes this event completes."""
@@ -145,6 +199,8 @@ class OutcomeTracker:
             self._dial_begin(event)
         elif name == "DialEnd":
             self._dial_end(event)
+        elif name == "VarSet":
+            self._marker(event)
         elif name == "Hangup":
             return self._hangup(event)
         return []
@@ -152,6 +208,13 @@ class OutcomeTracker:
     def expire(self) -> list[Outcome]:
         """Close calls whose destinations never reported, and forget very old ones."""
         now = self._clock()
+        unmarked = [
+            uniqueid
+            for uniqueid, calls in self._waiting.items()
+            if now - calls[0].decided_at >= SETTLE_S
+        ]
+        for uniqueid in unmarked:
+            self._release_waiting(uniqueid, now)
         done, self._evicted = self._evicted, []
         for call in [*self._superseded, *self._calls.values()]:
             settled = call.hung_up_at is not None and now - call.hung_up_at >= SETTLE_S
@@ -187,6 +250,7 @@ class OutcomeTracker:
             attempt.ended_at = self._now
             attempt.cause = _cause(event)
             attempt.cause_text = event.get("Cause-txt")
+        self._release_waiting(uniqueid, self._now)
         call = self._calls.get(uniqueid)
         if call is not None:
             call.hung_up_at = self._now

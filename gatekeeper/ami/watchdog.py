@@ -33,7 +33,7 @@ from gatekeeper.ami.client import (
     AmiEvent,
     Subscription,
 )
-from gatekeeper.ami.outcomes import MAX_CALLS, Outcome, OutcomeTracker
+from gatekeeper.ami.outcomes import DECISION_MARKER, MAX_CALLS, Outcome, OutcomeTracker
 from gatekeeper.ami.settings import BypassAction
 from gatekeeper.audit import EventKind
 from gatekeeper.common.errors import AmiError
@@ -59,17 +59,19 @@ def event_filters(gated_contexts: Iterable[str]) -> tuple[str, ...]:
     """The manager user's `eventfilter` lines (manager.conf) for what the watchdog reads.
 
     `Newexten` (one per dialplan step, the bulk of a PBX's events) is needed only inside gated
-    contexts, where it shows a channel that jumped into a trunk context. The lines use Asterisk
+    contexts, where it shows a channel that jumped into a trunk context; `VarSet` only of the
+    decision id, which places each decision in the event stream. The lines use Asterisk
     22's name and header filters: an event's name is compared by hash and one header's value
     as a plain string, where a legacy `eventfilter = REGEX` line runs each regular expression
     over the whole text of every event the PBX emits (docs/operations.md).
     """
     names = [f"eventfilter(name({name})) =" for name in WATCHED_EVENTS]
+    marker = f"eventfilter(name(VarSet),header(Variable),method(exact)) = {DECISION_MARKER}"
     newexten = [
         f"eventfilter(name(Newexten),header(Context),method(exact)) = {context}"
         for context in sorted(gated_contexts)
     ]
-    return (*names, *newexten)
+    return (*names, marker, *newexten)
 
 
 class BypassRecorder(Protocol):

@@ -28,6 +28,11 @@ DIALLER = (
     f"[{HOLD}]\n"
     "exten => _[+0-9].,1,Wait(10)\n"
     " same => n,Hangup()\n"
+    "[rights-marker]\n"
+    "exten => _[+0-9].,1,Set(GK_REASON=not_listed)\n"
+    " same => n,Set(GK_DECISION_ID=01JD0000000AB)\n"
+    " same => n,Set(GK_DECISION_IDS=no)\n"
+    " same => n,Hangup()\n"
 )
 WATCHED = {"Newchannel", "LocalBridge", "DialBegin", "DialEnd", "Hangup"}
 
@@ -131,3 +136,17 @@ async def test_shipped_user_gets_the_watched_events_and_gated_newexten_only(
     newexten_contexts = {e.get("Context") for e in seen if e.name == "Newexten"}
     others = names - WATCHED - {"Newexten", "HangupRequest", "SoftHangupRequest"}
     assert (names >= WATCHED, newexten_contexts, others) == (True, {TRUNK}, set())
+
+
+async def test_shipped_user_gets_the_decision_marker_and_no_other_varset(
+    service: AmiClient, dialler: AmiClient
+) -> None:
+    """VarSet reaches the watchdog only for GK_DECISION_ID, the marker of each decision."""
+    seen: list[AmiEvent] = []
+    async with service.subscription() as events:
+        linkedid = await _place(dialler, "rights-marker")
+        async with asyncio.timeout(15):
+            while not any(e.name == "Hangup" and e.get("Uniqueid") == linkedid for e in seen):
+                seen.append(await events.get())
+    varsets = [(e.get("Variable"), e.get("Value")) for e in seen if e.name == "VarSet"]
+    assert varsets == [("GK_DECISION_ID", "01JD0000000AB")]

@@ -274,3 +274,119 @@ def test_failover_check_gives_each_decision_its_own_attempt() -> None:
         ("D1", "congestion", 1),
         ("D2", "answered", 1),
     ]
+
+
+def _marker(uniqueid: str, decision_id: str) -> AmiEvent:
+    return _event("VarSet", Uniqueid=uniqueid, Variable="GK_DECISION_ID", Value=decision_id)
+
+
+def _failover_steps_with_late_events() -> list[tuple[float, AmiEvent]]:
+    """Trunk 1's dial, then D2's marker, then trunk 2: the stream as Asterisk emitted it."""
+    return [
+        (0.0, _dial_begin("A2", "T1")),
+        (1.0, _dial_end("A2", "T1", "CONGESTION")),
+        (0.01, _hangup("T1", "34", "Circuit/channel congestion")),
+        (0.0, _marker("A2", "D2")),
+        (0.0, _dial_begin("A2", "T2")),
+        (2.0, _dial_end("A2", "T2", "ANSWER")),
+        (5.0, _hangup("T2")),
+        (0.01, _hangup("A2")),
+    ]
+
+
+def _results(done: list[Outcome]) -> list[tuple[object, object, object]]:
+    return sorted((o.fields["decision_id"], o.fields["result"], o.fields["attempts"]) for o in done)
+
+
+def test_second_decision_waits_for_its_marker_when_the_first_dial_is_late() -> None:
+    """Trunk 1's events arriving after D2 was taken still count for D1, once markers are seen."""
+    clock = Clock()
+    tracker = OutcomeTracker(clock)
+    tracker.watch("A2", "A", "allow", "D1")
+    done = tracker.feed(_marker("A2", "D1"))
+    tracker.watch("A2", "A", "allow", "D2")
+    done += _feed(tracker, clock, _failover_steps_with_late_events())
+    done += tracker.expire()
+    assert _results(done) == [("D1", "congestion", 1), ("D2", "answered", 1)]
+
+
+def test_without_markers_the_second_decision_takes_over_at_once() -> None:
+    """A link that never showed a marker (no VarSet filter) switches when D2 is taken."""
+    clock = Clock()
+    tracker = OutcomeTracker(clock)
+    tracker.watch("A2", "A", "allow", "D1")
+    tracker.watch("A2", "A", "allow", "D2")
+    steps = [step for step in _failover_steps_with_late_events() if step[1].name != "VarSet"]
+    done = _feed(tracker, clock, steps)
+    done += tracker.expire()
+    assert _results(done) == [("D1", "not_dialled", 0), ("D2", "answered", 2)]
+
+
+def test_decision_whose_marker_never_comes_is_closed_by_the_channel_hangup() -> None:
+    """A waiting decision on a channel that hangs up without its marker is still reported."""
+    clock = Clock()
+    tracker = OutcomeTracker(clock)
+    tracker.watch("A2", "A", "allow", "D1")
+    tracker.feed(_marker("A2", "D1"))
+    tracker.watch("A2", "A", "block", "D2")
+    done = _feed(tracker, clock, [(0.5, _hangup("A2", "21", "Call Rejected"))])
+    clock.now += SETTLE_S
+    done += tracker.expire()
+    assert _results(done) == [("D1", "not_dialled", 0), ("D2", "not_dialled", 0)]
+
+
+def test_waiting_decision_takes_over_after_the_settle_time() -> None:
+    """A marker lost on the way: after SETTLE_S the new decision follows the channel anyway."""
+    clock = Clock()
+    tracker = OutcomeTracker(clock)
+    tracker.watch("A2", "A", "allow", "D1")
+    tracker.feed(_marker("A2", "D1"))
+    tracker.watch("A2", "A", "allow", "D2")
+    clock.now += SETTLE_S
+    done = tracker.expire()
+    done += _feed(
+        tracker,
+        clock,
+        [
+            (0.0, _dial_begin("A2", "T2")),
+            (1.0, _dial_end("A2", "T2", "BUSY")),
+            (0.1, _hangup("T2")),
+        ],
+    )
+    done += _feed(tracker, clock, [(0.1, _hangup("A2"))])
+    assert _results(done) == [("D1", "not_dialled", 0), ("D2", "busy", 1)]
+
+
+def test_waiting_decisions_count_towards_the_bound() -> None:
+    """Decisions waiting for their marker are followed calls: the bound covers them."""
+    clock = Clock()
+    tracker = OutcomeTracker(clock, max_calls=2)
+    tracker.watch("A2", "A", "allow", "D1")
+    tracker.feed(_marker("A2", "D1"))
+    tracker.watch("A2", "A", "allow", "D2")
+    tracker.watch("B2", "B", "allow", "D3")
+    assert tracker.pending == 2
+
+
+def test_link_loss_releases_waiting_decisions_and_forgets_markers() -> None:
+    """After a reconnect the manager user may have changed: decisions switch at once again."""
+    clock = Clock()
+    tracker = OutcomeTracker(clock)
+    tracker.watch("A2", "A", "allow", "D1")
+    tracker.feed(_marker("A2", "D1"))
+    tracker.watch("A2", "A", "allow", "D2")
+    tracker.link_lost()
+    tracker.watch("A2", "A", "allow", "D3")
+    done = _feed(
+        tracker,
+        clock,
+        [
+            (0.0, _dial_begin("A2", "T3")),
+            (1.0, _dial_end("A2", "T3", "BUSY")),
+            (0.1, _hangup("T3")),
+        ],
+    )
+    done += _feed(tracker, clock, [(0.1, _hangup("A2"))])
+    clock.now += SETTLE_S
+    done += tracker.expire()
+    assert _results(done) == [("D1", "not_dialled", 0), ("D2", "not_dialled", 0), ("D3", "busy", 1)]
