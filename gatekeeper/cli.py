@@ -11,11 +11,9 @@ from collections.abc import Sequence
 import structlog
 
 from gatekeeper import __version__
-from gatekeeper.common import run_as
-from gatekeeper.common.errors import GatekeeperError
-from gatekeeper.common.logs import configure_logging
-from gatekeeper.config import CONFIG_ENV_VAR
-from gatekeeper.config.command_args import (
+from gatekeeper.common import GatekeeperError, configure_logging, run_as_refusal, writes_data
+from gatekeeper.config import (
+    CONFIG_ENV_VAR,
     ExitCode,
     exit_code_of,
     load_settings_from,
@@ -81,11 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _wrong_user(args: argparse.Namespace, words: Sequence[str]) -> str | None:
     """Why a writing command must not run as this user (gatekeeper/common/run_as.py), or None."""
-    if not run_as.writes_data(args):
+    if not writes_data(args):
         return None
     data_dir = load_settings_from(args).data_dir
     implicit = None if args.config is not None else os.environ.get(CONFIG_ENV_VAR)
-    return run_as.refusal(data_dir, words, implicit_config=implicit)
+    return run_as_refusal(data_dir, words, implicit_config=implicit)
 
 
 def run() -> None:

@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 from typing import Final, Protocol
 
-from gatekeeper.common.errors import GatekeeperError
+from gatekeeper.common import GatekeeperError
 
 NETLINK_SOCK_DIAG: Final = 4
 SOCK_DIAG_BY_FAMILY: Final = 20

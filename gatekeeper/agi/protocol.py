@@ -30,7 +30,7 @@ from types import MappingProxyType
 from typing import Final
 
 from gatekeeper.agi.codes import OK
-from gatekeeper.common.errors import AgiProtocolError
+from gatekeeper.common import AgiProtocolError
 
 MAX_HEADER_BYTES: Final = 16 * 1024
 """Largest AGI environment block accepted, blank line included."""

@@ -64,7 +64,7 @@ from gatekeeper.agi.protocol import (
     encode_set_variable,
 )
 from gatekeeper.agi.refusals import Refusals
-from gatekeeper.common.errors import AgiProtocolError
+from gatekeeper.common import AgiProtocolError
 
 READ_CHUNK_BYTES: Final = 64 * 1024
 LISTEN_BACKLOG: Final = 1024

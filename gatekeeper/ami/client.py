@@ -41,8 +41,7 @@ from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from gatekeeper.common import backoff
-from gatekeeper.common.errors import AmiError
+from gatekeeper.common import AmiError, jittered_backoff
 
 LOGIN_TIMEOUT_S = 5.0
 ACTION_TIMEOUT_S = 5.0
@@ -148,7 +147,7 @@ def backoff_delays(
     first: float = BACKOFF_FIRST_S, cap: float = BACKOFF_CAP_S, rng: random.Random | None = None
 ) -> Iterator[float]:
     """Reconnect delays: exponential growth to `cap`, each drawn uniformly below its ceiling."""
-    return backoff.jittered(first, cap, rng)
+    return jittered_backoff(first, cap, rng)
 
 
 class Subscription:

@@ -21,7 +21,7 @@ import structlog
 from gatekeeper.ami.client import AmiClient, backoff_delays
 from gatekeeper.ami.settings import AmiSettings
 from gatekeeper.ami.watchdog import Watchdog
-from gatekeeper.common.errors import AmiError, ConfigError
+from gatekeeper.common import AmiError, ConfigError
 
 SECRET_LIMIT_BYTES = 1024
 

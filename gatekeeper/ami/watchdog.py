@@ -36,8 +36,7 @@ from gatekeeper.ami.client import (
 from gatekeeper.ami.outcomes import DECISION_MARKER, MAX_CALLS, Outcome, OutcomeTracker
 from gatekeeper.ami.settings import BypassAction
 from gatekeeper.audit import EventKind
-from gatekeeper.common.errors import AmiError
-from gatekeeper.common.pseudonyms import Pseudonyms, loggable
+from gatekeeper.common import AmiError, Pseudonyms, loggable
 from gatekeeper.rules import recorded_dialled
 
 BYPASS_EVENT_KIND = EventKind.BYPASS

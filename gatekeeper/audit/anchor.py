@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gatekeeper.audit.chain import AnchoredHead
-from gatekeeper.common.errors import AuditError
-from gatekeeper.common.private_files import PRIVATE_FILE_MODE, fsync_directory
+from gatekeeper.common import PRIVATE_FILE_MODE, AuditError, fsync_directory
 
 ANCHOR_DIR_NAME = "anchors"
 FILE_PREFIX = "heads-"

@@ -25,7 +25,7 @@ import structlog
 from gatekeeper.audit.anchor import Anchor, FileAnchor, anchor_dir
 from gatekeeper.audit.chain import AnchoredHead
 from gatekeeper.audit.schema import connect_reader
-from gatekeeper.common.errors import AuditError
+from gatekeeper.common import AuditError
 
 ANCHOR_INTERVAL_S = 60.0
 

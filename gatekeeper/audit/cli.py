@@ -31,10 +31,8 @@ from gatekeeper.audit.store import (
     reading,
     verify_log,
 )
-from gatekeeper.common.errors import AuditError
-from gatekeeper.common.officer_files import create_output
-from gatekeeper.common.untrusted import json_text, shown
-from gatekeeper.config.command_args import (
+from gatekeeper.common import AuditError, create_output, json_text, shown
+from gatekeeper.config import (
     ExitCode,
     data_dir_from,
     load_settings_from,

@@ -15,7 +15,7 @@ from gatekeeper.audit.bypass_view import bypass_sentence, is_told
 from gatekeeper.audit.period import local_text
 from gatekeeper.audit.records import EventKind
 from gatekeeper.audit.store import EventRow
-from gatekeeper.common.untrusted import shown
+from gatekeeper.common import shown
 
 SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
     EventKind.LIST_SYNC: (

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.schema import log_path
-from gatekeeper.common.data_dir import HasDataDir
+from gatekeeper.common import HasDataDir
 
 
 def record_event_now(settings: HasDataDir, kind: str, details: Mapping[str, object]) -> str:

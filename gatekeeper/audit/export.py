@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from gatekeeper.audit.period import local_text
 from gatekeeper.audit.store import DecisionRow
-from gatekeeper.common.untrusted import csv_cell, json_text
+from gatekeeper.common import csv_cell, json_text
 
 
 class ExportFormat(enum.StrEnum):

@@ -79,7 +79,7 @@ from gatekeeper.audit.records import (
 )
 from gatekeeper.audit.schema import WAL_LIMIT_BYTES, Synchronous, connect_writer
 from gatekeeper.audit.wal import copy_back, reset_wal, wal_bytes, wal_file
-from gatekeeper.common.errors import AuditError
+from gatekeeper.common import AuditError
 
 MAX_BATCH = 512
 DEFAULT_BUSY_TIMEOUT_S = 2.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import structlog
 
 from gatekeeper.audit.records import DecisionEntry, utc_text
-from gatekeeper.common.pseudonyms import Pseudonyms
+from gatekeeper.common import Pseudonyms
 
 _logger = structlog.get_logger("gatekeeper.decision")
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from gatekeeper.common.clock import BRUSSELS
-from gatekeeper.common.errors import AuditError
+from gatekeeper.common import BRUSSELS, AuditError
 
 
 def parse_moment(text: str, *, end_of_day: bool = False) -> datetime:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from gatekeeper.audit.store import DecisionRow
-from gatekeeper.common.pseudonyms import pseudonyms_beside
-from gatekeeper.config.command_args import ExitCode
+from gatekeeper.common import pseudonyms_beside
+from gatekeeper.config import ExitCode
 from gatekeeper.rules import InvalidNumber, normalise
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from gatekeeper.audit.append import NewRecord, append
 from gatekeeper.audit.records import EventKind, RecordType, canonical_json, utc_text
 from gatekeeper.audit.schema import Synchronous, connect_writer
-from gatekeeper.common.errors import AuditError
+from gatekeeper.common import AuditError
 
 PURGE_SLICE = 10_000
 PURGE_BUSY_TIMEOUT_S = 10.0

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import PurePath
 
-from gatekeeper.common.errors import AuditError
+from gatekeeper.common import AuditError
 from gatekeeper.rules import Act, SnapshotInfo
 
 

@@ -22,7 +22,7 @@ from gatekeeper.audit.store import (
     reading,
     verify_log,
 )
-from gatekeeper.common.clock import BRUSSELS
+from gatekeeper.common import BRUSSELS
 
 MAX_REPORT_DAYS = 400
 LIST_EVENT_KINDS = (EventKind.LIST_SYNC.value,)

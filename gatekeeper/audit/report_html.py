@@ -17,7 +17,7 @@ from gatekeeper.audit.export import evidence_text
 from gatekeeper.audit.period import local_text
 from gatekeeper.audit.report_data import DayFigures, ReportData, sync_succeeded
 from gatekeeper.audit.store import EventRow
-from gatekeeper.common.clock import BRUSSELS
+from gatekeeper.common import BRUSSELS
 
 CHART_WIDTH = 1000
 CHART_HEIGHT = 260

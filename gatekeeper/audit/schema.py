@@ -7,8 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from gatekeeper.audit.chain import GENESIS, Head, StoredRecord
-from gatekeeper.common.errors import AuditError
-from gatekeeper.common.private_files import create_private, make_private_dir
+from gatekeeper.common import AuditError, create_private, make_private_dir
 
 LOG_DIR_NAME = "audit"
 LOG_FILE_NAME = "decisions.sqlite"

@@ -32,7 +32,7 @@ from gatekeeper.audit.schema import (
     read_head,
     to_record,
 )
-from gatekeeper.common.errors import AuditError
+from gatekeeper.common import AuditError
 
 _FETCH = 1000
 QUICK_TAIL = 10_000

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gatekeeper.check.checker import CheckResult
-from gatekeeper.common.untrusted import shown
+from gatekeeper.common import shown
 
 
 def agi_variables(result: CheckResult) -> dict[str, str]:

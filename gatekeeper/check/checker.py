@@ -24,9 +24,7 @@ import structlog
 
 from gatekeeper.audit import DecisionEntry, log_decision
 from gatekeeper.check.campaign_ids import resolve
-from gatekeeper.common.clock import now
-from gatekeeper.common.errors import ActsUnavailableError, GatekeeperError
-from gatekeeper.common.pseudonyms import Pseudonyms
+from gatekeeper.common import ActsUnavailableError, GatekeeperError, Pseudonyms, now
 from gatekeeper.config import Settings
 from gatekeeper.dncm import ListAnswer
 from gatekeeper.rules import (

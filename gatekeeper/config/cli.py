@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from gatekeeper.common.clock import today
-from gatekeeper.common.errors import ConfigError
-from gatekeeper.config import config_path, deploy_checks, load_settings
+from gatekeeper.common import ConfigError, today
+from gatekeeper.config import deploy_checks
 from gatekeeper.config.licence import licence_warning
+from gatekeeper.config.settings import config_path, load_settings
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

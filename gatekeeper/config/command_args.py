@@ -8,8 +8,8 @@ import re
 import sys
 from pathlib import Path
 
-from gatekeeper.common.errors import ConfigError, GatekeeperError
-from gatekeeper.config import Settings, config_path, load_settings, read_data_dir
+from gatekeeper.common import ConfigError, GatekeeperError
+from gatekeeper.config.settings import Settings, config_path, load_settings, read_data_dir
 
 MAX_STORED_INTEGER = 2**63 - 1
 """The largest integer SQLite stores: no record id or count given on the command line is bigger."""

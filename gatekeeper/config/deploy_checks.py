@@ -31,8 +31,8 @@ from pathlib import Path
 
 from gatekeeper.agi import AgiSettings
 from gatekeeper.ami import AmiClient, event_filters, read_secret
-from gatekeeper.common.errors import AmiError, ConfigError
-from gatekeeper.config import Endpoint, Settings
+from gatekeeper.common import AmiError, ConfigError
+from gatekeeper.config.settings import Endpoint, Settings
 
 DEFAULT_SERVICE_USER = "gatekeeper"
 DEFAULT_GATEKEEPER_AGI = "127.0.0.1:4573"

@@ -6,7 +6,7 @@ from datetime import date
 
 import structlog
 
-from gatekeeper.config import Settings
+from gatekeeper.config.settings import Settings
 
 LICENCE_WARNING_DAYS = 30
 

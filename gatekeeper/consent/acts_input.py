@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
-from gatekeeper.common.clock import BRUSSELS
-from gatekeeper.common.errors import RecordRejectedError
-from gatekeeper.consent import ActRecord, RecordKind
+from gatekeeper.common import BRUSSELS, RecordRejectedError
+from gatekeeper.consent.store import ActRecord, RecordKind
 from gatekeeper.rules import BelgianNumber, ForeignNumber, normalise
 
 REQUIRED_COLUMNS = ("number", "advertiser", "date")

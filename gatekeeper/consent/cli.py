@@ -10,10 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.common.errors import RecordRejectedError
-from gatekeeper.common.untrusted import shown
-from gatekeeper.config import Settings, config_path, load_settings
-from gatekeeper.config.command_args import positive_number
+from gatekeeper.common import RecordRejectedError, shown
+from gatekeeper.config import Settings, config_path, load_settings, positive_number
 from gatekeeper.consent import (
     ActStore,
     RecordKind,

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gatekeeper.common.errors import GatekeeperError
-from gatekeeper.common.private_files import make_private_dir
+from gatekeeper.common import GatekeeperError, make_private_dir
 
 ACCOUNTS_RELATIVE_PATH = Path("console") / "accounts.sqlite"
 FILE_MODE = 0o600

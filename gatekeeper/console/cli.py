@@ -7,9 +7,8 @@ import getpass
 import sys
 from datetime import UTC, datetime
 
-from gatekeeper.common.logs import configure_logging
-from gatekeeper.common.untrusted import shown
-from gatekeeper.config.command_args import ExitCode, load_settings_from
+from gatekeeper.common import configure_logging, shown
+from gatekeeper.config import ExitCode, load_settings_from
 from gatekeeper.console.accounts import MAX_PASSWORD_LENGTH, AccountError, Role
 
 

@@ -8,9 +8,8 @@ from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
-from gatekeeper.audit.period import parse_moment
-from gatekeeper.audit.store import Filters
-from gatekeeper.common.errors import AuditError
+from gatekeeper.audit import Filters, parse_moment
+from gatekeeper.common import AuditError
 from gatekeeper.console.reader import Query
 from gatekeeper.rules import InvalidNumber, Reason, Verdict, normalise
 

@@ -20,18 +20,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from gatekeeper.audit.chain import ChainVerifier, Checkpoint, StoredRecord, VerifyResult
-from gatekeeper.audit.report_data import ReportData, gather
-from gatekeeper.audit.schema import SELECT_RECORDS, to_record
-from gatekeeper.audit.store import (
+from gatekeeper.audit import (
+    SELECT_RECORDS,
+    ChainVerifier,
+    Checkpoint,
     DecisionRow,
     EventRow,
     Filters,
+    ReportData,
+    StoredRecord,
+    VerifyResult,
+    gather,
     iter_decisions,
     outcome_of,
     reading,
+    to_record,
 )
-from gatekeeper.common.errors import GatekeeperError
+from gatekeeper.common import GatekeeperError
 from gatekeeper.consent import SqliteActStore
 from gatekeeper.consent import StoredRecord as StoredAct
 

@@ -32,18 +32,19 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response, Stream
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gatekeeper.audit import DecisionLog
-from gatekeeper.audit.event_view import outcome_text, summary
-from gatekeeper.audit.export import CSV_COLUMNS, csv_row
-from gatekeeper.audit.period import local_text
-from gatekeeper.audit.report_html import render
-from gatekeeper.common import clock
-from gatekeeper.common.errors import AuditError, RecordRejectedError, StoreError
-from gatekeeper.common.untrusted import csv_cell
-from gatekeeper.config import Settings
-from gatekeeper.config.licence import licence_warning
-from gatekeeper.consent import ActStore, RecordKind
-from gatekeeper.consent.acts_input import RawRecord, record_from_fields
+from gatekeeper.audit import (
+    CSV_COLUMNS,
+    DecisionLog,
+    csv_row,
+    local_text,
+    outcome_text,
+    render,
+    summary,
+)
+from gatekeeper.common import AuditError, RecordRejectedError, StoreError, csv_cell
+from gatekeeper.common import today as brussels_today
+from gatekeeper.config import Settings, licence_warning
+from gatekeeper.consent import ActStore, RawRecord, RecordKind, record_from_fields
 from gatekeeper.console.accounts import (
     AccountError,
     AccountStore,
@@ -438,7 +439,7 @@ class Console:
             e164=e164,
             history=history,
             advertisers=sorted(self.services.settings.advertisers),
-            today=clock.today().isoformat(),
+            today=brussels_today().isoformat(),
             **context,
         )
 
@@ -510,7 +511,7 @@ class Console:
 
     async def reports(self, request: Request, session: Session) -> Response:
         """The report form."""
-        today = clock.today()
+        today = brussels_today()
         return self.page(
             request,
             "reports.html",
@@ -572,7 +573,7 @@ class Console:
             kind=kind or "",
             next_url=next_url,
             licence_end=settings.licensee.licence_valid_until.isoformat(),
-            licence_warning=licence_warning(settings, clock.today()),
+            licence_warning=licence_warning(settings, brussels_today()),
         )
 
     # -- accounts --------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gatekeeper.common.logs import configure_logging
-from gatekeeper.config.command_args import run_handler
+from gatekeeper.common import configure_logging
+from gatekeeper.config import run_handler
 from gatekeeper.dncm.cli import register
 
 

@@ -21,8 +21,7 @@ from typing import Protocol
 import structlog
 
 from gatekeeper.audit import EventKind, iter_events, log_path, reading, record_event_now
-from gatekeeper.common.data_dir import HasDataDir
-from gatekeeper.common.errors import GatekeeperError
+from gatekeeper.common import GatekeeperError, HasDataDir
 from gatekeeper.dncm.freshness import BackwardsListError
 from gatekeeper.dncm.snapshot import SyncRecord
 from gatekeeper.dncm.storage import IndexPaths, import_lock

@@ -8,8 +8,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from gatekeeper.common.errors import ConfigError, GatekeeperError
-from gatekeeper.config.command_args import ExitCode, load_settings_from
+from gatekeeper.common import ConfigError, GatekeeperError
+from gatekeeper.config import ExitCode, load_settings_from
 from gatekeeper.dncm.chain import ChainJournal
 from gatekeeper.dncm.storage import LOCK_WAIT_S
 from gatekeeper.dncm.sync import sync_now

@@ -19,7 +19,7 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
-from gatekeeper.common.errors import IndexUnavailableError, ListRefusedError, SyncError
+from gatekeeper.common import IndexUnavailableError, ListRefusedError, SyncError
 from gatekeeper.dncm.dates import day_of
 from gatekeeper.dncm.snapshot import SyncRecord, open_snapshot
 

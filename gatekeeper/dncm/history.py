@@ -7,8 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from gatekeeper.common.errors import SyncError
-from gatekeeper.common.private_files import create_private
+from gatekeeper.common import SyncError, create_private
 from gatekeeper.dncm.snapshot import COLUMNS, PLACEHOLDERS, SyncRecord
 from gatekeeper.dncm.storage import IndexPaths
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from gatekeeper.common.errors import IndexUnavailableError
+from gatekeeper.common import IndexUnavailableError
 from gatekeeper.dncm.dates import day_of
 from gatekeeper.dncm.snapshot import SyncRecord, open_current
 from gatekeeper.dncm.storage import IndexPaths

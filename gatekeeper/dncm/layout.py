@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
 
-from gatekeeper.common.errors import ListFormatError, ListRefusedError
+from gatekeeper.common import ListFormatError, ListRefusedError
 from gatekeeper.dncm.dates import DETECTABLE_FORMATS, DateFieldError, DateFormat, read_date
 from gatekeeper.rules import BelgianNumber, normalise
 

@@ -18,8 +18,7 @@ from dataclasses import astuple, dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
 
-from gatekeeper.common.errors import IndexUnavailableError, SyncError
-from gatekeeper.common.private_files import create_private, fsync_file
+from gatekeeper.common import IndexUnavailableError, SyncError, create_private, fsync_file
 from gatekeeper.dncm.storage import IndexPaths
 from gatekeeper.rules import SnapshotInfo
 

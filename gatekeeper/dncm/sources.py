@@ -15,9 +15,7 @@ from pathlib import Path, PurePosixPath
 
 import asyncssh
 
-from gatekeeper.common.clock import BRUSSELS
-from gatekeeper.common.errors import ConfigError, SyncError
-from gatekeeper.common.private_files import create_private
+from gatekeeper.common import BRUSSELS, ConfigError, SyncError, create_private
 from gatekeeper.dncm.settings import DncmSettings, SftpSource
 
 SFTP_CONNECT_TIMEOUT_S = 20.0

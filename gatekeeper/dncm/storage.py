@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from gatekeeper.common.errors import SyncError
-from gatekeeper.common.private_files import (
+from gatekeeper.common import (
     PRIVATE_FILE_MODE,
+    SyncError,
     fsync_directory,
     make_private_dir,
     write_private,

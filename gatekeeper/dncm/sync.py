@@ -37,16 +37,17 @@ from typing import Protocol
 
 import structlog
 
-from gatekeeper.common import backoff
-from gatekeeper.common.clock import BRUSSELS, now
-from gatekeeper.common.errors import (
+from gatekeeper.common import (
+    BRUSSELS,
     GatekeeperError,
     IndexUnavailableError,
     ListFormatError,
     ListRefusedError,
     SyncError,
+    backoff_ceiling,
+    fsync_directory,
+    now,
 )
-from gatekeeper.common.private_files import fsync_directory
 from gatekeeper.dncm.dates import number_of
 from gatekeeper.dncm.freshness import (
     check_list_date,
@@ -543,7 +544,7 @@ async def sync_forever(  # noqa: PLR0913 - schedule knobs are keyword-only with 
             status.consecutive_failures = failures
             status.last_error = str(err)
             told(ok=False)
-            delay = backoff.ceiling(failures, retry_first_s, retry_max_s)
+            delay = backoff_ceiling(failures, retry_first_s, retry_max_s)
             log.error("dncm_sync_failed", error=str(err), retry_in_s=delay, failures=failures)
             continue
         failures = 0

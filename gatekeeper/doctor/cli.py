@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import sys
 
-from gatekeeper import doctor
-from gatekeeper.config.command_args import ExitCode, load_settings_from
+from gatekeeper.config import ExitCode, load_settings_from
+from gatekeeper.doctor import dialplan
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,9 +36,9 @@ def run_doctor(args: argparse.Namespace) -> int:
     """Print each problem and exit 1, or print that the dialplan is guarded and exit 0."""
     settings = load_settings_from(args)
     username = args.ami_user or settings.ami.username
-    secret = doctor.secret_of(settings, args.ami_secret_file)
-    plan = asyncio.run(doctor.fetch(settings, username, secret))
-    problems = doctor.examine(plan, settings)
+    secret = dialplan.secret_of(settings, args.ami_secret_file)
+    plan = asyncio.run(dialplan.fetch(settings, username, secret))
+    problems = dialplan.examine(plan, settings)
     for problem in problems:
         sys.stdout.write(f"{problem.kind}: {_shown(problem.detail)}\n")
     if problems:
@@ -47,7 +47,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     contexts = len({step.context for step in plan.steps})
     sys.stdout.write(
         f"doctor: {len(plan.steps)} priorities in {contexts} contexts: every route into "
-        f"{', '.join(settings.ami.gated_contexts)} calls {doctor.SUBROUTINE} first, and every "
+        f"{', '.join(settings.ami.gated_contexts)} calls {dialplan.SUBROUTINE} first, and every "
         "campaign the dialplan names is configured\n"
     )
     return ExitCode.OK

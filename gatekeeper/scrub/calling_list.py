@@ -39,9 +39,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, Self, TextIO
 
-from gatekeeper.common.errors import ScrubInputError, ScrubUsageError
-from gatekeeper.common.officer_files import share
-from gatekeeper.common.untrusted import CSV_QUOTE, FORMULA_STARTS, csv_cell
+from gatekeeper.common import (
+    CSV_QUOTE,
+    FORMULA_STARTS,
+    ScrubInputError,
+    ScrubUsageError,
+    csv_cell,
+    share,
+)
 from gatekeeper.dncm import NotRegularFileError, open_regular
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from gatekeeper.common.errors import ScrubUsageError
-from gatekeeper.config.command_args import ExitCode, load_settings_from
+from gatekeeper.common import ScrubUsageError
+from gatekeeper.config import ExitCode, load_settings_from
 from gatekeeper.scrub import ScrubRequest, scrub
 
 

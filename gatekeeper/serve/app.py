@@ -36,11 +36,8 @@ from gatekeeper.agi import (
 from gatekeeper.ami import AmiService, Watchdog
 from gatekeeper.audit import DecisionLog, EventKind, HeadAnchorer
 from gatekeeper.check import CallAttempts, CallRequest, Checker, agi_variables
-from gatekeeper.common.clock import today
-from gatekeeper.common.errors import GatekeeperError
-from gatekeeper.common.pseudonyms import Pseudonyms, open_pseudonyms
-from gatekeeper.config import LiveSettings, Settings
-from gatekeeper.config.licence import log_licence_state
+from gatekeeper.common import GatekeeperError, Pseudonyms, open_pseudonyms, today
+from gatekeeper.config import LiveSettings, Settings, log_licence_state
 from gatekeeper.dncm import ListIndex, record_live_list, sync_forever
 from gatekeeper.rules import Verdict
 from gatekeeper.serve.health import HealthServer
@@ -54,13 +51,13 @@ from gatekeeper.serve.health_checks import (
 )
 from gatekeeper.serve.limits import Limits
 from gatekeeper.serve.metrics import Metrics
-from gatekeeper.stores.acts import open_configured_act_store
-from gatekeeper.stores.health import (
+from gatekeeper.serve.store_checks import (
     acts_check,
     central_log_check,
     watch_replica,
     watch_shipper,
 )
+from gatekeeper.stores.acts import open_configured_act_store
 from gatekeeper.stores.postgres.acts import PostgresActStore
 from gatekeeper.stores.postgres.replica import ActReplica
 from gatekeeper.stores.postgres.shipper import log_shipper

@@ -7,10 +7,8 @@ import asyncio
 import sys
 
 from gatekeeper.check import CallRequest, CheckResult, human_answer, json_answer
-from gatekeeper.common.logs import configure_logging
-from gatekeeper.common.untrusted import json_text
-from gatekeeper.config import LiveSettings
-from gatekeeper.config.command_args import ExitCode, settings_path_from
+from gatekeeper.common import configure_logging, json_text
+from gatekeeper.config import ExitCode, LiveSettings, settings_path_from
 from gatekeeper.serve.app import install_signal_handlers, open_services, serve
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from gatekeeper.common.errors import GatekeeperError
+from gatekeeper.common import GatekeeperError
 from gatekeeper.serve.metrics import EXPOSITION_CONTENT_TYPE, Metrics
 
 HEAD_LIMIT_BYTES = 8192

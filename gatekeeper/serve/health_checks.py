@@ -11,7 +11,7 @@ import structlog
 from gatekeeper.agi import AgiServer
 from gatekeeper.audit import DecisionLog
 from gatekeeper.check import Checker
-from gatekeeper.common.clock import today
+from gatekeeper.common import today
 from gatekeeper.config import Settings
 from gatekeeper.dncm import ListIndex
 from gatekeeper.serve.disk import DiskSpace, DiskState, disk_space

@@ -20,26 +20,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from gatekeeper.audit import log_path
-from gatekeeper.audit.anchor import FileAnchor
-from gatekeeper.audit.cli import SHOW_COLUMNS, filters_of, show_cells
-from gatekeeper.audit.event_view import EVENT_COLUMNS, event_json, summary
-from gatekeeper.audit.export import CSV_COLUMNS, ExportFormat, csv_row, decision_json
-from gatekeeper.audit.period import local_text
-from gatekeeper.audit.store import (
+from gatekeeper.audit import (
+    CSV_COLUMNS,
+    EVENT_COLUMNS,
     NON_DECISION_TYPES,
     DecisionRow,
     EventRow,
+    ExportFormat,
+    FileAnchor,
+    csv_row,
+    decision_json,
+    event_json,
     iter_decisions,
     iter_events,
+    local_text,
+    log_path,
     reading,
+    summary,
     verify_log,
 )
-from gatekeeper.common.errors import AuditError, ConfigError
-from gatekeeper.common.officer_files import create_output
-from gatekeeper.common.untrusted import csv_cell, json_text, shown
-from gatekeeper.config import PostgresSettings, Settings
-from gatekeeper.config.command_args import ExitCode, load_settings_from
+from gatekeeper.audit.cli import SHOW_COLUMNS, filters_of, show_cells
+from gatekeeper.common import AuditError, ConfigError, create_output, csv_cell, json_text, shown
+from gatekeeper.config import ExitCode, PostgresSettings, Settings, load_settings_from
 from gatekeeper.stores.postgres.central import CentralNode, central_logs
 
 

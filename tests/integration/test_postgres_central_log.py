@@ -14,7 +14,7 @@ from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.schema import SELECT_RECORDS, connect_reader
 from gatekeeper.common.errors import StoreError
 from gatekeeper.config import PostgresSettings
-from gatekeeper.stores.health import central_log_check
+from gatekeeper.serve.store_checks import central_log_check
 from gatekeeper.stores.postgres.shipper import BATCH, CentralLogDivergedError, LogShipper
 from tools.postgres_cluster import PostgresCluster
 

@@ -17,7 +17,7 @@ from gatekeeper.common.clock import today
 from gatekeeper.config import LiveSettings, PostgresSettings
 from gatekeeper.rules.policy import Reason
 from gatekeeper.serve.app import Services, open_services
-from gatekeeper.stores.health import acts_check
+from gatekeeper.serve.store_checks import acts_check
 from gatekeeper.stores.postgres.acts import PostgresActStore
 from gatekeeper.stores.postgres.replica import POLL_S, ActReplica
 from tools.postgres_cluster import PostgresCluster

@@ -17,17 +17,9 @@ import structlog.testing
 from gatekeeper.common.clock import BRUSSELS as LEGAL_TIMEZONE
 from gatekeeper.common.clock import today as legal_today
 from gatekeeper.common.errors import ConfigError
-from gatekeeper.config import (
-    MAX_CONFIG_BYTES,
-    LicenseeRole,
-    LiveSettings,
-    Settings,
-    config_fingerprint,
-    config_path,
-    load_settings,
-    read_data_dir,
-)
+from gatekeeper.config import MAX_CONFIG_BYTES, LiveSettings, Settings, config_path, load_settings
 from gatekeeper.config.licence import licence_warning, log_licence_state
+from gatekeeper.config.settings import LicenseeRole, config_fingerprint, read_data_dir
 from gatekeeper.rules.policy import ForeignPolicy, Purpose
 
 REPO = Path(__file__).resolve().parents[2]
@@ -556,7 +548,7 @@ def test_reload_refuses_any_exception_from_loading(
     def broken(_: Path) -> Settings:
         raise LookupError("loader bug")
 
-    monkeypatch.setattr("gatekeeper.config.load_settings", broken)
+    monkeypatch.setattr("gatekeeper.config.live.load_settings", broken)
     with structlog.testing.capture_logs() as logs:
         assert live.reload() is False
     assert live.current() is before

@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from gatekeeper.common.errors import StoreError
+from gatekeeper.common import StoreError
 from gatekeeper.config import PostgresSettings
 from gatekeeper.consent import ActRecord, AddResult, RecordKind, StoredRecord, revoked
 from gatekeeper.rules import Act, ActKind

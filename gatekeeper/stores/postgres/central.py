@@ -22,8 +22,8 @@ from typing import Any
 
 import psycopg
 
-from gatekeeper.audit.schema import COLUMNS, Synchronous, connect_writer
-from gatekeeper.common.errors import StoreError
+from gatekeeper.audit import COLUMNS, Synchronous, connect_writer
+from gatekeeper.common import StoreError
 from gatekeeper.config import PostgresSettings
 from gatekeeper.stores.postgres.connect import read_password
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from gatekeeper.common.errors import StoreError
+from gatekeeper.common import StoreError
 from gatekeeper.config import PostgresSettings
 
 CONNECT_TIMEOUT_S = 2

@@ -37,7 +37,7 @@ from typing import Any
 import psycopg
 import structlog
 
-from gatekeeper.common.errors import ActsUnavailableError, GatekeeperError
+from gatekeeper.common import ActsUnavailableError, GatekeeperError
 from gatekeeper.config import PostgresSettings
 from gatekeeper.rules import Act, ActKind
 from gatekeeper.stores.postgres.connect import Connection, connect

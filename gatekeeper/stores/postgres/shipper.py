@@ -27,9 +27,8 @@ from pathlib import Path
 import psycopg
 import structlog
 
-from gatekeeper.audit.chain import StoredRecord
-from gatekeeper.audit.schema import SELECT_RECORDS, connect_reader, to_record
-from gatekeeper.common.errors import GatekeeperError
+from gatekeeper.audit import SELECT_RECORDS, StoredRecord, connect_reader, to_record
+from gatekeeper.common import GatekeeperError
 from gatekeeper.config import PostgresSettings, Settings
 from gatekeeper.stores.postgres.connect import Connection, connect
 
