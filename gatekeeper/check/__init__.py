@@ -7,12 +7,21 @@ from gatekeeper.check.attempts import MAX_CALLS as ATTEMPTS_MAX_CALLS
 from gatekeeper.check.attempts import TTL_S as ATTEMPTS_TTL_S
 from gatekeeper.check.attempts import CallAttempts
 from gatekeeper.check.campaign_ids import resolve
-from gatekeeper.check.checker import CHECK_DEADLINE_S, CallRequest, Checker, CheckResult
+from gatekeeper.check.checker import (
+    CHECK_DEADLINE_S,
+    FACTS_DEADLINE_S,
+    RECORD_DEADLINE_S,
+    CallRequest,
+    Checker,
+    CheckResult,
+)
 
 __all__ = [
     "ATTEMPTS_MAX_CALLS",
     "ATTEMPTS_TTL_S",
     "CHECK_DEADLINE_S",
+    "FACTS_DEADLINE_S",
+    "RECORD_DEADLINE_S",
     "CallAttempts",
     "CallRequest",
     "CheckResult",

@@ -46,10 +46,13 @@ from gatekeeper.rules import (
 )
 
 FACTS_DEADLINE_S = 0.5
+"""How long the list and the acts may take to answer before a commercial call is blocked."""
 RECORD_DEADLINE_S = 1.0
+"""How long the decision log may take to commit before an ALLOW becomes a BLOCK."""
 CHECK_DEADLINE_S = FACTS_DEADLINE_S + RECORD_DEADLINE_S
-"""The longest a check takes; the AGI server's handler deadline must be longer, so that the
-checker's own fail-closed answer (recorded when it can be) is the one Asterisk gets."""
+"""The longest a check takes with the default deadlines; the AGI server's handler deadline must
+be longer, so that the checker's own fail-closed answer (recorded when it can be) is the one
+Asterisk gets."""
 
 log = structlog.get_logger()
 
@@ -127,7 +130,7 @@ class CheckResult:
 class Checker:
     """Decides and records calls against the settings in force."""
 
-    def __init__(  # noqa: PLR0913 - its collaborators; the last two keyword-only
+    def __init__(  # noqa: PLR0913 - its collaborators, then its keyword-only options
         self,
         settings: Callable[[], Settings],
         index: ListLookup,
@@ -136,6 +139,8 @@ class Checker:
         *,
         clock: Callable[[], datetime] = now,
         pseudonyms: Pseudonyms | None = None,
+        facts_deadline_s: float = FACTS_DEADLINE_S,
+        record_deadline_s: float = RECORD_DEADLINE_S,
     ) -> None:
         """`pseudonyms` name numbers in the `decision` log line; without them it names none."""
         self._settings = settings
@@ -144,6 +149,8 @@ class Checker:
         self._recorder = recorder
         self._clock = clock
         self._pseudonyms = pseudonyms
+        self._facts_deadline_s = facts_deadline_s
+        self._record_deadline_s = record_deadline_s
         self._host = socket.gethostname()
         self.record_failure: str | None = None
 
@@ -164,7 +171,7 @@ class Checker:
         number = normalise(request.dialled, strip_prefix=campaign.strip_prefix if campaign else "")
         snapshot: SnapshotInfo | None = None
         try:
-            async with asyncio.timeout(FACTS_DEADLINE_S):
+            async with asyncio.timeout(self._facts_deadline_s):
                 today = now.date()
                 facts = self._list_facts(settings, resolved.name, campaign, number, today)
                 if isinstance(facts, _ActsWanted):
@@ -232,10 +239,10 @@ class Checker:
     async def _record(self, result: CheckResult) -> CheckResult:
         entry = _entry_of(result, self._host)
         try:
-            async with asyncio.timeout(RECORD_DEADLINE_S):
+            async with asyncio.timeout(self._record_deadline_s):
                 decision_id = await self._recorder.record(entry)
         except (GatekeeperError, TimeoutError, OSError) as err:
-            why = _failure_text(err)
+            why = _failure_text(err, self._record_deadline_s)
             self.record_failure = why
             answered = result
             if result.decision.verdict is Verdict.ALLOW:
@@ -308,10 +315,10 @@ def _facts(
     )
 
 
-def _failure_text(err: BaseException) -> str:
+def _failure_text(err: BaseException, deadline_s: float) -> str:
     """Why a decision could not be recorded in time, never empty."""
     if isinstance(err, TimeoutError):
-        return f"no commit within {RECORD_DEADLINE_S:g} s (decision log locked or slow)"
+        return f"no commit within {deadline_s:g} s (decision log locked or slow)"
     text = str(err)
     return f"{type(err).__name__}: {text}" if text else repr(err)
 

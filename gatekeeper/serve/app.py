@@ -82,8 +82,11 @@ class Services:
 
 
 @contextlib.asynccontextmanager
-async def open_services(live: LiveSettings) -> AsyncIterator[Services]:
+async def open_services(
+    live: LiveSettings, limits: Limits | None = None
+) -> AsyncIterator[Services]:
     """Open the index, the consent store and the decision log; close them in reverse order."""
+    limits = limits if limits is not None else Limits()
     settings = live.current()
     index = ListIndex(settings.data_dir / "dncm")
     try:
@@ -92,7 +95,15 @@ async def open_services(live: LiveSettings) -> AsyncIterator[Services]:
             decision_log = await DecisionLog.open(settings.data_dir / "audit" / "decisions.sqlite")
             try:
                 pseudonyms = open_pseudonyms(settings.data_dir, create=True)
-                checker = Checker(live.current, index, acts, decision_log, pseudonyms=pseudonyms)
+                checker = Checker(
+                    live.current,
+                    index,
+                    acts,
+                    decision_log,
+                    pseudonyms=pseudonyms,
+                    facts_deadline_s=limits.check_facts_deadline_s,
+                    record_deadline_s=limits.check_record_deadline_s,
+                )
                 replica = acts.replica if isinstance(acts, PostgresActStore) else None
                 yield Services(index, checker, decision_log, pseudonyms, replica)
             finally:
@@ -191,7 +202,7 @@ async def serve(
     limits = limits if limits is not None else Limits()
     settings = live.current()
     metrics = Metrics()
-    async with open_services(live) as services:
+    async with open_services(live, limits) as services:
         watchdog = Watchdog(
             gated_contexts=settings.ami.gated_contexts,
             on_bypass=settings.ami.on_bypass,

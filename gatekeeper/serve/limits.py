@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gatekeeper.ami import MAX_FOLLOWED_CALLS, MAX_OPEN_REPORTS, SUBSCRIPTION_LIMIT
-from gatekeeper.check import ATTEMPTS_MAX_CALLS, ATTEMPTS_TTL_S, CHECK_DEADLINE_S
+from gatekeeper.check import ATTEMPTS_MAX_CALLS, ATTEMPTS_TTL_S, FACTS_DEADLINE_S, RECORD_DEADLINE_S
 from gatekeeper.serve.health import CHECK_DEADLINE_S as HEALTH_CHECK_DEADLINE_S
 
 HANDLER_MARGIN_S = 1.0
@@ -24,7 +24,8 @@ LICENCE_CHECK_INTERVAL_S = 6 * 3600.0
 class Limits:
     """Deadlines (seconds) and bounds of the running service."""
 
-    check_deadline_s: float = CHECK_DEADLINE_S
+    check_facts_deadline_s: float = FACTS_DEADLINE_S
+    check_record_deadline_s: float = RECORD_DEADLINE_S
     agi_handler_margin_s: float = HANDLER_MARGIN_S
     health_check_deadline_s: float = HEALTH_CHECK_DEADLINE_S
     attempts_max_calls: int = ATTEMPTS_MAX_CALLS
@@ -34,6 +35,11 @@ class Limits:
     ami_subscription_limit: int = SUBSCRIPTION_LIMIT
     metrics_refresh_s: float = METRICS_REFRESH_S
     licence_check_interval_s: float = LICENCE_CHECK_INTERVAL_S
+
+    @property
+    def check_deadline_s(self) -> float:
+        """The longest a check takes: its facts' deadline, then its record's."""
+        return self.check_facts_deadline_s + self.check_record_deadline_s
 
     @property
     def agi_handler_timeout_s(self) -> float:

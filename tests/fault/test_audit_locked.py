@@ -20,6 +20,7 @@ from gatekeeper.config import LiveSettings
 from gatekeeper.dncm.sync import import_list_file
 from gatekeeper.serve.app import open_services
 from gatekeeper.serve.health_checks import late_records_check
+from gatekeeper.serve.limits import Limits
 from structlog.testing import capture_logs
 from tools.gatekeeper_run import SAMPLE_LIST, write_run_config
 
@@ -110,6 +111,31 @@ async def test_a_late_answer_is_logged_with_its_reason(config: Path) -> None:
         await _checks_while_locked(config)
     errors = [str(e["error"]) for e in logs if e["event"] == "decision_log_unavailable"]
     assert (len(errors) > 0, all("locked" in error for error in errors)) == (True, True)
+
+
+async def test_the_service_hands_the_checker_its_record_deadline(config: Path) -> None:
+    """`open_services` with `Limits(check_record_deadline_s=0.2)`: a locked log misses 0.2 s."""
+    limits = Limits(check_record_deadline_s=0.2)
+    async with open_services(LiveSettings(config), limits) as services:
+        locker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            LOCKER,
+            str(services.decision_log.path),
+            "1.0",
+            stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert locker.stdout is not None
+            assert await locker.stdout.readline() == b"locked\n"
+            async with asyncio.timeout(0.8):
+                result = await _check_after(services.checker, 0, 0)
+        finally:
+            await locker.wait()
+    assert (result.decision_id, services.checker.record_failure) == (
+        None,
+        "no commit within 0.2 s (decision log locked or slow)",
+    )
 
 
 async def test_a_full_late_queue_refuses_and_health_says_so(tmp_path: Path) -> None:

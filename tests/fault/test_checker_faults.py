@@ -41,6 +41,16 @@ class BrokenStore:
         raise ValueError(f"Invalid isoformat string: '2026-02-30' ({advertiser}, {e164})")
 
 
+class StalledActs:
+    """A consent store that never answers (a hung connection): impossible to stage for real."""
+
+    async def acts_for(self, advertiser: str, e164: str) -> tuple[tuple[Act, ...], tuple[Act, ...]]:
+        """Never return."""
+        del advertiser, e164
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
 class Recorded:
     """A decision log that keeps what it is given."""
 
@@ -95,6 +105,37 @@ async def test_stalled_log_turns_an_allow_into_a_block_within_the_deadline(
         "internal_error",
         None,
         False,
+    )
+
+
+async def test_the_record_deadline_given_is_the_one_in_force(live: LiveSettings) -> None:
+    """A checker given `record_deadline_s=0.05` blocks a hung log's ALLOW after 0.05 s, not 1 s."""
+    index = ListIndex(live.current().data_dir / "dncm")
+    checker = Checker(live.current, index, NoActs(), StalledDisk(), record_deadline_s=0.05)
+    try:
+        async with asyncio.timeout(0.5):
+            result = await checker.check(CallRequest("0470999999", "spring-promo", "test"))
+    finally:
+        index.close()
+    assert (result.decision.reason.value, checker.record_failure) == (
+        "internal_error",
+        "no commit within 0.05 s (decision log locked or slow)",
+    )
+
+
+async def test_the_facts_deadline_given_is_the_one_in_force(live: LiveSettings) -> None:
+    """A checker given `facts_deadline_s=0.05` blocks when the acts stall past 0.05 s, not 0.5 s."""
+    index = ListIndex(live.current().data_dir / "dncm")
+    recorded = Recorded()
+    checker = Checker(live.current, index, StalledActs(), recorded, facts_deadline_s=0.05)
+    try:
+        async with asyncio.timeout(0.4):
+            result = await checker.check(CallRequest("0470999999", "spring-promo", "test"))
+    finally:
+        index.close()
+    assert (result.decision.reason.value, result.decision.rule) == (
+        "internal_error",
+        "facts unavailable: TimeoutError()",
     )
 
 
