@@ -108,6 +108,12 @@ def test_header_from_an_untrusted_address_is_ignored(distrusting: Served) -> Non
     assert "console_proxy_header_ignored" in distrusting.log.read_text(encoding="utf-8")
 
 
+def test_a_forwarded_address_does_not_make_the_header_trusted(distrusting: Served) -> None:
+    """X-Forwarded-For naming a trusted proxy is not the connection's peer: still ignored."""
+    response = distrusting.send("GET", "/search", {HEADER: "alice", "X-Forwarded-For": "192.0.2.1"})
+    assert (response.status, response.getheader("location")) == (303, "/login?next=/search")
+
+
 def test_unknown_account_is_refused(trusting: Served) -> None:
     """A trusted header naming no account is refused (403), never a login."""
     response = trusting.get("/search", "mallory")
