@@ -172,9 +172,10 @@ class CentralReader:
     async def search(self, query: Query, before: str | None, limit: int) -> Page:
         """A page of matching decisions of every node, newest first."""
         where, params = condition(query)
+        after = None if before is None else parse_node_cursor(before)
         async with self._connection() as conn:
-            if before is not None:
-                node, seq = parse_node_cursor(before)
+            if after is not None:
+                node, seq = after
                 cursor = await conn.execute(
                     "SELECT at FROM gatekeeper.decision_log WHERE node = %s AND seq = %s",
                     (node, seq),
@@ -217,9 +218,10 @@ class CentralReader:
         if kinds:
             where += " AND kind = ANY(%s)"
             params.append(list(kinds))
+        after = None if before is None else parse_node_cursor(before)
         async with self._connection() as conn:
-            if before is not None:
-                node, seq = parse_node_cursor(before)
+            if after is not None:
+                node, seq = after
                 cursor = await conn.execute(
                     "SELECT at FROM gatekeeper.decision_log WHERE node = %s AND seq = %s",
                     (node, seq),
