@@ -125,7 +125,7 @@ async def measure(path: Path, repeat: int) -> None:
         await timed(
             "campaign, first page", repeat, lambda _i: reader.search(campaign, None, PAGE_SIZE)
         )
-        cursor: list[int | None] = [None]
+        cursor: list[str | None] = [None]
 
         async def next_page(_i: int) -> None:
             page = await reader.search(campaign, cursor[0], PAGE_SIZE)

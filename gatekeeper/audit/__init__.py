@@ -19,8 +19,8 @@ from gatekeeper.audit.export import CSV_COLUMNS, ExportFormat, csv_row, decision
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.oplog import log_decision
 from gatekeeper.audit.period import local_text, parse_moment
-from gatekeeper.audit.records import DecisionEntry, EventKind, snapshot_body
-from gatekeeper.audit.report_data import ReportData, gather
+from gatekeeper.audit.records import DecisionEntry, EventKind, snapshot_body, utc_text
+from gatekeeper.audit.report_data import DayFigures, ReportData, gather
 from gatekeeper.audit.report_html import render
 from gatekeeper.audit.schema import (
     COLUMNS,
@@ -65,6 +65,7 @@ __all__ = [
     "AuditSettings",
     "ChainVerifier",
     "Checkpoint",
+    "DayFigures",
     "DecisionEntry",
     "DecisionLog",
     "DecisionRow",
@@ -98,5 +99,6 @@ __all__ = [
     "snapshot_body",
     "summary",
     "to_record",
+    "utc_text",
     "verify_log",
 ]

@@ -82,6 +82,10 @@ MAX_CONFIG_BYTES = 64 * 1024
 MAX_YAML_DEPTH = 32
 """The deepest nesting of mappings and lists a configuration may have (it needs five)."""
 DEFAULT_MAX_LAG_MS = 1000
+_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+_RESERVED_HEADERS = frozenset(
+    {"host", "cookie", "authorization", "content-type", "content-length", "x-forwarded-for"}
+)
 
 E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
@@ -119,6 +123,16 @@ DEFAULT_CONSOLE_PORT = 9580
 
 
 @dataclass(frozen=True, slots=True)
+class PostgresSettings:
+    """A shared PostgreSQL database: a DSN without password, the password in its own file."""
+
+    dsn: str
+    password_file: Path | None = None
+    max_lag_ms: int = DEFAULT_MAX_LAG_MS
+    """Acts only: how old the local replica may be before commercial calls are blocked."""
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleSettings:
     """The compliance officers' web console (docs/console.md)."""
 
@@ -128,16 +142,11 @@ class ConsoleSettings:
     session_idle_minutes: int = 30
     lockout_failures: int = 10
     lockout_minutes: int = 15
-
-
-@dataclass(frozen=True, slots=True)
-class PostgresSettings:
-    """A shared PostgreSQL database: a DSN without password, the password in its own file."""
-
-    dsn: str
-    password_file: Path | None = None
-    max_lag_ms: int = DEFAULT_MAX_LAG_MS
-    """Acts only: how old the local replica may be before commercial calls are blocked."""
+    central_log: PostgresSettings | None = None
+    """`console.central_log`: read every node's decisions from the central store; None: local."""
+    proxy_user_header: str | None = None
+    """A header naming the logged-in account, trusted only from `trusted_proxies`; None: off."""
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -546,6 +555,9 @@ class _Reader:
             "session_idle_minutes",
             "lockout_failures",
             "lockout_minutes",
+            "central_log",
+            "proxy_user_header",
+            "trusted_proxies",
         }
         found = self.mapping(node, keys, set())
         default = ConsoleSettings()
@@ -558,6 +570,7 @@ class _Reader:
                 found["secure_cookies"],
                 f"false only with a loopback listen address (plain-HTTP tests), not {listen.host}",
             )
+        header, proxies = self.proxy_login(node, found)
         return ConsoleSettings(
             listen=listen,
             secure_cookies=secure,
@@ -573,7 +586,36 @@ class _Reader:
             lockout_minutes=self.optional(
                 found, "lockout_minutes", lambda n: self.integer(n, 1, 7 * 24 * 60), 15
             ),
+            central_log=self.optional(
+                found, "central_log", lambda n: self.postgres(n, lag=False), None
+            ),
+            proxy_user_header=header,
+            trusted_proxies=proxies,
         )
+
+    def proxy_login(
+        self, section: _Node, found: dict[str, _Node]
+    ) -> tuple[str | None, tuple[Network, ...]]:
+        """`proxy_user_header` and `trusted_proxies`: both or neither; a plain header name."""
+        header = self.optional(found, "proxy_user_header", self.text, None)
+        no_proxies: tuple[Network, ...] = ()
+        proxies = self.optional(found, "trusted_proxies", self.networks, no_proxies)
+        if header is not None:
+            if not _HEADER_NAME.fullmatch(header) or header.lower() in _RESERVED_HEADERS:
+                raise self.fail(
+                    found["proxy_user_header"],
+                    f"expected a header name of letters, digits and '-' (not {header!r})",
+                )
+            if not proxies:
+                where = found.get("trusted_proxies", section)
+                raise self.fail(
+                    where,
+                    "console.trusted_proxies must list the reverse proxy's addresses when"
+                    " console.proxy_user_header is set",
+                )
+        elif proxies:
+            raise self.fail(found["trusted_proxies"], "is used only with console.proxy_user_header")
+        return (header.lower() if header else None), proxies
 
     def agi(self, node: _Node) -> AgiSettings:
         found = self.mapping(

@@ -280,11 +280,31 @@ class AccountStore:
             return LoginResult(LoginState.LOCKED, locked_until=account.locked_until)
         if not password_matches(password, str(row[4])):
             return self._failed(name, now)
+        return self._new_session(name, now, reset_failures=True)
+
+    def trusted_login(self, name: str, now: datetime) -> LoginResult:
+        """A new session for an account a trusted reverse proxy names (no password).
+
+        WRONG when there is no such account; a locked account stays locked.
+        """
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT name, role, failures, locked_until FROM accounts WHERE name = ?", (name,)
+            ).fetchone()
+        if row is None:
+            return LoginResult(LoginState.WRONG)
+        account = _account(row)
+        if account.locked_until is not None and account.locked_until > now:
+            return LoginResult(LoginState.LOCKED, locked_until=account.locked_until)
+        return self._new_session(name, now, reset_failures=False)
+
+    def _new_session(self, name: str, now: datetime, *, reset_failures: bool) -> LoginResult:
         token = secrets.token_urlsafe(32)
         with self._connect() as conn:
-            conn.execute(
-                "UPDATE accounts SET failures = 0, locked_until = NULL WHERE name = ?", (name,)
-            )
+            if reset_failures:
+                conn.execute(
+                    "UPDATE accounts SET failures = 0, locked_until = NULL WHERE name = ?", (name,)
+                )
             conn.execute("DELETE FROM sessions WHERE last_seen < ?", (_utc(now - self._idle),))
             (count,) = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()
             if count >= MAX_SESSIONS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -16,6 +17,8 @@ from gatekeeper.rules import InvalidNumber, Reason, Verdict, normalise
 MAX_FORM_BYTES = 64 * 1024
 MAX_FIELD_LENGTH = 200
 MAX_FORM_FIELDS = 20
+MAX_CURSOR_LENGTH = 100
+_CURSOR = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
 class FormError(Exception):
@@ -45,7 +48,17 @@ def search_query(params: Any) -> tuple[Query, dict[str, str]]:  # noqa: ANN401 -
     """The search's filters from the query string; the number normalised like the CLI's."""
     shown = {
         key: str(params.get(key, ""))[:MAX_FIELD_LENGTH].strip()
-        for key in ("number", "campaign", "advertiser", "verdict", "reason", "since", "until")
+        for key in (
+            "number",
+            "campaign",
+            "advertiser",
+            "verdict",
+            "reason",
+            "since",
+            "until",
+            "node",
+            "pbx",
+        )
     }
     e164 = dialled = None
     if shown["number"]:
@@ -69,7 +82,13 @@ def search_query(params: Any) -> tuple[Query, dict[str, str]]:  # noqa: ANN401 -
         verdict=verdict,
         reason=reason,
     )
-    return Query(filters, advertiser=shown["advertiser"] or None), shown
+    query = Query(
+        filters,
+        advertiser=shown["advertiser"] or None,
+        node=shown["node"] or None,
+        pbx=shown["pbx"] or None,
+    )
+    return query, shown
 
 
 def moment(text: str, name: str, *, end_of_day: bool) -> datetime:
@@ -80,13 +99,13 @@ def moment(text: str, name: str, *, end_of_day: bool) -> datetime:
         raise FormError(f"{name}: {err}") from err
 
 
-def record_seq(text: str | None) -> int | None:
-    """A record's sequence number from a cursor parameter."""
+def page_cursor(text: str | None) -> str | None:
+    """A page cursor as the reader wrote it (the reader checks its form): short and plain."""
     if not text:
         return None
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
-        raise FormError("before: expected a record's sequence number")
-    return int(text)
+    if len(text) > MAX_CURSOR_LENGTH or not _CURSOR.fullmatch(text):
+        raise FormError("before: expected a page cursor")
+    return text
 
 
 def trail_of(query: Query) -> dict[str, object]:
@@ -99,6 +118,8 @@ def trail_of(query: Query) -> dict[str, object]:
             ("dialled", filters.dialled),
             ("campaign", filters.campaign),
             ("advertiser", query.advertiser),
+            ("node", query.node),
+            ("pbx", query.pbx),
             ("verdict", filters.verdict),
             ("reason", filters.reason),
             ("since", filters.since),

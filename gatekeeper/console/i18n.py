@@ -106,6 +106,12 @@ WORDS: dict[str, tuple[str, str, str]] = {
         "The decision log is unavailable; nothing shown.",
     ),
     "language": ("Taal", "Langue", "Language"),
+    "node": ("Knooppunt", "Nœud", "Node"),
+    "proxy_refused": (
+        "De proxy meldt een onbekend of vergrendeld account aan; toegang geweigerd.",
+        "Le proxy annonce un compte inconnu ou verrouillé ; accès refusé.",
+        "The proxy names an unknown or locked account; access refused.",
+    ),
 }
 
 

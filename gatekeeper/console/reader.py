@@ -1,9 +1,12 @@
-"""What the console reads, behind one protocol: today the local SQLite log and act store.
+"""What the console reads, behind one protocol: the local SQLite log and act store here.
+
+(`central_reader.py` reads every node's shipped log from the central PostgreSQL store.)
 
 Theory of operation: search pages are keyset-paginated, newest first, in (at, seq) order, the
 order of the log's (e164, at), (campaign, at) and (at) indexes (each ends with the row's seq),
 so a page costs an index range walk of one page whatever the log's size (docs/console.md). The
-cursor is the seq of the last row shown; its time is looked up by primary key. A decision's
+cursor is the seq of the last row shown (opaque text to the pages: each reader writes and
+reads its own); its time is looked up by primary key. A decision's
 page holds the chain around it: the records `CHAIN_WINDOW` either side are verified by hash and
 link, without walking the whole log.
 """
@@ -37,7 +40,7 @@ from gatekeeper.audit import (
     to_record,
 )
 from gatekeeper.common import GatekeeperError
-from gatekeeper.consent import SqliteActStore
+from gatekeeper.consent import ActStore
 from gatekeeper.consent import StoredRecord as StoredAct
 
 PAGE_SIZE = 50
@@ -52,12 +55,30 @@ class SearchTooBroadError(GatekeeperError):
     """A search page ran past SEARCH_DEADLINE_S; the officer should narrow it."""
 
 
+class CursorError(GatekeeperError):
+    """A page cursor this reader did not write; the message names the `before` field."""
+
+
+MAX_SEQ_DIGITS = 18
+
+
+def seq_cursor(text: str) -> int:
+    """A record's sequence number from a cursor: ASCII digits only."""
+    if not text.isascii() or not text.isdigit() or len(text) > MAX_SEQ_DIGITS:
+        raise CursorError("before: expected a record's sequence number")
+    return int(text)
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     """A search: the log's filters, plus the advertiser recorded in each decision."""
 
     filters: Filters
     advertiser: str | None = None
+    node: str | None = None
+    """The node that recorded the decision (central store only)."""
+    pbx: str | None = None
+    """The PBX the decision's AGI request named."""
 
     def index_hint(self) -> str:
         """Without a number or campaign, walk the time index newest first and stop at a page.
@@ -74,6 +95,9 @@ class Query:
         if self.advertiser is not None:
             where += " AND json_extract(body, '$.advertiser') = ?"
             params.append(self.advertiser)
+        if self.pbx is not None:
+            where += " AND json_extract(body, '$.pbx') = ?"
+            params.append(self.pbx)
         return where, params
 
 
@@ -82,7 +106,15 @@ class Page:
     """One page of decisions, newest first; `next_before` is the cursor of the next page."""
 
     rows: tuple[DecisionRow, ...]
-    next_before: int | None
+    next_before: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """One page of events, newest first; `next_before` is the cursor of the next page."""
+
+    rows: tuple[EventRow, ...]
+    next_before: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,18 +138,26 @@ class DecisionView:
 
 
 class ConsoleReader(Protocol):
-    """What the console reads (a central PostgreSQL store is a second implementation)."""
+    """What the console reads: the local log here, every node's in central_reader.py.
 
-    async def search(self, query: Query, before: int | None, limit: int) -> Page:
-        """A page of matching decisions, newest first, older than the record `before`."""
+    `nodes` says whether rows carry the node that recorded them (`NodeDecisionRow`,
+    `NodeEventRow`). Cursors are the text a reader's pages give; CursorError for others.
+    """
 
-    async def decision(self, decision_id: str) -> DecisionView | None:
-        """One decision and its place in the chain, or None."""
+    @property
+    def nodes(self) -> bool:
+        """Whether rows name their node (several logs read as one)."""
+
+    async def search(self, query: Query, before: str | None, limit: int) -> Page:
+        """A page of matching decisions, newest first, older than the cursor `before`."""
+
+    async def decision(self, decision_id: str, node: str | None = None) -> DecisionView | None:
+        """One decision (of `node`, when several logs hold that id) and its chain place."""
 
     async def events(
-        self, kinds: tuple[str, ...] | None, before: int | None, limit: int
-    ) -> tuple[EventRow, ...]:
-        """Non-decision records, newest first, older than the record `before`."""
+        self, kinds: tuple[str, ...] | None, before: str | None, limit: int
+    ) -> EventPage:
+        """Non-decision records, newest first, older than the cursor `before`."""
 
     async def report(self, since: datetime, until: datetime, number: str | None) -> ReportData:
         """The facts of the inspector's report for a period (and a number)."""
@@ -129,16 +169,33 @@ class ConsoleReader(Protocol):
         """Every consent and objection of a number, revoked ones too, oldest first."""
 
 
+@dataclass(frozen=True, slots=True)
+class NodeDecisionRow(DecisionRow):
+    """A decision read from the central store, with the node that recorded it."""
+
+    node: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeEventRow(EventRow):
+    """An event read from the central store, with the node that recorded it."""
+
+    node: str = ""
+
+
 class LocalReader:
     """The console's reads over the local decision log and act store."""
 
-    def __init__(self, log_file: Path, acts: SqliteActStore) -> None:
+    nodes = False
+
+    def __init__(self, log_file: Path, acts: ActStore) -> None:
         self._log = log_file
         self._acts = acts
 
-    async def search(self, query: Query, before: int | None, limit: int) -> Page:
+    async def search(self, query: Query, before: str | None, limit: int) -> Page:
         """A page of matching decisions, newest first."""
-        return await asyncio.to_thread(self._search, query, before, limit)
+        seq = None if before is None else seq_cursor(before)
+        return await asyncio.to_thread(self._search, query, seq, limit)
 
     def _search(self, query: Query, before: int | None, limit: int) -> Page:
         where, params = query.where()
@@ -155,8 +212,9 @@ class LocalReader:
                     ) from err
                 raise
 
-    async def decision(self, decision_id: str) -> DecisionView | None:
-        """One decision with the chain around it verified."""
+    async def decision(self, decision_id: str, node: str | None = None) -> DecisionView | None:
+        """One decision with the chain around it verified (one log: `node` is not needed)."""
+        del node
         return await asyncio.to_thread(self._decision, decision_id)
 
     def _decision(self, decision_id: str) -> DecisionView | None:
@@ -170,10 +228,12 @@ class LocalReader:
             return DecisionView(_decision_row(conn, record), _place(conn, record))
 
     async def events(
-        self, kinds: tuple[str, ...] | None, before: int | None, limit: int
-    ) -> tuple[EventRow, ...]:
+        self, kinds: tuple[str, ...] | None, before: str | None, limit: int
+    ) -> EventPage:
         """Events and checkpoints, newest first."""
-        return await asyncio.to_thread(self._events, kinds, before, limit)
+        seq = None if before is None else seq_cursor(before)
+        rows = await asyncio.to_thread(self._events, kinds, seq, limit)
+        return EventPage(rows, str(rows[-1].seq) if len(rows) == limit and rows else None)
 
     def _events(
         self, kinds: tuple[str, ...] | None, before: int | None, limit: int
@@ -204,14 +264,17 @@ class LocalReader:
 
     def export(self, query: Query) -> Iterator[DecisionRow]:
         """Every matching decision, oldest first."""
-        if query.advertiser is None:
+        if query.advertiser is None and query.pbx is None:
             with reading(self._log) as conn:
                 yield from iter_decisions(conn, query.filters)
             return
         with reading(self._log) as conn:
             for row in iter_decisions(conn, query.filters):
-                if row.get("advertiser") == query.advertiser:
-                    yield row
+                if query.advertiser is not None and row.get("advertiser") != query.advertiser:
+                    continue
+                if query.pbx is not None and row.get("pbx") != query.pbx:
+                    continue
+                yield row
 
     async def acts(self, e164: str) -> tuple[StoredAct, ...]:
         """A number's acts, from the act store the checker reads."""
@@ -242,7 +305,7 @@ def _page(
     ]
     decisions = tuple(_decision_row(conn, record) for record in rows[:limit])
     more = len(rows) > limit
-    return Page(decisions, decisions[-1].seq if more and decisions else None)
+    return Page(decisions, str(decisions[-1].seq) if more and decisions else None)
 
 
 def _decision_row(conn: sqlite3.Connection, record: StoredRecord) -> DecisionRow:

@@ -58,13 +58,20 @@ from gatekeeper.console.forms import (
     FormError,
     local_path,
     moment,
+    page_cursor,
     read_form,
-    record_seq,
     search_query,
     trail_of,
 )
 from gatekeeper.console.i18n import LANGUAGES, choose, word
-from gatekeeper.console.reader import PAGE_SIZE, ConsoleReader, SearchTooBroadError
+from gatekeeper.console.proxy_login import ProxyLogin, ProxyLoginRefusedError
+from gatekeeper.console.reader import (
+    PAGE_SIZE,
+    ConsoleReader,
+    CursorError,
+    NodeDecisionRow,
+    SearchTooBroadError,
+)
 from gatekeeper.console.security import (
     LANGUAGE_COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -128,6 +135,9 @@ class Console:
         self.env = templates()
         self.throttle = LoginThrottle()
         self.secure = settings.console.secure_cookies
+        self.proxy = ProxyLogin(
+            settings.console.proxy_user_header, settings.console.trusted_proxies
+        )
         self._services: Services | None = None
 
     @property
@@ -201,11 +211,42 @@ class Console:
         return response
 
     async def session_of(self, request: Request) -> Session | None:
-        """The request's live session, if it has one."""
+        """The request's live session, if it has one, or the one a trusted proxy's header opens.
+
+        A new proxy session's token is kept in `request.state.fresh_session` for `remember`.
+        ProxyLoginRefusedError when a trusted proxy names no usable account.
+        """
         token = request.cookies.get(SESSION_COOKIE)
-        if not token or len(token) > MAX_FIELD_LENGTH:
-            return None
-        return await run_in_threadpool(self.services.accounts.session, token, datetime.now(UTC))
+        now = datetime.now(UTC)
+        session = None
+        if token and len(token) <= MAX_FIELD_LENGTH:
+            session = await run_in_threadpool(self.services.accounts.session, token, now)
+        name = self.proxy.account(request.scope)
+        if name is None or (session is not None and session.account.name == name):
+            return session
+        result = await run_in_threadpool(self.services.accounts.trusted_login, name, now)
+        client = request.client.host if request.client else "unknown"
+        if result.state is not LoginState.OK:
+            _log.warning("console_proxy_login_refused", account=name, client=client)
+            raise ProxyLoginRefusedError(
+                "no such account" if result.state is LoginState.WRONG else "account locked"
+            )
+        if token and session is not None:
+            await run_in_threadpool(self.services.accounts.logout, token)
+        _log.info("console_login", account=name, client=client, via="proxy")
+        request.state.fresh_session = result.token
+        return await run_in_threadpool(self.services.accounts.session, result.token, now)
+
+    def remember(self, request: Request, response: Response) -> Response:
+        """The response, with the cookie of a session a proxy's header opened for it."""
+        fresh = getattr(request.state, "fresh_session", None)
+        if fresh:
+            set_cookie(response, SESSION_COOKIE, fresh, secure=self.secure)
+        return response
+
+    def proxy_refused(self, request: Request) -> Response:
+        """The page for a trusted proxy that named no usable account."""
+        return self.page(request, "message.html", None, 403, message="proxy_refused")
 
     def guard(
         self, permission: Permission, handler: Handler
@@ -213,9 +254,15 @@ class Console:
         """The handler, behind a live session whose role allows `permission`."""
 
         async def guarded(request: Request) -> Response:
-            session = await self.session_of(request)
+            try:
+                session = await self.session_of(request)
+            except ProxyLoginRefusedError:
+                return self.proxy_refused(request)
             if session is None:
                 return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+            return self.remember(request, await checked(request, session))
+
+        async def checked(request: Request, session: Session) -> Response:
             if not session.account.may(permission):
                 return self.page(request, "message.html", session, 403, message="forbidden")
             try:
@@ -225,7 +272,7 @@ class Console:
                         return self.page(request, "message.html", session, 403, message="bad_form")
                     request.state.form = form
                 return await handler(request, session)
-            except (FormError, SearchTooBroadError) as err:
+            except (FormError, SearchTooBroadError, CursorError) as err:
                 return self.page(
                     request,
                     "message.html",
@@ -311,7 +358,10 @@ class Console:
 
     async def logout(self, request: Request) -> Response:
         """End the session (the form carries its CSRF token)."""
-        session = await self.session_of(request)
+        try:
+            session = await self.session_of(request)
+        except ProxyLoginRefusedError:
+            return self.proxy_refused(request)
         response = RedirectResponse("/login", status_code=303)
         if session is not None:
             try:
@@ -330,12 +380,14 @@ class Console:
 
     async def home(self, request: Request) -> Response:
         """Where each role starts."""
-        session = await self.session_of(request)
+        try:
+            session = await self.session_of(request)
+        except ProxyLoginRefusedError:
+            return self.proxy_refused(request)
         if session is None:
             return RedirectResponse("/login", status_code=303)
-        if session.account.may(Permission.READ):
-            return RedirectResponse("/search", status_code=303)
-        return RedirectResponse("/accounts", status_code=303)
+        start = "/search" if session.account.may(Permission.READ) else "/accounts"
+        return self.remember(request, RedirectResponse(start, status_code=303))
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -343,7 +395,7 @@ class Console:
         """The search form and a page of results, newest first."""
         params = request.query_params
         query, shown = search_query(params)
-        before = record_seq(params.get("before"))
+        before = page_cursor(params.get("before"))
         page = None
         if params.get("go") or before is not None:
             await self.trail(session, ACCESS_EVENT, action="search", **trail_of(query))
@@ -363,6 +415,7 @@ class Console:
             verdicts=[v.value for v in Verdict],
             reasons=[r.value for r in Reason],
             advertisers=sorted(self.services.settings.advertisers),
+            nodes=self.services.reader.nodes,
         )
 
     async def export(self, request: Request, session: Session) -> Response:
@@ -370,13 +423,18 @@ class Console:
         query, _ = search_query(request.query_params)
         await self.trail(session, ACCESS_EVENT, action="export", **trail_of(query))
         rows = self.services.reader.export(query)
+        nodes = self.services.reader.nodes
 
         def lines() -> Iterator[bytes]:
             buffer = io.StringIO()
             writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(CSV_COLUMNS)
+            writer.writerow(("node", "pbx", *CSV_COLUMNS) if nodes else CSV_COLUMNS)
             for row in rows:
-                writer.writerow([csv_cell(value) for value in csv_row(row)])
+                cells = list(csv_row(row))
+                if nodes:
+                    node = row.node if isinstance(row, NodeDecisionRow) else ""
+                    cells = [node, row.get("pbx") or "", *cells]
+                writer.writerow([csv_cell(value) for value in cells])
                 if buffer.tell() > 65536:
                     yield buffer.getvalue().encode("utf-8")
                     buffer.seek(0)
@@ -392,15 +450,18 @@ class Console:
     async def decision(self, request: Request, session: Session) -> Response:
         """One decision with everything that decided it."""
         decision_id = str(request.path_params["decision_id"])[:MAX_FIELD_LENGTH]
-        view = await self.services.reader.decision(decision_id)
+        node = request.query_params.get("node", "")[:MAX_FIELD_LENGTH] or None
+        view = await self.services.reader.decision(decision_id, node)
         if view is None:
             return self.page(request, "message.html", session, 404, message="not_found")
+        where = {"node": view.row.node} if isinstance(view.row, NodeDecisionRow) else {}
         await self.trail(
             session,
             ACCESS_EVENT,
             action="decision",
             decision_id=view.row.id,
             number=view.row.get("e164"),
+            **where,
         )
         evidence = view.row.get("evidence") or []
         listing = [act for act in evidence if act.get("kind") == "listing"]
@@ -414,6 +475,7 @@ class Console:
             listing=listing,
             acts=acts,
             snapshot=view.row.get("snapshot") or {},
+            node=view.row.node if isinstance(view.row, NodeDecisionRow) else None,
         )
 
     # -- acts ------------------------------------------------------------------------------
@@ -558,17 +620,18 @@ class Console:
         if kind is not None and kind not in EVENT_KINDS:
             raise FormError(f"kind: one of {', '.join(EVENT_KINDS)}")
         kinds = (kind,) if kind else None
-        before = record_seq(request.query_params.get("before"))
-        rows = await self.services.reader.events(kinds, before, PAGE_SIZE)
+        before = page_cursor(request.query_params.get("before"))
+        found = await self.services.reader.events(kinds, before, PAGE_SIZE)
         next_url = None
-        if len(rows) == PAGE_SIZE:
-            next_url = str(request.url.include_query_params(before=rows[-1].seq))
+        if found.next_before is not None:
+            next_url = str(request.url.include_query_params(before=found.next_before))
         settings = self.services.settings
         return self.page(
             request,
             "events.html",
             session,
-            rows=rows,
+            rows=found.rows,
+            nodes=self.services.reader.nodes,
             kinds=EVENT_KINDS,
             kind=kind or "",
             next_url=next_url,

@@ -71,3 +71,45 @@ def test_plain_cookies_only_on_loopback(tmp_path: Path) -> None:
     """Cookies without Secure are refused when the console listens beyond loopback."""
     with pytest.raises(ConfigError, match=r"console.secure_cookies: false only with a loopback"):
         _load(tmp_path, "console: {listen: '10.0.0.5:9580', secure_cookies: false}\n")
+
+
+def test_proxy_header_and_central_log_are_read(tmp_path: Path) -> None:
+    """The proxy header (lower-cased), its trusted networks and the central store are read."""
+    console = _load(
+        tmp_path,
+        "console:\n  proxy_user_header: X-Remote-User\n  trusted_proxies: [10.0.0.5, 10.1.0.0/16]\n"
+        "  central_log: {postgresql: 'host=db dbname=gatekeeper user=officer'}\n",
+    )
+    assert console.proxy_user_header == "x-remote-user"
+    assert [str(n) for n in console.trusted_proxies] == ["10.0.0.5/32", "10.1.0.0/16"]
+    assert console.central_log is not None
+    assert console.central_log.dsn == "host=db dbname=gatekeeper user=officer"
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ("  proxy_user_header: X-Remote-User\n", r":4: console: console\.trusted_proxies must"),
+        ("  trusted_proxies: [10.0.0.5]\n", r":4: console\.trusted_proxies: is used only with"),
+        (
+            "  proxy_user_header: 'X User'\n  trusted_proxies: [10.0.0.5]\n",
+            r":4: console\.proxy_user_header: expected a header name",
+        ),
+        (
+            "  proxy_user_header: Cookie\n  trusted_proxies: [10.0.0.5]\n",
+            r":4: console\.proxy_user_header: expected a header name",
+        ),
+        (
+            "  proxy_user_header: X-User\n  trusted_proxies: [not-an-address]\n",
+            r":5: console\.trusted_proxies: expected an address or CIDR block",
+        ),
+        (
+            "  central_log: {postgresql: 'host=db password=x'}\n",
+            r":4: console\.central_log\.postgresql: the DSN carries a password",
+        ),
+    ],
+)
+def test_proxy_and_central_errors_name_the_key(tmp_path: Path, section: str, expected: str) -> None:
+    """A bad proxy header, trusted network or central DSN is refused naming its dotted key."""
+    with pytest.raises(ConfigError, match=expected):
+        _load(tmp_path, "console:\n" + section)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from gatekeeper.console.forms import FormError, local_path, record_seq, search_query
+from gatekeeper.console.forms import FormError, local_path, search_query
+from gatekeeper.console.reader import CursorError, seq_cursor
 from starlette.datastructures import QueryParams
 
 
@@ -31,9 +32,9 @@ def test_a_bad_filter_names_its_field(field: str, value: str) -> None:
 
 @pytest.mark.parametrize("cursor", ["-1", "1e3", "٣", "9" * 19])
 def test_a_cursor_is_ascii_digits(cursor: str) -> None:
-    """The page cursor is a record's sequence number in ASCII digits, nothing else."""
-    with pytest.raises(FormError, match=r"^before:"):
-        record_seq(cursor)
+    """The local reader's page cursor is a sequence number in ASCII digits, nothing else."""
+    with pytest.raises(CursorError, match=r"^before:"):
+        seq_cursor(cursor)
 
 
 @pytest.mark.parametrize(

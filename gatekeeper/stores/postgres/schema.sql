@@ -101,6 +101,14 @@ CREATE TABLE IF NOT EXISTS gatekeeper.decision_log (
     PRIMARY KEY (node, seq)
 );
 CREATE INDEX IF NOT EXISTS decision_log_at ON gatekeeper.decision_log (at);
+-- The console's pages over every node (gatekeeper/console/central_reader.py, docs/console.md).
+CREATE INDEX IF NOT EXISTS decision_log_e164 ON gatekeeper.decision_log (e164, at);
+CREATE INDEX IF NOT EXISTS decision_log_campaign ON gatekeeper.decision_log (campaign, at);
+CREATE INDEX IF NOT EXISTS decision_log_id ON gatekeeper.decision_log (id);
+CREATE INDEX IF NOT EXISTS decision_log_uniqueid ON gatekeeper.decision_log (uniqueid)
+    WHERE uniqueid IS NOT NULL;
+CREATE INDEX IF NOT EXISTS decision_log_events ON gatekeeper.decision_log (at, node, seq)
+    WHERE type IN ('event', 'checkpoint');
 
 CREATE OR REPLACE FUNCTION gatekeeper.decision_log_link() RETURNS trigger
 LANGUAGE plpgsql AS $$
