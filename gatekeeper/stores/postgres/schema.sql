@@ -101,6 +101,10 @@ CREATE TABLE IF NOT EXISTS gatekeeper.decision_log (
     PRIMARY KEY (node, seq)
 );
 CREATE INDEX IF NOT EXISTS decision_log_at ON gatekeeper.decision_log (at);
+-- Each node's list syncs, newest first, for `audit nodes --central` without a scan of its
+-- decisions.
+CREATE INDEX IF NOT EXISTS decision_log_list_syncs ON gatekeeper.decision_log (node, seq)
+    WHERE kind = 'list_sync';
 
 CREATE OR REPLACE FUNCTION gatekeeper.decision_log_link() RETURNS trigger
 LANGUAGE plpgsql AS $$
