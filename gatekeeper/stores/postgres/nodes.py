@@ -39,7 +39,7 @@ MAX_NODES = 1000
 MAX_SYNC_RECORDS = 5000
 """List records read back per node, newest first, looking for the list in force."""
 MAX_BODY_BYTES = 16384
-PBX_LOOKBACK = 10_000
+PBX_LOOKBACK = 1_000
 MAX_PBXES = 8
 PAGE = 200
 
