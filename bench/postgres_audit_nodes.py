@@ -45,6 +45,7 @@ def _fill(
             node = f"pbx_{n}"
             for seq in range(1, records + 1):
                 at = f"2026-11-30T{seq // 3600 % 24:02d}:{seq // 60 % 60:02d}:{seq % 60:02d}Z"
+                row: tuple[object, ...]
                 if seq % every == 1:
                     body = json.dumps(
                         {

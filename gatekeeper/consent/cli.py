@@ -120,6 +120,12 @@ def _register_migrate(actions: argparse._SubParsersAction[argparse.ArgumentParse
         metavar="FILE",
         help="the SQLite act store (default: data_dir/consent/acts.sqlite)",
     )
+    migrate.add_argument(
+        "--keep-shared",
+        action="store_true",
+        help="an act the shared store already holds, live, recorded elsewhere: keep that record"
+        " and leave this node's out instead of refusing",
+    )
     migrate.set_defaults(handler=_with_kind(RecordKind.CONSENT, _migrate))
 
 
@@ -179,13 +185,14 @@ async def _show(args: argparse.Namespace, kind: RecordKind, settings: Settings) 
 
 
 async def _migrate(args: argparse.Namespace, _kind: RecordKind, settings: Settings) -> int:
-    report = await migrate_to_postgresql(settings, args.source)
+    report = await migrate_to_postgresql(settings, args.source, keep_shared=args.keep_shared)
     _out(
         shown(
             f"{report.records} records of {report.source}: {report.copied} copied,"
             f" {report.already} already in PostgreSQL, {report.revocations} later"
-            f" revocation(s) copied onto them; all {report.verified} verified in PostgreSQL;"
-            " the SQLite file is kept"
+            f" revocation(s) copied onto them, {report.held} left out (the same act is held,"
+            f" --keep-shared); all {report.verified} verified in PostgreSQL; the SQLite file"
+            " is kept"
         )
     )
     return EXIT_OK

@@ -19,7 +19,9 @@ async def open_configured_act_store(settings: Settings, *, replicate: bool = Fal
     return await open_postgres_act_store(settings.acts_postgres, settings.node, replicate=replicate)
 
 
-async def migrate_to_postgresql(settings: Settings, source: Path | None) -> MigrationReport:
+async def migrate_to_postgresql(
+    settings: Settings, source: Path | None, *, keep_shared: bool = False
+) -> MigrationReport:
     """Copy the SQLite act store (`source`, else this node's) into `acts.postgresql`."""
     if settings.acts_postgres is None:
         raise ConfigError(
@@ -28,4 +30,4 @@ async def migrate_to_postgresql(settings: Settings, source: Path | None) -> Migr
         )
     assert settings.node is not None, "config.py requires node with acts.postgresql"
     path = source if source is not None else act_store_path(settings)
-    return await migrate_acts(path, settings.acts_postgres, settings.node)
+    return await migrate_acts(path, settings.acts_postgres, settings.node, keep_shared=keep_shared)

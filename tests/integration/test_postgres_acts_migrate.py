@@ -137,25 +137,50 @@ def test_a_revocation_made_in_sqlite_since_is_copied_on_the_next_run(
     assert shared_rows(shared_db) == sqlite_rows(config)
 
 
+def add_on_other_node(database: SharedDatabase, record: ActRecord) -> None:
+    """Node pbx_b records `record` in the shared store."""
+
+    async def add() -> None:
+        store = await open_postgres_act_store(database.add_role("pbx_b"), "pbx_b", replicate=False)
+        try:
+            await store.add(record)
+        finally:
+            await store.close()
+
+    asyncio.run(add())
+
+
 def test_a_conflicting_shared_act_refuses_the_whole_move(
     config: Path, shared_db: SharedDatabase, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The same live act already recorded by another node: exit 1, named, nothing copied."""
-
-    async def other_node() -> None:
-        store = await open_postgres_act_store(shared_db.add_role("pbx_b"), "pbx_b", replicate=False)
-        try:
-            await store.add(RECORDS[2])
-        finally:
-            await store.close()
-
-    asyncio.run(other_node())
+    add_on_other_node(shared_db, RECORDS[2])
     before = shared_rows(shared_db)
     assert migrate(config) == 1
     err = capsys.readouterr().err
     assert "nothing was copied" in err
     assert "SQLite record 3 (objection of +32470123456 for globex on 2025-05-03)" in err
     assert shared_rows(shared_db) == before
+
+
+def test_keep_shared_leaves_out_an_act_already_held(
+    config: Path, shared_db: SharedDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --keep-shared the act held by another node is kept once; the others are copied."""
+    add_on_other_node(shared_db, RECORDS[2])
+    capsys.readouterr()
+    argv = ["-c", str(config), "consent", "migrate", "--to-postgresql", "--keep-shared"]
+    assert main(argv) == 0
+    assert len(shared_rows(shared_db)) == 3
+    assert (
+        ": 2 copied, 0 already in PostgreSQL, 0 later revocation(s) copied onto them, 1 left out"
+        in capsys.readouterr().out
+    )
+    assert main(argv) == 0
+    assert (
+        ": 0 copied, 2 already in PostgreSQL, 0 later revocation(s) copied onto them, 1 left out"
+        in capsys.readouterr().out
+    )
 
 
 def test_the_sqlite_file_is_only_read(config: Path) -> None:

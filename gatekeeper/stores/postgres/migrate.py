@@ -12,7 +12,9 @@ copied in one PostgreSQL transaction that first takes the lock every act change 
 - a *conflict* refuses the whole move, naming the records: a shared record that matches but
   is revoked where the SQLite one is not (or revoked at another time or for another reason),
   or a live shared record with the same act (kind, advertiser, number, date, time, source,
-  reference) recorded at another time, which the shared store holds only once;
+  reference) recorded at another time, which the shared store holds only once. With
+  `keep_shared` that second kind is not a conflict: the act is already held, live, and this
+  record is left out (counted as held);
 - the rest are inserted with their original times; then every SQLite record must have its
   identical shared record, checked inside the transaction before it commits and again after.
 
@@ -65,7 +67,8 @@ CREATE TEMPORARY TABLE migrating (
     revoke_reason text NOT NULL,
     shared_id bigint,
     shared_revoked_at timestamptz,
-    shared_reason text
+    shared_reason text,
+    held_id bigint
 ) ON COMMIT DROP
 """
 _COPY = (
@@ -89,8 +92,13 @@ SELECT m.sqlite_id, m.kind, m.advertiser, m.e164, m.day, a.id,
     'the same act, live, recorded at ' || a.created_at::text || ' (SQLite: '
     || m.created_at::text || ')'
 FROM migrating m JOIN gatekeeper.acts a ON {_SAME_ACT}
-WHERE m.shared_id IS NULL AND m.revoked_at IS NULL AND a.revoked_at IS NULL
+WHERE m.shared_id IS NULL AND m.held_id IS NULL AND m.revoked_at IS NULL
+    AND a.revoked_at IS NULL
 ORDER BY 1 LIMIT %s
+"""
+_HELD = f"""
+UPDATE migrating m SET held_id = a.id FROM gatekeeper.acts a
+WHERE m.shared_id IS NULL AND m.revoked_at IS NULL AND a.revoked_at IS NULL AND {_SAME_ACT}
 """
 _REVOKE = """
 UPDATE gatekeeper.acts a SET revoked_at = m.revoked_at, revoke_reason = m.revoke_reason
@@ -101,12 +109,14 @@ _INSERT = """
 INSERT INTO gatekeeper.acts (kind, advertiser, e164, day, at, source, reference, created_at,
     revoked_at, revoke_reason)
 SELECT kind, advertiser, e164, day, at, source, reference, created_at, revoked_at, revoke_reason
-FROM migrating WHERE shared_id IS NULL ORDER BY sqlite_id
+FROM migrating WHERE shared_id IS NULL AND held_id IS NULL ORDER BY sqlite_id
 """
-_VERIFY = (
-    f"SELECT count(*) FROM migrating m WHERE EXISTS"
-    f" (SELECT 1 FROM gatekeeper.acts a WHERE {_SAME_HISTORY})"
-)
+_VERIFY = f"""
+SELECT count(*) FROM migrating m
+WHERE EXISTS (SELECT 1 FROM gatekeeper.acts a WHERE {_SAME_HISTORY})
+    OR (%(held)s AND m.revoked_at IS NULL
+        AND EXISTS (SELECT 1 FROM gatekeeper.acts a WHERE {_SAME_ACT} AND a.revoked_at IS NULL))
+"""
 
 
 class MigrationConflictError(StoreError):
@@ -122,16 +132,20 @@ class MigrationReport:
     copied: int
     revocations: int
     already: int
+    held: int
+    """Records left out because the same act is already held, live (`keep_shared`)."""
     verified: int
 
 
-async def migrate_acts(source: Path, target: PostgresSettings, node: str) -> MigrationReport:
+async def migrate_acts(
+    source: Path, target: PostgresSettings, node: str, *, keep_shared: bool = False
+) -> MigrationReport:
     """Copy every record of the SQLite store at `source` into the shared store, in one go."""
     records = read_records(source, limit=MAX_ACTS)
     db = await connect(target, f"acts migrate {node}")
     try:
-        copied, revocations = await _copy(db, records)
-        verified = await _verify_again(db, records)
+        copied, revocations, held = await _copy(db, records, keep_shared=keep_shared)
+        verified = await _verify_again(db, records, keep_shared=keep_shared)
     except psycopg.Error as err:
         raise StoreError(f"PostgreSQL acts: nothing copied from {source}: {_first(err)}") from err
     finally:
@@ -141,35 +155,39 @@ async def migrate_acts(source: Path, target: PostgresSettings, node: str) -> Mig
             f"PostgreSQL acts: after the copy, {len(records) - verified} of the {len(records)}"
             f" records of {source} have no identical shared record"
         )
-    return MigrationReport(
-        source, len(records), copied, revocations, len(records) - copied, verified
-    )
+    already = len(records) - copied - held
+    return MigrationReport(source, len(records), copied, revocations, already, held, verified)
 
 
-async def _copy(db: Connection, records: Sequence[StoredRecord]) -> tuple[int, int]:
+async def _copy(
+    db: Connection, records: Sequence[StoredRecord], *, keep_shared: bool
+) -> tuple[int, int, int]:
     async with db.transaction():
         await db.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         await db.execute("SELECT pg_advisory_xact_lock(%s)", (ACTS_LOCK,))
         await _load(db, records)
         await db.execute(_MATCH)
+        held = (await db.execute(_HELD)).rowcount if keep_shared else 0
         conflicts = await (await db.execute(_CONFLICTS, (CONFLICTS_SHOWN,))).fetchall()
         if conflicts:
             raise MigrationConflictError(_conflicts_text(conflicts))
         revocations = (await db.execute(_REVOKE)).rowcount
         copied = (await db.execute(_INSERT)).rowcount
-        (verified,) = await (await db.execute(_VERIFY)).fetchone() or (0,)
+        (verified,) = await (await db.execute(_VERIFY, {"held": keep_shared})).fetchone() or (0,)
         if verified != len(records):
             raise StoreError(
                 f"{len(records) - int(verified)} record(s) would have no identical shared record"
             )
-    return copied, revocations
+    return copied, revocations, held
 
 
-async def _verify_again(db: Connection, records: Sequence[StoredRecord]) -> int:
+async def _verify_again(
+    db: Connection, records: Sequence[StoredRecord], *, keep_shared: bool
+) -> int:
     """After the commit, in a new transaction: how many SQLite records have their shared twin."""
     async with db.transaction():
         await _load(db, records)
-        (verified,) = await (await db.execute(_VERIFY)).fetchone() or (0,)
+        (verified,) = await (await db.execute(_VERIFY, {"held": keep_shared})).fetchone() or (0,)
     return int(verified)
 
 
