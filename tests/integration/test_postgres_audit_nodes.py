@@ -227,3 +227,19 @@ def test_an_empty_central_log_fails_the_check(
     """No node has shipped anything: exit 1, so a monitoring check is not silently green."""
     assert run(nodes.officer, "nodes", "--central") == 1
     assert "no node to compare" in capsys.readouterr().out
+
+
+def test_a_node_role_is_refused_rather_than_shown_alone(
+    nodes: Nodes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A node's own role sees only its rows: the comparison is refused, exit 1, not green."""
+    nodes.sync("pbx_a", LIST, NEWEST)
+    nodes.ship("pbx_a")
+    node = nodes.database.add_role("pbx_a")
+    config = nodes.root / "pbx_a.yaml"
+    config.write_text(
+        OFFICER_CONFIG.format(dsn=node.dsn, password_file=node.password_file), encoding="utf-8"
+    )
+    capsys.readouterr()
+    assert main(["-c", str(config), "audit", "nodes", "--central"]) == 1
+    assert "not in gatekeeper_reader" in capsys.readouterr().err

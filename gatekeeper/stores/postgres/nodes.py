@@ -131,6 +131,15 @@ def read_nodes(settings: PostgresSettings) -> list[NodeReading]:
     try:
         with connect_blocking(settings, "audit nodes") as conn:
             conn.read_only = True
+            reader = conn.execute(
+                "SELECT pg_has_role(current_user, 'gatekeeper_reader', 'USAGE')"
+            ).fetchone()
+            if reader is None or not reader[0]:
+                raise StoreError(
+                    f"PostgreSQL {settings.dsn!r}: this role is not in gatekeeper_reader and"
+                    " sees only its own records: compare the nodes with a reader's role"
+                    " (docs/scaling.md)"
+                )
             names = [str(row[0]) for row in conn.execute(_NODES, (MAX_NODES + 1,))]
             if len(names) > MAX_NODES:
                 raise StoreError(
