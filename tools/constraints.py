@@ -3,8 +3,9 @@
 Theory of operation: the runtime requirements are read from pyproject.toml ([project]
 dependencies; the dev extra is left out), then followed through the installed packages'
 metadata in the running environment (the tested venv), evaluating environment markers for
-this interpreter, so the file pins every package `pip install .` brings in and nothing the
-tests alone need. Production installs use it with `pip install -c constraints.txt`.
+this interpreter and following the extras a requirement asks for (`psycopg[binary]`), so the
+file pins every package `pip install .` brings in and nothing the tests alone need.
+Production installs use it with `pip install -c constraints.txt`.
 
     .venv/bin/python tools/constraints.py > constraints.txt
 """
@@ -34,19 +35,29 @@ def runtime_requirements(pyproject: Path = REPO / "pyproject.toml") -> list[Requ
 
 
 def pinned(requirements: list[Requirement]) -> dict[str, str]:
-    """Every package the requirements pull in (transitively), with its installed version."""
+    """Every package the requirements pull in (transitively), with its installed version.
+
+    A requirement's extras count (`psycopg[binary]` pulls in `psycopg-binary`): a package's
+    requirements are followed once for its base and once for each extra asked of it, wherever
+    in the tree that extra is asked.
+    """
     versions: dict[str, str] = {}
-    pending = list(requirements)
+    followed: dict[str, set[str]] = {}
+    pending = [r for r in requirements if r.marker is None or r.marker.evaluate({"extra": ""})]
     while pending:
         requirement = pending.pop()
-        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
-            continue
         name = canonicalize_name(requirement.name)
-        if name in versions:
+        asked = {""} | {canonicalize_name(extra) for extra in requirement.extras}
+        new = asked - followed.setdefault(name, set())
+        if not new:
             continue
+        followed[name] |= new
         distribution = importlib.metadata.distribution(requirement.name)
         versions[name] = distribution.version
-        pending += [Requirement(text) for text in distribution.requires or ()]
+        for text in distribution.requires or ():
+            child = Requirement(text)
+            if child.marker is None or any(child.marker.evaluate({"extra": e}) for e in new):
+                pending.append(child)
     return versions
 
 

@@ -100,6 +100,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_central(verify)
     verify.set_defaults(handler=verify_command)
 
+    nodes = commands.add_parser(
+        "nodes",
+        help="every node's DNCM list from the central copy; exit 1 when one is out of step",
+    )
+    nodes.add_argument(
+        "--central",
+        action="store_true",
+        required=True,
+        help="read the central copy (central_log.postgresql); required",
+    )
+    nodes.add_argument(
+        "--max-silence",
+        type=positive_number,
+        metavar="SECONDS",
+        help="also flag a node the central copy has received nothing from for this long",
+    )
+    nodes.set_defaults(handler=nodes_command)
+
     report = commands.add_parser("report", help="one self-contained HTML report for a period")
     _add_log(report)
     report.add_argument("--since", type=_since, required=True, help="ISO date or date-time")
@@ -139,6 +157,7 @@ def _central(command: str, args: argparse.Namespace) -> int:
         "events": central_cli.events,
         "export": central_cli.export,
         "verify": central_cli.verify,
+        "nodes": central_cli.nodes,
     }
     return handlers[command](args)
 
@@ -334,6 +353,11 @@ def export_command(args: argparse.Namespace) -> int:
     if args.output is not None:
         print(f"{count} decision(s) written to {args.output}")
     return ExitCode.OK
+
+
+def nodes_command(args: argparse.Namespace) -> int:
+    """Every node's list in force, from the central copy (docs/scaling.md)."""
+    return _central("nodes", args)
 
 
 def verify_command(args: argparse.Namespace) -> int:

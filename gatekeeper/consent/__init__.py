@@ -12,6 +12,7 @@ from gatekeeper.consent.store import (
     StoredRecord,
     act_store_path,
     open_act_store,
+    read_records,
     revoked,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "StoredRecord",
     "act_store_path",
     "open_act_store",
+    "read_records",
     "record_from_fields",
     "revoked",
 ]

@@ -19,7 +19,7 @@ from gatekeeper.consent import (
 )
 from gatekeeper.consent.acts_input import RawRecord, read_csv, record_from_fields
 from gatekeeper.rules import BelgianNumber, normalise
-from gatekeeper.stores.acts import open_configured_act_store
+from gatekeeper.stores.acts import migrate_to_postgresql, open_configured_act_store
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -94,6 +94,38 @@ def _register_kind(
     show.add_argument("--advertiser", default=None, metavar="NAME")
     show.set_defaults(handler=_with_kind(kind, _show))
 
+    if kind is RecordKind.CONSENT:
+        _register_migrate(actions)
+
+
+def _register_migrate(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    migrate = actions.add_parser(
+        "migrate",
+        help="copy this node's SQLite consents and objections into acts.postgresql",
+        description="Copy every consent and objection of this node's SQLite act store, with "
+        "its dates, source, reference, creation time and revocation, into the shared "
+        "PostgreSQL store that acts.postgresql names: in one transaction, checked afterwards; "
+        "a second run copies nothing twice; refused, with nothing copied, when the shared store "
+        "holds conflicting records. The SQLite file is only read, and kept.",
+    )
+    migrate.add_argument(
+        "--to-postgresql", action="store_true", required=True, help="into acts.postgresql"
+    )
+    migrate.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        metavar="FILE",
+        help="the SQLite act store (default: data_dir/consent/acts.sqlite)",
+    )
+    migrate.add_argument(
+        "--keep-shared",
+        action="store_true",
+        help="an act the shared store already holds, live, recorded elsewhere: keep that record"
+        " and leave this node's out instead of refusing",
+    )
+    migrate.set_defaults(handler=_with_kind(RecordKind.CONSENT, _migrate))
+
 
 def _with_kind(
     kind: RecordKind,
@@ -147,6 +179,20 @@ async def _show(args: argparse.Namespace, kind: RecordKind, settings: Settings) 
     _out("\t".join(SHOW_COLUMNS))
     for stored in records:
         _out("\t".join(shown(cell) for cell in _show_row(stored)))
+    return EXIT_OK
+
+
+async def _migrate(args: argparse.Namespace, _kind: RecordKind, settings: Settings) -> int:
+    report = await migrate_to_postgresql(settings, args.source, keep_shared=args.keep_shared)
+    _out(
+        shown(
+            f"{report.records} records of {report.source}: {report.copied} copied,"
+            f" {report.already} already in PostgreSQL, {report.revocations} later"
+            f" revocation(s) copied onto them, {report.held} left out (the same act is held,"
+            f" --keep-shared); all {report.verified} verified in PostgreSQL; the SQLite file"
+            " is kept"
+        )
+    )
     return EXIT_OK
 
 

@@ -200,6 +200,33 @@ async def open_act_store(path: Path) -> SqliteActStore:
     return store
 
 
+def read_records(path: Path, *, limit: int) -> list[StoredRecord]:
+    """Every record of the SQLite store at `path`, revoked ones too, by id; read-only.
+
+    A missing file is an error (never created), as is a schema this gatekeeper does not know
+    and a store of more than `limit` records.
+    """
+    if not path.is_file():
+        raise StoreError(f"{path}: no act store here")
+    try:
+        reader = _open_reader(path)
+    except sqlite3.Error as err:
+        raise StoreError(f"{path}: cannot open the act store: {err}") from err
+    try:
+        (version,) = reader.execute("PRAGMA user_version").fetchone()
+        if version != SCHEMA_VERSION:
+            raise StoreError(f"{path}: act store schema {version}, expected {SCHEMA_VERSION}")
+        (count,) = reader.execute("SELECT count(*) FROM acts").fetchone()
+        if count > limit:
+            raise StoreError(f"{path}: {count} records, over the {limit} read at once")
+        rows = reader.execute(f"SELECT {_COLUMNS} FROM acts ORDER BY id").fetchall()
+    except sqlite3.Error as err:
+        raise StoreError(f"{path}: cannot read acts: {err}") from err
+    finally:
+        reader.close()
+    return [_stored_of(tuple(row)) for row in rows]
+
+
 def revoked(
     record_id: int, kind: RecordKind, stored: StoredRecord | None, *, changed: bool
 ) -> StoredRecord:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gatekeeper.dncm.chain import record_live_list
+from gatekeeper.dncm.chain import IN_FORCE_STATUSES, record_live_list
 from gatekeeper.dncm.dates import DateFormat, day_of
 from gatekeeper.dncm.index import ListAnswer, ListIndex
 from gatekeeper.dncm.layout import Encoding, FieldOrder, LayoutPin, Separator
@@ -20,6 +20,7 @@ from gatekeeper.dncm.sync import sync_forever
 __all__ = [
     "DEFAULT_MAX_AGE_DAYS",
     "DEFAULT_MAX_SHRINK_PERCENT",
+    "IN_FORCE_STATUSES",
     "MAX_AGE_DAYS_LIMIT",
     "DateFormat",
     "DncmSettings",

@@ -1,11 +1,13 @@
-"""`audit show|events|export|verify --central`: every node's records from the central copy.
+"""`audit show|events|export|verify|nodes --central`: every node's records from the central copy.
 
 Each node's chain is read into a temporary log file (stores/postgres/central.py) and the usual
 readers run on it; the results are merged in time order with the node (and PBX, when the AGI
 URL named one) beside each record. `verify --central` walks every node's chain on its own and
 names, per node, its range, head, when the central copy last received a record, what the
 central copy lacks at the start of the chain, and, for this node, whether its local log agrees
-with what it shipped and how much is not shipped yet.
+with what it shipped and how much is not shipped yet. `nodes --central` prints one line per
+node with the DNCM list its shipped `list_sync` records show in force, and flags the nodes out
+of step (stores/postgres/nodes.py).
 """
 
 from __future__ import annotations
@@ -43,6 +45,20 @@ from gatekeeper.audit.cli import SHOW_COLUMNS, filters_of, show_cells
 from gatekeeper.common import AuditError, ConfigError, create_output, csv_cell, json_text, shown
 from gatekeeper.config import ExitCode, PostgresSettings, Settings, load_settings_from
 from gatekeeper.stores.postgres.central import CentralNode, central_logs
+from gatekeeper.stores.postgres.nodes import NodeReading, NodesView, compare, read_nodes
+
+SHA256_SHOWN = 12
+NODES_COLUMNS = (
+    "node",
+    "pbx",
+    "list date",
+    "sha256",
+    "rows",
+    "imported (Brussels)",
+    "last received (Brussels)",
+    "silent",
+    "flag",
+)
 
 
 def _central(settings: Settings) -> PostgresSettings:
@@ -141,6 +157,66 @@ def verify(args: argparse.Namespace) -> int:
             if node.node == settings.node:
                 failed |= _against_local(node, log_path(settings.data_dir))
     return ExitCode.FAILURE if failed else ExitCode.OK
+
+
+def nodes(args: argparse.Namespace) -> int:
+    """One line per node with the list it shows in force; 1 when a node is flagged (or none)."""
+    view = compare(read_nodes(_central(load_settings_from(args))), args.max_silence)
+    if not view.readings:
+        print("the central decision log holds no records: no node to compare")
+        return ExitCode.FAILURE
+    cells = [NODES_COLUMNS] + [
+        tuple(map(shown, _nodes_cells(node, view))) for node in view.readings
+    ]
+    print(_table(cells, _nodes_summary(view)))
+    for node in view.readings:
+        for note in node.notes:
+            print(shown(f"node {node.node}: {note}"))
+    return ExitCode.FAILURE if view.flagged else ExitCode.OK
+
+
+def _nodes_cells(reading: NodeReading, view: NodesView) -> tuple[str, ...]:
+    live = reading.live
+    listed: tuple[str, ...] = ("-", "-", "-", "-")
+    if live is not None:
+        listed = (
+            live.list_date.isoformat(),
+            live.sha256[:SHA256_SHOWN],
+            "-" if live.rows is None else str(live.rows),
+            "-" if live.imported_at is None else _minute(live.imported_at),
+        )
+    return (
+        reading.node,
+        ",".join(reading.pbxes) or "-",
+        *listed,
+        _minute(reading.last_received.isoformat()),
+        f"{reading.silent_s:.0f} s",
+        ",".join(view.flags[reading.node]) or "-",
+    )
+
+
+def _nodes_summary(view: NodesView) -> str:
+    count = f"{len(view.readings)} node(s), {len(view.flagged)} flagged"
+    if view.newest_date is None:
+        return f"{count}; no node shows a list in force"
+    if view.reference_sha256 is None:
+        return f"{count}; newest list {view.newest_date}: the nodes on it disagree on its sha256"
+    holding = sum(
+        1
+        for r in view.readings
+        if r.live is not None
+        and r.live.list_date == view.newest_date
+        and r.live.sha256 == view.reference_sha256
+    )
+    return (
+        f"{count}; newest list {view.newest_date}, sha256"
+        f" {view.reference_sha256[:SHA256_SHOWN]} on {holding} node(s)"
+    )
+
+
+def _minute(utc_iso: str) -> str:
+    """A UTC time as Brussels wall-clock text to the minute."""
+    return local_text(utc_iso)[:16]
 
 
 def _node_line(node: CentralNode) -> str:

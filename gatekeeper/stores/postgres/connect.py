@@ -55,3 +55,21 @@ async def connect(settings: PostgresSettings, purpose: str) -> Connection:
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+def connect_blocking(
+    settings: PostgresSettings, purpose: str
+) -> psycopg.Connection[tuple[Any, ...]]:
+    """A blocking connection for a one-off command; the same rules as `connect`."""
+    extra: dict[str, Any] = {
+        "connect_timeout": CONNECT_TIMEOUT_S,
+        "application_name": f"gatekeeper {purpose}",
+    }
+    if settings.password_file is not None:
+        extra["password"] = read_password(settings.password_file)
+    try:
+        return psycopg.connect(settings.dsn, **extra)
+    except psycopg.Error as err:
+        raise StoreError(
+            f"PostgreSQL {settings.dsn!r}: cannot connect: {_first_line(err)}"
+        ) from err

@@ -109,6 +109,10 @@ CREATE INDEX IF NOT EXISTS decision_log_uniqueid ON gatekeeper.decision_log (uni
     WHERE uniqueid IS NOT NULL;
 CREATE INDEX IF NOT EXISTS decision_log_events ON gatekeeper.decision_log (at, node, seq)
     WHERE type IN ('event', 'checkpoint');
+-- Each node's list syncs, newest first, for `audit nodes --central` without a scan of its
+-- decisions.
+CREATE INDEX IF NOT EXISTS decision_log_list_syncs ON gatekeeper.decision_log (node, seq)
+    WHERE kind = 'list_sync';
 
 CREATE OR REPLACE FUNCTION gatekeeper.decision_log_link() RETURNS trigger
 LANGUAGE plpgsql AS $$
