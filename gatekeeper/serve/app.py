@@ -20,6 +20,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import structlog
 
@@ -65,8 +66,19 @@ from gatekeeper.stores.postgres.shipper import log_shipper
 log = structlog.get_logger()
 
 CHECK_SCRIPT = "check"
-RESTART_KEYS = ("data_dir", "agi", "ami", "health")
-"""Settings a reload cannot change in a running service: its sockets and files stay as started."""
+RESTART_KEYS: Mapping[str, str] = MappingProxyType(
+    {
+        "data_dir": "data_dir",
+        "agi": "agi",
+        "ami": "ami",
+        "health": "health",
+        "node": "node",
+        "acts": "acts_postgres",
+        "central_log": "central_log",
+    }
+)
+"""Settings a reload cannot change in a running service (config key: `Settings` field): its
+sockets, files, database connections and node name stay as started."""
 PBX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -322,7 +334,9 @@ async def _reload_on_request(
         if live.last_reload_error:
             details["error"] = live.last_reload_error
         needs_restart = sorted(
-            key for key in RESTART_KEYS if getattr(in_use, key) != getattr(after, key)
+            key
+            for key, field in RESTART_KEYS.items()
+            if getattr(in_use, field) != getattr(after, field)
         )
         if needs_restart:
             details["restart_required"] = needs_restart

@@ -136,6 +136,17 @@ async def test_reload_flags_settings_that_need_a_restart(gatekeeper_run: Gatekee
     assert _details(body)["restart_required"] == ["agi"]
 
 
+async def test_reload_that_shares_the_acts_needs_a_restart(gatekeeper_run: GatekeeperRun) -> None:
+    """Sharing the acts (and naming the node) by a reload is not applied live: restart, it says."""
+    config = yaml.safe_load(gatekeeper_run.config.read_text(encoding="utf-8"))
+    config["node"] = "pbx_a"
+    config["acts"] = {"postgresql": "host=127.0.0.1 port=1 dbname=gatekeeper user=pbx_a"}
+    gatekeeper_run.config.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    _hangup(gatekeeper_run)
+    [body] = await _reload_records(gatekeeper_run, 1)
+    assert _details(body)["restart_required"] == ["acts", "node"]
+
+
 def _refusing_texts(good: str) -> dict[str, str]:
     """Files whose parsing raised something other than a ConfigError in the loader."""
     port = yaml.safe_load(good)["agi"]["listen"].rpartition(":")[2]
