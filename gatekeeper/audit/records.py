@@ -34,6 +34,9 @@ class EventKind(enum.StrEnum):
     OUTCOME = "outcome"
     SCRUB = "scrub"
     PURGE = "purge"
+    CONSOLE_ACCESS = "console_access"
+    CONSOLE_ACT = "console_act"
+    CONSOLE_LOCKOUT = "console_lockout"
 
 
 def _default_host() -> str:

@@ -27,6 +27,12 @@ from gatekeeper.common import BRUSSELS
 MAX_REPORT_DAYS = 400
 LIST_EVENT_KINDS = (EventKind.LIST_SYNC.value,)
 CONFIG_EVENT_KINDS = (EventKind.CONFIG_RELOAD.value,)
+ACCESS_EVENT_KINDS = (
+    EventKind.CONSOLE_ACCESS.value,
+    EventKind.CONSOLE_ACT.value,
+    EventKind.CONSOLE_LOCKOUT.value,
+)
+"""Who read personal data or recorded an act in the console, and locked-out logins."""
 
 _HOURLY = """
 SELECT substr(at, 1, 13) AS hour, campaign, verdict, reason,
@@ -81,6 +87,7 @@ class ReportData:
     number_decisions: tuple[DecisionRow, ...] = field(default=())
     bypasses: tuple[EventRow, ...] = field(default=())
     number_bypasses: tuple[EventRow, ...] = field(default=())
+    access_events: tuple[EventRow, ...] = field(default=())
 
     @property
     def provider_reached(self) -> int:
@@ -128,10 +135,11 @@ def gather(
         syncs = tuple(e for e in all_syncs if e.at >= utc_text(since))
         before = [e for e in all_syncs if e.at < utc_text(since) and sync_succeeded(e)]
         config_events = tuple(iter_events(conn, CONFIG_EVENT_KINDS, since, until))
+        access = tuple(iter_events(conn, ACCESS_EVENT_KINDS, since, until))
         other = tuple(
             e
             for e in iter_events(conn, None, since, until)
-            if e.kind not in LIST_EVENT_KINDS + CONFIG_EVENT_KINDS
+            if e.kind not in LIST_EVENT_KINDS + CONFIG_EVENT_KINDS + ACCESS_EVENT_KINDS
         )
         number_rows: tuple[DecisionRow, ...] = ()
         if number is not None:
@@ -156,6 +164,7 @@ def gather(
         number_decisions=number_rows,
         bypasses=found,
         number_bypasses=tuple(e for e in found if number and names_number(e.details, number)),
+        access_events=access,
     )
 
 

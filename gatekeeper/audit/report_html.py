@@ -63,6 +63,13 @@ LABELS: dict[str, tuple[str, str, str]] = {
         "Configuration reloads",
     ),
     "events": ("Andere gebeurtenissen", "Autres événements", "Other events"),
+    "access": (
+        "Inzage van persoonsgegevens en akten in de console",
+        "Consultation de données personnelles et actes dans la console",
+        "Personal data read and acts recorded in the console",
+    ),
+    "account": ("Account", "Compte", "Account"),
+    "action": ("Handeling", "Action", "Action"),
     "kind": ("Soort", "Type", "Kind"),
     "evidence": ("Bewijs voor nummer", "Preuve pour le numéro", "Evidence for number"),
     "rule": ("Toegepaste regel", "Règle appliquée", "Rule applied"),
@@ -133,6 +140,7 @@ def render(data: ReportData, *, max_age_days: int) -> str:
         _freshness_section(data, max_age_days),
         _syncs_section(data),
         _events_section(data),
+        _access_section(data),
     ]
     if data.number is not None:
         parts.append(_number_section(data))
@@ -310,10 +318,30 @@ def _event_rows(events: Iterable[EventRow]) -> Iterable[tuple[str, ...]]:
 def _events_section(data: ReportData) -> str:
     headers = ("time", "kind", "details")
     return (
-        f"<h2>{label('config')}</h2>"
+        f'<h2 id="config">{label("config")}</h2>'
         + _table(headers, _event_rows(data.config_events))
-        + f"<h2>{label('events')}</h2>"
+        + f'<h2 id="events">{label("events")}</h2>'
         + _table(headers, _event_rows(data.other_events))
+    )
+
+
+def _access_rows(events: Iterable[EventRow]) -> Iterable[tuple[str, ...]]:
+    for event in events:
+        details = dict(event.details)
+        account = details.pop("account", "")
+        action = details.pop("action", "") or event.kind
+        yield (
+            _td(local_text(event.at)),
+            _td(account),
+            _td(action),
+            _td(json.dumps(details, ensure_ascii=False, sort_keys=True) if details else ""),
+        )
+
+
+def _access_section(data: ReportData) -> str:
+    headers = ("time", "account", "action", "details")
+    return f'<h2 id="access">{label("access")}</h2>' + _table(
+        headers, _access_rows(data.access_events)
     )
 
 

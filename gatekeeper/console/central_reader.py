@@ -446,6 +446,7 @@ def merge_reports(
         number_decisions=tuple(decisions),
         bypasses=events("bypasses"),
         number_bypasses=events("number_bypasses"),
+        access_events=events("access_events"),
     )
 
 

@@ -35,6 +35,7 @@ from starlette.staticfiles import StaticFiles
 from gatekeeper.audit import (
     CSV_COLUMNS,
     DecisionLog,
+    EventKind,
     csv_row,
     local_text,
     outcome_text,
@@ -83,9 +84,9 @@ from gatekeeper.console.security import (
 )
 from gatekeeper.rules import InvalidNumber, Reason, Verdict, normalise
 
-ACCESS_EVENT = "console_access"
-ACT_EVENT = "console_act"
-LOCKOUT_EVENT = "console_lockout"
+ACCESS_EVENT = EventKind.CONSOLE_ACCESS
+ACT_EVENT = EventKind.CONSOLE_ACT
+LOCKOUT_EVENT = EventKind.CONSOLE_LOCKOUT
 EVENT_KINDS = (
     "list_sync",
     "config_reload",

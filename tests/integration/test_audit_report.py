@@ -195,3 +195,42 @@ def test_report_shows_bypasses_as_sentences_in_totals_and_evidence(tmp_path: Pat
         "&lt;b&gt;0471&lt;/b&gt;" in page,
         "provider_reached" in page,
     ) == (("2", "1"), 1, True, False, True, False)
+
+
+def test_report_lists_console_reads_apart_from_other_events(tmp_path: Path) -> None:
+    """Who searched or exported in the console has its own section, not among other events."""
+    log_file = tmp_path / "decisions.sqlite"
+    at = datetime(2025, 3, 3, 12, tzinfo=UTC)
+
+    async def fill() -> None:
+        log = await DecisionLog.open(log_file)
+        try:
+            await log.record(BASE)
+            await log.record_event(
+                "console_access",
+                {"account": "<i>officer</i>", "action": "search", "number": "+32470123456"},
+                at=at,
+            )
+            await log.record_event("scrub", {"rows": 3}, at=at)
+        finally:
+            await log.close()
+
+    asyncio.run(fill())
+    output = tmp_path / "report.html"
+    args = argparse.Namespace(
+        log=log_file,
+        since=parse_moment("2025-03-01"),
+        until=parse_moment("2025-03-07", end_of_day=True),
+        number=None,
+        output=output,
+    )
+    assert audit_cli.report_command(args) == 0
+    page = output.read_text(encoding="utf-8")
+    others = page[page.index('id="events"') : page.index('id="access"')]
+    access = page[page.index('id="access"') :]
+    assert (
+        "console_access" in others,
+        "scrub" in others,
+        "<td>&lt;i&gt;officer&lt;/i&gt;</td><td>search</td>" in access,
+        "+32470123456" in access,
+    ) == (False, True, True, True)
