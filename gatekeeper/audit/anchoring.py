@@ -1,7 +1,7 @@
 """The service's side of head anchors: write the chain's head down while it moves, and at stop.
 
-Theory of operation: every `ANCHOR_INTERVAL_S` (and once when the service or a `check` closes
-the log) the anchorer reads the last record of the chain from the file, so records appended by
+Theory of operation: when the service starts, then every `ANCHOR_INTERVAL_S` (and once when the
+service or a `check` closes the log) the anchorer reads the last record of the chain from the file, so records appended by
 other processes are covered too. If it moved since the newest anchor, it first makes sure the
 newest anchor still holds (the record at its sequence number has its hash, or a purge removed
 it): a chain cut or rewritten meanwhile is not anchored over, it is logged as an error and left
@@ -105,7 +105,12 @@ class HeadAnchorer:
             log.exception("audit_anchor_failed")
 
     async def run(self, stop: asyncio.Event, interval_s: float = ANCHOR_INTERVAL_S) -> None:
-        """Anchor every `interval_s` until `stop` is set (the final anchor is the caller's)."""
+        """Anchor now, then every `interval_s` until `stop` is set (the final one is the caller's).
+
+        The first anchor vouches for the log as the service found it (and its start record)
+        from the first minute, not only after the first interval.
+        """
+        await asyncio.to_thread(self.try_anchor)
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval_s):

@@ -241,3 +241,22 @@ def test_an_anchor_that_cannot_be_written_is_logged_not_raised(anchored_log: Pat
     assert [entry["log_level"] for entry in logs if entry["event"] == "audit_anchor_failed"] == [
         "error"
     ]
+
+
+def test_run_anchors_the_head_it_finds_at_once(anchored_log: Path) -> None:
+    """A head that moved before the service started is anchored at start, not an interval later."""
+    anchor = FileAnchor(anchor_dir(anchored_log))
+    _fill(anchored_log, 1)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(HeadAnchorer(anchored_log, anchor).run(stop, interval_s=3600))
+        for _ in range(100):
+            if anchor.latest() is not None and anchor.latest().seq == 7:  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+
+    asyncio.run(scenario())
+    assert [head.seq for head in anchor.heads()] == [4, 6, 7]
