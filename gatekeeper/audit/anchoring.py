@@ -1,12 +1,13 @@
 """The service's side of head anchors: write the chain's head down while it moves, and at stop.
 
-Theory of operation: when the service starts, then every `ANCHOR_INTERVAL_S` (and once when the
-service or a `check` closes the log) the anchorer reads the last record of the chain from the file, so records appended by
-other processes are covered too. If it moved since the newest anchor, it first makes sure the
-newest anchor still holds (the record at its sequence number has its hash, or a purge removed
-it): a chain cut or rewritten meanwhile is not anchored over, it is logged as an error and left
-for `audit verify` to name. Then it appends the new anchor and logs it as an `audit_anchor`
-line, which `serve` sends to the system journal: a second copy outside `data_dir`. Anchoring
+Theory of operation: when the service starts, then every `ANCHOR_INTERVAL_S` (and once when
+the service or a `check` closes the log) the anchorer reads the last record of the chain from the
+file, so records appended by other processes are covered too. If it moved since the newest
+anchor, it first makes sure the newest anchor still holds (the record at its sequence number has
+its hash, or a purge removed it): a chain cut or rewritten meanwhile is not anchored over, it is
+logged as an error and left for `audit verify` to name. Then it appends the new anchor and logs
+it as an `audit_anchor` line, which `serve` sends to the system journal: a second copy outside
+`data_dir`. Anchoring
 never delays a decision: it runs in a thread, reads with its own read-only connection, and a
 failure is logged and tried again at the next tick.
 """
