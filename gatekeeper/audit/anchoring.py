@@ -7,9 +7,8 @@ anchor, it first makes sure the newest anchor still holds (the record at its seq
 its hash, or a purge removed it): a chain cut or rewritten meanwhile is not anchored over, it is
 logged as an error and left for `audit verify` to name. Then it appends the new anchor and logs
 it as an `audit_anchor` line, which `serve` sends to the system journal: a second copy outside
-`data_dir`. Anchoring
-never delays a decision: it runs in a thread, reads with its own read-only connection, and a
-failure is logged and tried again at the next tick.
+`data_dir`. Anchoring never delays a decision: it runs in a thread, reads with its own read-only
+connection, and a failure is logged and tried again at the next tick.
 """
 
 from __future__ import annotations
