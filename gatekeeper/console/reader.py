@@ -188,9 +188,18 @@ class LocalReader:
 
     nodes = False
 
-    def __init__(self, log_file: Path, acts: ActStore) -> None:
+    def __init__(
+        self,
+        log_file: Path,
+        acts: ActStore,
+        *,
+        search_deadline_s: float = SEARCH_DEADLINE_S,
+        progress_steps: int = _PROGRESS_STEPS,
+    ) -> None:
         self._log = log_file
         self._acts = acts
+        self._search_deadline_s = search_deadline_s
+        self._progress_steps = progress_steps
 
     async def search(self, query: Query, before: str | None, limit: int) -> Page:
         """A page of matching decisions, newest first."""
@@ -199,15 +208,15 @@ class LocalReader:
 
     def _search(self, query: Query, before: int | None, limit: int) -> Page:
         where, params = query.where()
-        deadline = time.monotonic() + SEARCH_DEADLINE_S
+        deadline = time.monotonic() + self._search_deadline_s
         with reading(self._log) as conn:
-            conn.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
+            conn.set_progress_handler(lambda: time.monotonic() > deadline, self._progress_steps)
             try:
                 return _page(conn, query, (where, params), before, limit)
             except sqlite3.OperationalError as err:
                 if time.monotonic() > deadline:
                     raise SearchTooBroadError(
-                        f"the search took longer than {SEARCH_DEADLINE_S:.0f} s: "
+                        f"the search took longer than {self._search_deadline_s:.0f} s: "
                         "add a number, a campaign or a period"
                     ) from err
                 raise

@@ -79,14 +79,19 @@ def same_token(given: str | None, expected: str) -> bool:
 class LoginThrottle:
     """At most LOGIN_ATTEMPTS_PER_WINDOW failed logins per client address per window.
 
-    Bounded: the least recently seen addresses are forgotten beyond MAX_THROTTLED_CLIENTS.
+    Bounded: the least recently seen addresses are forgotten beyond `max_clients`.
     """
 
     def __init__(
-        self, attempts: int = LOGIN_ATTEMPTS_PER_WINDOW, window_s: float = LOGIN_WINDOW_S
+        self,
+        attempts: int = LOGIN_ATTEMPTS_PER_WINDOW,
+        window_s: float = LOGIN_WINDOW_S,
+        *,
+        max_clients: int = MAX_THROTTLED_CLIENTS,
     ) -> None:
         self._attempts = attempts
         self._window_s = window_s
+        self._max_clients = max_clients
         self._seen: OrderedDict[str, deque[float]] = OrderedDict()
 
     def _recent(self, client: str, moment: float) -> deque[float]:
@@ -94,7 +99,7 @@ class LoginThrottle:
         while times and times[0] <= moment - self._window_s:
             times.popleft()
         self._seen[client] = times
-        while len(self._seen) > MAX_THROTTLED_CLIENTS:
+        while len(self._seen) > self._max_clients:
             self._seen.popitem(last=False)
         return times
 

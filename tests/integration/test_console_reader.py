@@ -14,7 +14,6 @@ import pytest
 from gatekeeper.audit.log import DecisionLog
 from gatekeeper.audit.store import Filters
 from gatekeeper.consent import open_act_store
-from gatekeeper.console import reader as reader_module
 from gatekeeper.console.reader import DecisionView, LocalReader, Page, Query, SearchTooBroadError
 
 from audit_support import LISTED
@@ -43,11 +42,12 @@ def log_file(tmp_path: Path) -> Path:
     return path
 
 
-def _run(log_file: Path, use: Callable[[LocalReader], Awaitable[T]]) -> T:
+def _run(log_file: Path, use: Callable[[LocalReader], Awaitable[T]], deadline_s: float = 5.0) -> T:
     async def go() -> T:
         acts = await open_act_store(log_file.parent / "acts.sqlite")
         try:
-            return await use(LocalReader(log_file, acts))
+            reader = LocalReader(log_file, acts, search_deadline_s=deadline_s, progress_steps=1)
+            return await use(reader)
         finally:
             await acts.close()
 
@@ -89,15 +89,11 @@ def test_decision_page_sees_a_changed_neighbour(log_file: Path) -> None:
     assert (place.verified.ok, place.verified.bad_seq) == (False, 61)
 
 
-def test_a_search_past_its_deadline_is_refused(
-    log_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_search_past_its_deadline_is_refused(log_file: Path) -> None:
     """A page that runs past the deadline stops with SearchTooBroadError, not a hang."""
-    monkeypatch.setattr(reader_module, "SEARCH_DEADLINE_S", -1.0)
-    monkeypatch.setattr(reader_module, "_PROGRESS_STEPS", 1)
 
     async def search(reader: LocalReader) -> Page:
         return await reader.search(Query(Filters(reason="objection")), None, 50)
 
     with pytest.raises(SearchTooBroadError, match="add a number"):
-        _run(log_file, search)
+        _run(log_file, search, deadline_s=-1.0)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-from gatekeeper.console import security
 from gatekeeper.console.security import LoginThrottle
 
 
@@ -19,14 +17,13 @@ def test_refuses_after_the_limit_until_failures_leave_the_window() -> None:
     ) == (False, True, True)
 
 
-def test_remembers_a_bounded_number_of_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Beyond MAX_THROTTLED_CLIENTS the least recently seen addresses are forgotten."""
-    monkeypatch.setattr(security, "MAX_THROTTLED_CLIENTS", 2)
-    throttle = LoginThrottle(attempts=1, window_s=60.0)
+def test_remembers_a_bounded_number_of_addresses() -> None:
+    """Beyond `max_clients` the least recently seen addresses are forgotten."""
+    throttle = LoginThrottle(attempts=1, window_s=60.0, max_clients=2)
     for client in ("a", "b", "c"):
         throttle.failed(client, 0.0)
-    assert (throttle.allow("a", 1.0), throttle.allow("c", 1.0), len(throttle._seen)) == (
-        True,
+    assert (throttle.allow("c", 1.0), throttle.allow("b", 1.0), throttle.allow("a", 1.0)) == (
         False,
-        2,
+        False,
+        True,
     )
