@@ -11,6 +11,13 @@ and event filter) is `service_username`, the one `gatekeeper serve` logs in with
 drive calls with a second, test-only user (`ami_username`) that may also originate, a right the
 shipped user must never have. Asterisk runs in the foreground (`-f`) as a child process, in the
 chroot, and is stopped with `core stop now` (then SIGTERM, then SIGKILL).
+
+Host names (`hosts`, a name to its addresses) are the instance's own: its hosts file is bound
+over the root's `/etc/hosts` in a private mount namespace Asterisk alone runs in, so instances
+(and other worktrees sharing the root) never see each other's names, and nothing is left
+behind when Asterisk ends. The root's own `/etc/hosts` stays an empty file, there only as the
+mount point; its `/etc/host.conf` has `multi on`, so a name listed twice resolves to both
+addresses.
 """
 
 from __future__ import annotations
@@ -145,6 +152,8 @@ class AsteriskSandbox:
     extra_modules: tuple[str, ...] = ()
     """Modules loaded besides MODULES, such as a dialler's dialplan needs (func_cut.so)."""
     extra_configs: Mapping[str, str] = field(default_factory=dict)
+    hosts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Host names Asterisk resolves (through its own /etc/hosts) to these addresses, in order."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -216,6 +225,24 @@ class AsteriskSandbox:
         config = f"{self.etc}/asterisk.conf"
         return ["chroot", str(self.root), "/usr/sbin/asterisk", "-C", config, *args]
 
+    def _start_command(self) -> list[str]:
+        """Asterisk in the foreground; with `hosts`, in a mount namespace with its hosts file."""
+        command = self._command("-f", "-n")
+        if not self.hosts:
+            return command
+        own = self.root / self.etc.lstrip("/") / "hosts"
+        own.write_text(
+            "".join(f"{address} {name}\n" for name, ips in self.hosts.items() for address in ips),
+            encoding="utf-8",
+        )
+        mount_point = self.root / "etc" / "hosts"
+        mount_point.touch(exist_ok=True)
+        bind = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
+        return [
+            "unshare", "--mount", "--propagation", "private", "--",
+            "sh", "-c", bind, "sh", str(own), str(mount_point), *command,
+        ]  # fmt: skip
+
     def start(self) -> None:
         """Write the configs, start Asterisk and wait until it has fully booted."""
         if not (self.root / READY_MARK).exists():
@@ -224,7 +251,7 @@ class AsteriskSandbox:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.with_name("console").open("wb") as console:
             self.process = subprocess.Popen(
-                self._command("-f", "-n"),
+                self._start_command(),
                 stdin=subprocess.DEVNULL,
                 stdout=console,
                 stderr=subprocess.STDOUT,
