@@ -9,8 +9,10 @@ the service user (the file's and every parent folder's owner, group and mode, as
 decides it for that user and its groups; ACLs are not read), then one AMI session as the
 configured user asks Asterisk (Getvar, which the shipped user may run) whether
 `gatekeeper-check` and every gated context exist (`DIALPLAN_EXISTS`), whether the dialplan's
-`GATEKEEPER_AGI` reaches `agi.listen`, and (ListCommands) that the user cannot Originate or run
-CLI commands. An AMI that cannot be reached with `--live` is a failure, not a skip.
+`GATEKEEPER_AGI` reaches `agi.listen` (a host name there, as in a fail-over pair, reaches it
+when one of the addresses it resolves to on this host is `agi.listen`'s), and (ListCommands)
+that the user cannot Originate or run CLI commands. An AMI that cannot be reached with `--live`
+is a failure, not a skip.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import ipaddress
 import os
 import pwd
 import re
+import socket
 import stat
 import sys
 from collections.abc import Iterator
@@ -38,6 +41,8 @@ DEFAULT_SERVICE_USER = "gatekeeper"
 DEFAULT_GATEKEEPER_AGI = "127.0.0.1:4573"
 """What the subroutine dials when the dialplan sets no GATEKEEPER_AGI global."""
 AMI_TIMEOUT_S = 5.0
+RESOLVE_TIMEOUT_S = 5.0
+"""Longest wait for the resolver to say what a `GATEKEEPER_AGI` host name resolves to."""
 SUBROUTINE = "gatekeeper-check"
 FORBIDDEN_ACTIONS = ("Originate", "Command", "Filter")
 """Actions whose right (originate, command, system) the service never needs."""
@@ -237,16 +242,47 @@ async def _agi_address(client: AmiClient, listen: AgiSettings) -> Finding:
     source = "GATEKEEPER_AGI" if value else f"GATEKEEPER_AGI unset, so {DEFAULT_GATEKEEPER_AGI}"
     host, _, port = dialled.rpartition(":")
     host = host.strip("[]")
-    same_port = port == str(listen.port)
-    same_host = host == listen.host or listen.host in _ANY_ADDRESS
-    if same_port and same_host:
+    if port != str(listen.port):
+        return _agi_unreached(source, listen, "")
+    if host == listen.host or listen.host in _ANY_ADDRESS:
         return Finding(ok=True, detail=f"the dialplan's {source} reaches agi.listen {listen}")
+    if _is_address(host):
+        return _agi_unreached(source, listen, "")
+    addresses = await _resolve(host, port)
+    if listen.host in addresses:
+        return Finding(
+            ok=True,
+            detail=f"the dialplan's {source} reaches agi.listen {listen}: {host} resolves "
+            f"here to {', '.join(addresses)}",
+        )
+    found = f" ({host} resolves here to {', '.join(addresses) or 'nothing'})"
+    return _agi_unreached(source, listen, found)
+
+
+def _agi_unreached(source: str, listen: AgiSettings, found: str) -> Finding:
     return Finding(
         ok=False,
-        detail=f"the dialplan's {source} does not reach agi.listen {listen}: set "
-        f"GATEKEEPER_AGI = {listen} in [globals] of extensions.conf (every call would "
-        "block with internal_error)",
+        detail=f"the dialplan's {source} does not reach agi.listen {listen}{found}: set "
+        f"GATEKEEPER_AGI = {listen} in [globals] of extensions.conf, or a host name that "
+        "resolves to it (every call would block with internal_error)",
     )
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+async def _resolve(host: str, port: str) -> list[str]:
+    """The addresses `host` resolves to here, in the resolver's order, each once."""
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in found))
 
 
 async def _rights(client: AmiClient, user: str) -> Finding:
