@@ -12,12 +12,12 @@ drive calls with a second, test-only user (`ami_username`) that may also origina
 shipped user must never have. Asterisk runs in the foreground (`-f`) as a child process, in the
 chroot, and is stopped with `core stop now` (then SIGTERM, then SIGKILL).
 
-Host names (`hosts`, a name to its addresses) are the instance's own: its hosts file is bound
-over the root's `/etc/hosts` in a private mount namespace Asterisk alone runs in, so instances
-(and other worktrees sharing the root) never see each other's names, and nothing is left
-behind when Asterisk ends. The root's own `/etc/hosts` stays an empty file, there only as the
-mount point; its `/etc/host.conf` has `multi on`, so a name listed twice resolves to both
-addresses.
+Host names (`hosts`, a name to its addresses) and the DNS server (`nameserver`) are the
+instance's own: its hosts file and resolv.conf are bound over the root's in a private mount
+namespace Asterisk alone runs in, so instances (and other worktrees sharing the root) never see
+each other's names, and nothing is left behind when Asterisk ends. The root's own `/etc/hosts`
+stays an empty file, there only as a mount point; its `/etc/host.conf` has `multi on`, so a
+name listed twice resolves to both addresses.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import fcntl
 import os
 import re
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -154,6 +155,8 @@ class AsteriskSandbox:
     extra_configs: Mapping[str, str] = field(default_factory=dict)
     hosts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Host names Asterisk resolves (through its own /etc/hosts) to these addresses, in order."""
+    nameserver: str | None = None
+    """The DNS server Asterisk asks (its own /etc/resolv.conf), such as a test's SRV responder."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -226,22 +229,29 @@ class AsteriskSandbox:
         return ["chroot", str(self.root), "/usr/sbin/asterisk", "-C", config, *args]
 
     def _start_command(self) -> list[str]:
-        """Asterisk in the foreground; with `hosts`, in a mount namespace with its hosts file."""
+        """Asterisk in the foreground; with its own names, in a mount namespace with its files."""
         command = self._command("-f", "-n")
-        if not self.hosts:
+        own = self.root / self.etc.lstrip("/")
+        files: dict[str, str] = {}
+        if self.hosts:
+            files["hosts"] = "".join(
+                f"{address} {name}\n" for name, ips in self.hosts.items() for address in ips
+            )
+        if self.nameserver:
+            files["resolv.conf"] = f"nameserver {self.nameserver}\noptions timeout:1 attempts:1\n"
+        binds: list[str] = []
+        for name, text in files.items():
+            (own / name).write_text(text, encoding="utf-8")
+            mount_point = self.root / "etc" / name
+            mount_point.touch(exist_ok=True)
+            binds.append(
+                f"mount --bind {shlex.quote(str(own / name))} {shlex.quote(str(mount_point))}"
+            )
+        if not binds:
             return command
-        own = self.root / self.etc.lstrip("/") / "hosts"
-        own.write_text(
-            "".join(f"{address} {name}\n" for name, ips in self.hosts.items() for address in ips),
-            encoding="utf-8",
-        )
-        mount_point = self.root / "etc" / "hosts"
-        mount_point.touch(exist_ok=True)
-        bind = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
-        return [
-            "unshare", "--mount", "--propagation", "private", "--",
-            "sh", "-c", bind, "sh", str(own), str(mount_point), *command,
-        ]  # fmt: skip
+        script = " && ".join([*binds, 'exec "$@"'])
+        unshare = ["unshare", "--mount", "--propagation", "private", "--"]
+        return [*unshare, "sh", "-c", script, "sh", *command]
 
     def start(self) -> None:
         """Write the configs, start Asterisk and wait until it has fully booted."""

@@ -5,7 +5,9 @@ data folder, list import, decision log and health port), listening on the same A
 own loopback address (127.0.0.1 and 127.0.0.2 by default). The Asterisk sandbox resolves one
 host name to both addresses (its own hosts file, `AsteriskSandbox.hosts`), and its dialplan's
 `GATEKEEPER_AGI` names that host, so res_agi tries the addresses in the order the resolver gives
-and the first that accepts the connection decides the call. A node is stopped as systemd does
+and the first that accepts the connection decides the call. Each node also has a name of its
+own (`node_host`), the targets a test's SRV records (tools/srv_responder.py) name for
+`hagi://`. A node is stopped as systemd does
 (SIGTERM), killed outright (SIGKILL: a crash, a power cut of the process), or frozen (SIGSTOP:
 the kernel still accepts connections for it, nothing answers them). Everything started here is
 stopped on exit.
@@ -38,6 +40,11 @@ from tools.gatekeeper_run import (
 PAIR_HOST = "gatekeeper-pair.test"
 """The one name both nodes answer under (`.test` is reserved: it never reaches real DNS)."""
 NODE_ADDRESSES = ("127.0.0.1", "127.0.0.2")
+
+
+def node_host(number: int) -> str:
+    """The name of node `number` (from 1) alone."""
+    return f"node{number}.{PAIR_HOST}"
 
 
 def free_port_on(*hosts: str) -> int:
@@ -147,6 +154,8 @@ class GatekeeperPair:
     extra_hosts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """More names for the sandbox to resolve (a benchmark's unanswering address)."""
     agi_timeout_s: int = 3
+    nameserver: str | None = None
+    """The DNS server the sandbox asks (an SRV responder, for `hagi://`)."""
     agi_port: int = 0
     sandbox: AsteriskSandbox = field(init=False)
     nodes: list[ServeNode] = field(init=False)
@@ -157,7 +166,8 @@ class GatekeeperPair:
             agi_port=self.agi_port,
             agi_host=PAIR_HOST,
             agi_timeout_s=self.agi_timeout_s,
-            hosts={PAIR_HOST: self.addresses, **self.extra_hosts},
+            hosts={PAIR_HOST: self.addresses, **self.node_hosts, **self.extra_hosts},
+            nameserver=self.nameserver,
         )
         health_ports = free_ports(len(self.addresses))
         self.nodes = [
@@ -175,6 +185,11 @@ class GatekeeperPair:
                 zip(self.addresses, health_ports, strict=True), start=1
             )
         ]
+
+    @property
+    def node_hosts(self) -> dict[str, tuple[str, ...]]:
+        """Each node's own name (`node1.gatekeeper-pair.test`, ...): SRV targets."""
+        return {node_host(n): (a,) for n, a in enumerate(self.addresses, start=1)}
 
     def start(self) -> None:
         """Start Asterisk, then every node."""
