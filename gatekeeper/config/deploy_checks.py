@@ -10,7 +10,9 @@ decides it for that user and its groups; ACLs are not read), then one AMI sessio
 configured user asks Asterisk (Getvar, which the shipped user may run) whether
 `gatekeeper-check` and every gated context exist (`DIALPLAN_EXISTS`), whether the dialplan's
 `GATEKEEPER_AGI` reaches `agi.listen` (a host name there, as in a fail-over pair, reaches it
-when one of the addresses it resolves to on this host is `agi.listen`'s), and (ListCommands)
+when one of the addresses it resolves to on this host is `agi.listen`'s; a
+`GATEKEEPER_AGI_SRV` name is only checked to be one, its SRV records are not looked up), and
+(ListCommands)
 that the user cannot Originate or run CLI commands. An AMI that cannot be reached with `--live`
 is a failure, not a skip.
 """
@@ -47,6 +49,8 @@ SUBROUTINE = "gatekeeper-check"
 FORBIDDEN_ACTIONS = ("Originate", "Command", "Filter")
 """Actions whose right (originate, command, system) the service never needs."""
 _CONTEXT_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
+_SRV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+"""What gatekeeper-check accepts in GATEKEEPER_AGI_SRV (asterisk/gatekeeper.conf)."""
 _ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - the value compared, not bound
 
 
@@ -237,6 +241,9 @@ async def _context(client: AmiClient, name: str) -> Finding:
 
 
 async def _agi_address(client: AmiClient, listen: AgiSettings) -> Finding:
+    srv_name = await client.getvar("GATEKEEPER_AGI_SRV")
+    if srv_name:
+        return _agi_srv(srv_name, listen)
     value = await client.getvar("GATEKEEPER_AGI")
     dialled = value or DEFAULT_GATEKEEPER_AGI
     source = "GATEKEEPER_AGI" if value else f"GATEKEEPER_AGI unset, so {DEFAULT_GATEKEEPER_AGI}"
@@ -257,6 +264,21 @@ async def _agi_address(client: AmiClient, listen: AgiSettings) -> Finding:
         )
     found = f" ({host} resolves here to {', '.join(addresses) or 'nothing'})"
     return _agi_unreached(source, listen, found)
+
+
+def _agi_srv(name: str, listen: AgiSettings) -> Finding:
+    if not _SRV_NAME.match(name):
+        return Finding(
+            ok=False,
+            detail=f"the dialplan's GATEKEEPER_AGI_SRV {name!r} is not a DNS name (letters, "
+            "digits, '.', '-'; no port): gatekeeper-check blocks every call with internal_error",
+        )
+    return Finding(
+        ok=True,
+        detail=f"the dialplan's GATEKEEPER_AGI_SRV sends calls to the targets of the SRV records "
+        f"_agi._tcp.{name}, which this check does not look up: one of them must be agi.listen "
+        f"{listen} (dig SRV _agi._tcp.{name})",
+    )
 
 
 def _agi_unreached(source: str, listen: AgiSettings, found: str) -> Finding:

@@ -114,6 +114,17 @@ def test_agi_host_name_resolving_elsewhere_is_reported(
 
 
 @pytest.mark.asterisk
+def test_srv_name_with_a_port_is_reported(tmp_path: Path, sandbox: AsteriskSandbox) -> None:
+    """A GATEKEEPER_AGI_SRV that is not a bare DNS name blocks every call: exit 1, named."""
+    sandbox.cli(f"dialplan set global GATEKEEPER_AGI_SRV gk.example.be:{sandbox.agi_port}")
+    try:
+        code, _, err = _live(_config(tmp_path, sandbox))
+    finally:
+        sandbox.cli('dialplan set global GATEKEEPER_AGI_SRV ""')
+    assert (code, "GATEKEEPER_AGI_SRV 'gk.example.be:" in err) == (1, True)
+
+
+@pytest.mark.asterisk
 def test_user_that_may_originate_is_reported(tmp_path: Path, sandbox: AsteriskSandbox) -> None:
     """An AMI user with the originate right (the tests' own user): exit 1, Originate named."""
     config = write_run_config(
