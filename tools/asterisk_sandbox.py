@@ -11,6 +11,13 @@ and event filter) is `service_username`, the one `gatekeeper serve` logs in with
 drive calls with a second, test-only user (`ami_username`) that may also originate, a right the
 shipped user must never have. Asterisk runs in the foreground (`-f`) as a child process, in the
 chroot, and is stopped with `core stop now` (then SIGTERM, then SIGKILL).
+
+Host names (`hosts`, a name to its addresses) and the DNS server (`nameserver`) are the
+instance's own: its hosts file and resolv.conf are bound over the root's in a private mount
+namespace Asterisk alone runs in, so instances (and other worktrees sharing the root) never see
+each other's names, and nothing is left behind when Asterisk ends. The root's own `/etc/hosts`
+stays an empty file, there only as a mount point; its `/etc/host.conf` has `multi on`, so a
+name listed twice resolves to both addresses.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import fcntl
 import os
 import re
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -145,6 +153,10 @@ class AsteriskSandbox:
     extra_modules: tuple[str, ...] = ()
     """Modules loaded besides MODULES, such as a dialler's dialplan needs (func_cut.so)."""
     extra_configs: Mapping[str, str] = field(default_factory=dict)
+    hosts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Host names Asterisk resolves (through its own /etc/hosts) to these addresses, in order."""
+    nameserver: str | None = None
+    """The DNS server Asterisk asks (its own /etc/resolv.conf), such as a test's SRV responder."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -216,6 +228,31 @@ class AsteriskSandbox:
         config = f"{self.etc}/asterisk.conf"
         return ["chroot", str(self.root), "/usr/sbin/asterisk", "-C", config, *args]
 
+    def _start_command(self) -> list[str]:
+        """Asterisk in the foreground; with its own names, in a mount namespace with its files."""
+        command = self._command("-f", "-n")
+        own = self.root / self.etc.lstrip("/")
+        files: dict[str, str] = {}
+        if self.hosts:
+            files["hosts"] = "".join(
+                f"{address} {name}\n" for name, ips in self.hosts.items() for address in ips
+            )
+        if self.nameserver:
+            files["resolv.conf"] = f"nameserver {self.nameserver}\noptions timeout:1 attempts:1\n"
+        binds: list[str] = []
+        for name, text in files.items():
+            (own / name).write_text(text, encoding="utf-8")
+            mount_point = self.root / "etc" / name
+            mount_point.touch(exist_ok=True)
+            binds.append(
+                f"mount --bind {shlex.quote(str(own / name))} {shlex.quote(str(mount_point))}"
+            )
+        if not binds:
+            return command
+        script = " && ".join([*binds, 'exec "$@"'])
+        unshare = ["unshare", "--mount", "--propagation", "private", "--"]
+        return [*unshare, "sh", "-c", script, "sh", *command]
+
     def start(self) -> None:
         """Write the configs, start Asterisk and wait until it has fully booted."""
         if not (self.root / READY_MARK).exists():
@@ -224,7 +261,7 @@ class AsteriskSandbox:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.with_name("console").open("wb") as console:
             self.process = subprocess.Popen(
-                self._command("-f", "-n"),
+                self._start_command(),
                 stdin=subprocess.DEVNULL,
                 stdout=console,
                 stderr=subprocess.STDOUT,

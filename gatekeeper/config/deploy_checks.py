@@ -9,8 +9,12 @@ the service user (the file's and every parent folder's owner, group and mode, as
 decides it for that user and its groups; ACLs are not read), then one AMI session as the
 configured user asks Asterisk (Getvar, which the shipped user may run) whether
 `gatekeeper-check` and every gated context exist (`DIALPLAN_EXISTS`), whether the dialplan's
-`GATEKEEPER_AGI` reaches `agi.listen`, and (ListCommands) that the user cannot Originate or run
-CLI commands. An AMI that cannot be reached with `--live` is a failure, not a skip.
+`GATEKEEPER_AGI` reaches `agi.listen` (a host name there, as in a fail-over pair, reaches it
+when one of the addresses it resolves to on this host is `agi.listen`'s; a
+`GATEKEEPER_AGI_SRV` name is only checked to be one, its SRV records are not looked up), and
+(ListCommands)
+that the user cannot Originate or run CLI commands. An AMI that cannot be reached with `--live`
+is a failure, not a skip.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import ipaddress
 import os
 import pwd
 import re
+import socket
 import stat
 import sys
 from collections.abc import Iterator
@@ -38,10 +43,14 @@ DEFAULT_SERVICE_USER = "gatekeeper"
 DEFAULT_GATEKEEPER_AGI = "127.0.0.1:4573"
 """What the subroutine dials when the dialplan sets no GATEKEEPER_AGI global."""
 AMI_TIMEOUT_S = 5.0
+RESOLVE_TIMEOUT_S = 5.0
+"""Longest wait for the resolver to say what a `GATEKEEPER_AGI` host name resolves to."""
 SUBROUTINE = "gatekeeper-check"
 FORBIDDEN_ACTIONS = ("Originate", "Command", "Filter")
 """Actions whose right (originate, command, system) the service never needs."""
 _CONTEXT_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
+_SRV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+"""What gatekeeper-check accepts in GATEKEEPER_AGI_SRV (asterisk/gatekeeper.conf)."""
 _ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - the value compared, not bound
 
 
@@ -232,21 +241,70 @@ async def _context(client: AmiClient, name: str) -> Finding:
 
 
 async def _agi_address(client: AmiClient, listen: AgiSettings) -> Finding:
+    srv_name = await client.getvar("GATEKEEPER_AGI_SRV")
+    if srv_name:
+        return _agi_srv(srv_name, listen)
     value = await client.getvar("GATEKEEPER_AGI")
     dialled = value or DEFAULT_GATEKEEPER_AGI
     source = "GATEKEEPER_AGI" if value else f"GATEKEEPER_AGI unset, so {DEFAULT_GATEKEEPER_AGI}"
     host, _, port = dialled.rpartition(":")
     host = host.strip("[]")
-    same_port = port == str(listen.port)
-    same_host = host == listen.host or listen.host in _ANY_ADDRESS
-    if same_port and same_host:
+    if port != str(listen.port):
+        return _agi_unreached(source, listen, "")
+    if host == listen.host or listen.host in _ANY_ADDRESS:
         return Finding(ok=True, detail=f"the dialplan's {source} reaches agi.listen {listen}")
+    if _is_address(host):
+        return _agi_unreached(source, listen, "")
+    addresses = await _resolve(host, port)
+    if listen.host in addresses:
+        return Finding(
+            ok=True,
+            detail=f"the dialplan's {source} reaches agi.listen {listen}: {host} resolves "
+            f"here to {', '.join(addresses)}",
+        )
+    found = f" ({host} resolves here to {', '.join(addresses) or 'nothing'})"
+    return _agi_unreached(source, listen, found)
+
+
+def _agi_srv(name: str, listen: AgiSettings) -> Finding:
+    if not _SRV_NAME.match(name):
+        return Finding(
+            ok=False,
+            detail=f"the dialplan's GATEKEEPER_AGI_SRV {name!r} is not a DNS name (letters, "
+            "digits, '.', '-'; no port): gatekeeper-check blocks every call with internal_error",
+        )
+    return Finding(
+        ok=True,
+        detail=f"the dialplan's GATEKEEPER_AGI_SRV sends calls to the targets of the SRV records "
+        f"_agi._tcp.{name}, which this check does not look up: one of them must be agi.listen "
+        f"{listen} (dig SRV _agi._tcp.{name})",
+    )
+
+
+def _agi_unreached(source: str, listen: AgiSettings, found: str) -> Finding:
     return Finding(
         ok=False,
-        detail=f"the dialplan's {source} does not reach agi.listen {listen}: set "
-        f"GATEKEEPER_AGI = {listen} in [globals] of extensions.conf (every call would "
-        "block with internal_error)",
+        detail=f"the dialplan's {source} does not reach agi.listen {listen}{found}: set "
+        f"GATEKEEPER_AGI = {listen} in [globals] of extensions.conf, or a host name that "
+        "resolves to it (every call would block with internal_error)",
     )
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+async def _resolve(host: str, port: str) -> list[str]:
+    """The addresses `host` resolves to here, in the resolver's order, each once."""
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in found))
 
 
 async def _rights(client: AmiClient, user: str) -> Finding:

@@ -100,3 +100,25 @@ async def test_allow_without_decision_id_is_a_block(sandbox: AsteriskSandbox) ->
 
     call = await _call_through(sandbox, unrecorded)
     assert (call.decision, call.reason, call.reached_trunk) == ("BLOCK", "internal_error", False)
+
+
+async def test_srv_name_that_is_not_a_name_is_a_block(sandbox: AsteriskSandbox) -> None:
+    """A GATEKEEPER_AGI_SRV with a port (not a DNS name) blocks the call before any AGI."""
+    asked: list[int] = []
+
+    async def allow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        asked.append(1)
+        await _read_environment(reader)
+        writer.write(b'EXEC MSet "GK_DECISION_ID=0000000000000,GK_DECISION=ALLOW"\n')
+        await writer.drain()
+        await reader.readline()
+        writer.close()
+
+    sandbox.cli(f"dialplan set global GATEKEEPER_AGI_SRV 127.0.0.1:{sandbox.agi_port}")
+    call = await _call_through(sandbox, allow)
+    assert (call.decision, call.reason, call.reached_trunk, asked) == (
+        "BLOCK",
+        "internal_error",
+        False,
+        [],
+    )

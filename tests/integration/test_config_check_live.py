@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,6 +72,56 @@ def test_agi_address_mismatch_is_reported(tmp_path: Path, sandbox: AsteriskSandb
     )
     code, _, err = _live(config)
     assert (code, "does not reach agi.listen" in err) == (1, True)
+
+
+@contextlib.contextmanager
+def _agi_global(sandbox: AsteriskSandbox, value: str) -> Iterator[None]:
+    """The dialplan's GATEKEEPER_AGI set to `value` for a while, then put back."""
+    sandbox.cli(f"dialplan set global GATEKEEPER_AGI {value}")
+    try:
+        yield
+    finally:
+        sandbox.cli(f"dialplan set global GATEKEEPER_AGI 127.0.0.1:{sandbox.agi_port}")
+
+
+@pytest.mark.asterisk
+def test_agi_host_name_resolving_to_listen_passes(tmp_path: Path, sandbox: AsteriskSandbox) -> None:
+    """GATEKEEPER_AGI names a host that resolves to agi.listen's address: that check passes."""
+    with _agi_global(sandbox, f"localhost:{sandbox.agi_port}"):
+        code, out, _ = _live(_config(tmp_path, sandbox))
+    assert (code, "reaches agi.listen" in out, "localhost resolves here to" in out) == (
+        0,
+        True,
+        True,
+    )
+
+
+@pytest.mark.asterisk
+def test_agi_host_name_resolving_elsewhere_is_reported(
+    tmp_path: Path, sandbox: AsteriskSandbox
+) -> None:
+    """A GATEKEEPER_AGI host name none of whose addresses is agi.listen's: exit 1, both named."""
+    config = _config(tmp_path, sandbox)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            f"127.0.0.1:{sandbox.agi_port}", f"127.0.0.2:{sandbox.agi_port}"
+        ),
+        encoding="utf-8",
+    )
+    with _agi_global(sandbox, f"localhost:{sandbox.agi_port}"):
+        code, _, err = _live(config)
+    assert (code, "(localhost resolves here to 127.0.0.1" in err) == (1, True)
+
+
+@pytest.mark.asterisk
+def test_srv_name_with_a_port_is_reported(tmp_path: Path, sandbox: AsteriskSandbox) -> None:
+    """A GATEKEEPER_AGI_SRV that is not a bare DNS name blocks every call: exit 1, named."""
+    sandbox.cli(f"dialplan set global GATEKEEPER_AGI_SRV gk.example.be:{sandbox.agi_port}")
+    try:
+        code, _, err = _live(_config(tmp_path, sandbox))
+    finally:
+        sandbox.cli('dialplan set global GATEKEEPER_AGI_SRV ""')
+    assert (code, "GATEKEEPER_AGI_SRV 'gk.example.be:" in err) == (1, True)
 
 
 @pytest.mark.asterisk
