@@ -804,3 +804,27 @@ def test_local_bridge_naming_one_half_pairs_nothing() -> None:
     _feed(detector, [_event("LocalBridge", LocalOneUniqueid="", LocalTwoUniqueid="T2")])
     [found] = _feed(detector, [_half_runs(f"Local/0470@{TRUNK}-1;2", "T2")])
     assert found.uniqueid == "T2"
+
+
+def test_half_hung_up_while_waiting_is_reported_then_forgotten() -> None:
+    """A waiting half that hangs up is still reported after the grace; then nothing is held."""
+    now, detector = _clocked()
+    base = f"Local/0470@{TRUNK}-1"
+    events = [*_local_pair(base, TRUNK, "T1", "T2", "A"), _half_runs(f"{base};2", "T2")]
+    _feed(detector, [*events, _event("Hangup", Uniqueid="T2"), _event("Hangup", Uniqueid="T1")])
+    now[0] = PENDING_GRACE_S
+    late = [b.uniqueid for b in detector.expire()]
+    now[0] += REPORT_WAIT_S
+    reported = [r.bypass.uniqueid for r in detector.reports()]
+    assert (late, reported, detector.tracked) == (["T2"], ["T2"], 0)
+
+
+def test_further_dialplan_steps_of_a_waiting_half_do_not_extend_its_grace() -> None:
+    """The grace of a waiting half runs from its first dialplan step in the trunk."""
+    now, detector = _clocked()
+    base = f"Local/0470@{TRUNK}-1"
+    _feed(detector, [*_local_pair(base, TRUNK, "T1", "T2", "A"), _half_runs(f"{base};2", "T2")])
+    now[0] = PENDING_GRACE_S / 2
+    _feed(detector, [_half_runs(f"{base};2", "T2")])
+    now[0] = PENDING_GRACE_S
+    assert [b.uniqueid for b in detector.expire()] == ["T2"]
