@@ -190,43 +190,42 @@ def _found(finding: Finding, event: ChannelEvent) -> list[tuple[str, str]]:
     return []
 
 
-ROWS = [
-    pytest.param(UNDECIDED, ChannelEvent.COVERED, DECIDED, Finding.NOTHING,
-                 id="undecided, covered: decided"),
-    pytest.param(UNDECIDED, ChannelEvent.PARTNER_DECIDED, DECIDED, Finding.NOTHING,
-                 id="undecided, partner decided: decided, sharing its verdict"),
-    pytest.param(UNDECIDED, ChannelEvent.DIALLED, DECIDED, Finding.BYPASS,
-                 id="undecided, dialled unchecked: a bypass"),
-    pytest.param(UNDECIDED, ChannelEvent.RAN, DECIDED, Finding.BYPASS,
-                 id="undecided, runs unchecked with nothing late: a bypass"),
-    pytest.param(UNDECIDED, ChannelEvent.RAN_EARLY, WAITING, Finding.HOLD,
-                 id="undecided, runs before its partner's DialBegin: waits"),
-    pytest.param(WAITING, ChannelEvent.COVERED, DECIDED, Finding.NOTHING,
-                 id="waiting, covered: decided, the held bypass dropped"),
-    pytest.param(WAITING, ChannelEvent.PARTNER_DECIDED, DECIDED, Finding.NOTHING,
-                 id="waiting, partner decided: decided, the held bypass dropped"),
-    pytest.param(WAITING, ChannelEvent.DIALLED, DECIDED, Finding.BYPASS,
-                 id="waiting, dialled unchecked: this bypass"),
-    pytest.param(WAITING, ChannelEvent.RAN, DECIDED, Finding.BYPASS,
-                 id="waiting, runs again once its partner is gone: a bypass at once"),
-    pytest.param(WAITING, ChannelEvent.RAN_EARLY, WAITING, Finding.NOTHING,
-                 id="waiting, runs again: still waiting"),
-    pytest.param(WAITING, ChannelEvent.GRACE_OVER, DECIDED, Finding.HELD,
-                 id="waiting, grace over: the held bypass"),
-    pytest.param(WAITING, ChannelEvent.HANGUP, HUNG_UP_WAITING, Finding.NOTHING,
-                 id="waiting, hangs up: its bypass still due"),
-    pytest.param(HUNG_UP_WAITING, ChannelEvent.GRACE_OVER, UNDECIDED, Finding.HELD,
-                 id="hung up waiting, grace over: the held bypass, then forgotten"),
-    pytest.param(DECIDED, ChannelEvent.HANGUP, UNDECIDED, Finding.NOTHING,
-                 id="decided, hangs up: forgotten"),
+ROWS: list[tuple[str, ChannelState, ChannelEvent, ChannelState, Finding]] = [
+    ("undecided, covered: decided",
+     UNDECIDED, ChannelEvent.COVERED, DECIDED, Finding.NOTHING),
+    ("undecided, partner decided: decided, sharing its verdict",
+     UNDECIDED, ChannelEvent.PARTNER_DECIDED, DECIDED, Finding.NOTHING),
+    ("undecided, dialled unchecked: a bypass",
+     UNDECIDED, ChannelEvent.DIALLED, DECIDED, Finding.BYPASS),
+    ("undecided, runs unchecked with nothing late: a bypass",
+     UNDECIDED, ChannelEvent.RAN, DECIDED, Finding.BYPASS),
+    ("undecided, runs before its partner's DialBegin: waits",
+     UNDECIDED, ChannelEvent.RAN_EARLY, WAITING, Finding.HOLD),
+    ("waiting, covered: decided, the held bypass dropped",
+     WAITING, ChannelEvent.COVERED, DECIDED, Finding.NOTHING),
+    ("waiting, partner decided: decided, the held bypass dropped",
+     WAITING, ChannelEvent.PARTNER_DECIDED, DECIDED, Finding.NOTHING),
+    ("waiting, dialled unchecked: this bypass",
+     WAITING, ChannelEvent.DIALLED, DECIDED, Finding.BYPASS),
+    ("waiting, runs again once its partner is gone: a bypass at once",
+     WAITING, ChannelEvent.RAN, DECIDED, Finding.BYPASS),
+    ("waiting, runs again: still waiting",
+     WAITING, ChannelEvent.RAN_EARLY, WAITING, Finding.NOTHING),
+    ("waiting, grace over: the held bypass",
+     WAITING, ChannelEvent.GRACE_OVER, DECIDED, Finding.HELD),
+    ("waiting, hangs up: its bypass still due",
+     WAITING, ChannelEvent.HANGUP, HUNG_UP_WAITING, Finding.NOTHING),
+    ("hung up waiting, grace over: the held bypass, then forgotten",
+     HUNG_UP_WAITING, ChannelEvent.GRACE_OVER, UNDECIDED, Finding.HELD),
+    ("decided, hangs up: forgotten",
+     DECIDED, ChannelEvent.HANGUP, UNDECIDED, Finding.NOTHING),
 ]  # fmt: skip
+"""Each transition of the table, with a one-line name."""
 
 
 def test_the_table_is_exactly_the_rows_walked_here() -> None:
     """Every transition of the table is one case below, and no other is in the table."""
-    rows = {
-        (row.values[0], row.values[1]): Transition(row.values[2], row.values[3]) for row in ROWS
-    }
+    rows = {(state, event): Transition(after, found) for _, state, event, after, found in ROWS}
     assert (TRANSITIONS, len(rows)) == (rows, len(ROWS))
 
 
@@ -240,7 +239,9 @@ def test_each_state_has_its_own_probe_signature() -> None:
     assert seen == SIGNATURES
 
 
-@pytest.mark.parametrize(("state", "event", "after", "finding"), ROWS)
+@pytest.mark.parametrize(
+    ("state", "event", "after", "finding"), [pytest.param(*row[1:], id=row[0]) for row in ROWS]
+)
 def test_transition(
     state: ChannelState, event: ChannelEvent, after: ChannelState, finding: Finding
 ) -> None:
