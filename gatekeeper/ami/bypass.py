@@ -51,8 +51,9 @@ Each bypass opens a *report*: it follows the bypassing channel, its Local partne
 they dial, to tell whether a provider leg (a Dial to a channel that is not Local) began, before
 or after the bypass was seen. `reports()` hands a report back once all those channels have hung
 up, or `REPORT_WAIT_S` after the bypass (alert mode leaves the call up).
-State is dropped at `Hangup`; grants and channels that never see one (events lost during an
-AMI outage) expire after `STATE_TTL_S`.
+State is dropped at `Hangup` (a waiting channel's bypass stays due until its grace runs out);
+grants and channels that never see one (events lost during an AMI outage) expire after
+`STATE_TTL_S`.
 """
 
 from __future__ import annotations
@@ -303,9 +304,12 @@ class BypassDetector:
         """Bypasses whose grace for a late DialBegin ran out (call this now and then)."""
         horizon = self._clock() - PENDING_GRACE_S
         late = [uniqueid for uniqueid, (at, _) in self._held.items() if at <= horizon]
-        found = [f for f in (self._step(u, ChannelEvent.GRACE_OVER) for u in late) if f]
-        for bypass in found:
-            self._open_report(bypass)
+        found: list[Bypass] = []
+        for uniqueid in late:
+            bypass = self._step(uniqueid, ChannelEvent.GRACE_OVER)
+            if bypass is not None:
+                self._open_report(bypass)
+                found.append(bypass)
         return found
 
     def reports(self) -> list[BypassReport]:
