@@ -15,25 +15,45 @@ grant at all (`no_allow`). A linked id alone is not a permit: a transfer or a se
 another channel of the same call inherits it, and that is exactly the unchecked call this
 module exists to catch. A grant without a uniqueid falls back to the linked id.
 
-The decision for a gated channel is made at the first event that shows it dialling out:
-`DialBegin` with it as destination (which names the dialling channel, if any: an Originate
-straight into the trunk names none), or `Newexten` running dialplan in the gated context (a
-redirect or transfer into it; the `AppDial`/`AppDial2` placeholders Asterisk shows on a channel
-being dialled, before its DialBegin, are not dialplan). `Newchannel` comes first of all but
-cannot yet say who dials; it decides only when the channel's own grant already covers it. Both
-halves of a Local channel share one verdict, so a bypass is reported once. Asterisk publishes
-the events of different channels from different threads, so the second half of a Local channel
-may run its first dialplan step just before the DialBegin of its first half arrives: such a
-half waits up to `PENDING_GRACE_S` for its partner's verdict, and is a bypass if none comes.
-Only a half that was born in the gated context waits: one that jumped there (a `Goto()` from a
-route) has no DialBegin to wait for, and is a bypass at once.
+Each channel (by uniqueid) is in one `ChannelState`, moved by `TRANSITIONS`: the handler of an
+AMI event reads what the event shows about a channel (a `ChannelEvent`), and the table gives
+the channel's next state and what to report. A channel is decided at the first event that
+shows it dialling out: `DialBegin` with it as destination (which names the dialling channel,
+if any: an Originate straight into the trunk names none), or `Newexten` running dialplan in
+the gated context (a redirect or transfer into it; the `AppDial`/`AppDial2` placeholders
+Asterisk shows on a channel being dialled, before its DialBegin, are not dialplan).
+`Newchannel` comes first of all but cannot yet say who dials; it decides only when the
+channel's own grant already covers it (COVERED). Asterisk publishes the events of different
+channels from different threads, so the second half (`;2`) of a Local channel born in the
+gated context may run its first dialplan step just before the DialBegin of its first half
+arrives (RAN_EARLY): it waits up to `PENDING_GRACE_S` for its partner's verdict, and is a
+bypass if none comes. A half that jumped there (a `Goto()` from a route), or whose partner is
+gone, has no DialBegin to wait for, and is a bypass at once (RAN).
+
+    UNDECIDED  --COVERED, PARTNER_DECIDED-->  DECIDED
+    UNDECIDED  --DIALLED, RAN-->              DECIDED, the bypass reported
+    UNDECIDED  --RAN_EARLY-->                 WAITING, the bypass held
+    WAITING    --COVERED, PARTNER_DECIDED-->  DECIDED, the held bypass dropped
+    WAITING    --DIALLED, RAN-->              DECIDED, this bypass reported, the held dropped
+    WAITING    --RAN_EARLY-->                 WAITING, the first held bypass kept
+    WAITING    --GRACE_OVER-->                DECIDED, the held bypass reported
+    WAITING    --HANGUP-->                    HUNG_UP_WAITING
+    HUNG_UP_WAITING  --GRACE_OVER-->          UNDECIDED (forgotten), the held bypass reported
+    DECIDED    --HANGUP-->                    UNDECIDED (forgotten)
+
+Every channel starts UNDECIDED (nothing is held for it); a pair not in the table changes
+nothing: a decided channel stays decided until its Hangup, whatever it does. Entering DECIDED
+tells the channel's Local partner (PARTNER_DECIDED), so both halves share one verdict and a
+bypass is reported once; a half that runs dialplan after its partner was decided takes that
+verdict too.
 
 Each bypass opens a *report*: it follows the bypassing channel, its Local partner and whatever
 they dial, to tell whether a provider leg (a Dial to a channel that is not Local) began, before
 or after the bypass was seen. `reports()` hands a report back once all those channels have hung
 up, or `REPORT_WAIT_S` after the bypass (alert mode leaves the call up).
-State is dropped at `Hangup`; grants and channels that never see one (events lost during an
-AMI outage) expire after `STATE_TTL_S`.
+State is dropped at `Hangup` (a waiting channel's bypass stays due until its grace runs out);
+grants and channels that never see one (events lost during an AMI outage) expire after
+`STATE_TTL_S`.
 """
 
 from __future__ import annotations
@@ -41,6 +61,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import Enum, auto
 from typing import ClassVar
 
 from gatekeeper.ami.client import AmiEvent
@@ -57,6 +78,86 @@ MAX_PROVIDER_DIALS = 50_000
 PRUNE_EVERY_EVENTS = 5_000
 DIALLED_PSEUDO_APPS = frozenset({"AppDial", "AppDial2"})
 """What Newexten shows on a channel being dialled (by Dial, by Originate): not dialplan."""
+
+
+class ChannelState(Enum):
+    """Where one channel stands at the gate."""
+
+    UNDECIDED = auto()
+    """No verdict yet: every channel starts here, and is forgotten back into it."""
+    WAITING = auto()
+    """A trunk-born Local `;2` half ran dialplan unpermitted; its partner's DialBegin may follow."""
+    DECIDED = auto()
+    """Allowed, or reported as a bypass: decided once, until its Hangup."""
+    HUNG_UP_WAITING = auto()
+    """Hung up while waiting: its bypass is still reported when the grace runs out."""
+
+
+class ChannelEvent(Enum):
+    """What an AMI event shows about one channel."""
+
+    COVERED = auto()
+    """Its grant covers the number it enters a gated context with (Newchannel, DialBegin into
+    it, or its Newexten there)."""
+    DIALLED = auto()
+    """A DialBegin dials it into a gated context, and no grant covers the number."""
+    RAN = auto()
+    """It runs dialplan in a gated context, no grant covers the number, and nothing is late."""
+    RAN_EARLY = auto()
+    """The same on a Local `;2` half born in the gated context: its partner's DialBegin may come."""
+    PARTNER_DECIDED = auto()
+    """Its Local partner was decided (or, when it runs dialplan in a gated context, already is)."""
+    GRACE_OVER = auto()
+    """`PENDING_GRACE_S` passed since it began waiting."""
+    HANGUP = auto()
+    """It hung up (or its Newchannel is older than `STATE_TTL_S`)."""
+
+
+class Finding(Enum):
+    """What a transition reports."""
+
+    NOTHING = auto()
+    BYPASS = auto()
+    """The bypass this event shows, now."""
+    HOLD = auto()
+    """The bypass this event shows is held, and reported if the grace runs out."""
+    HELD = auto()
+    """The bypass held since the channel began waiting, now."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """The state a channel moves to, and what that reports."""
+
+    next: ChannelState
+    finding: Finding = Finding.NOTHING
+
+
+_U, _W, _D, _H = (
+    ChannelState.UNDECIDED,
+    ChannelState.WAITING,
+    ChannelState.DECIDED,
+    ChannelState.HUNG_UP_WAITING,
+)
+TRANSITIONS: dict[tuple[ChannelState, ChannelEvent], Transition] = {
+    (_U, ChannelEvent.COVERED): Transition(_D),
+    (_U, ChannelEvent.PARTNER_DECIDED): Transition(_D),
+    (_U, ChannelEvent.DIALLED): Transition(_D, Finding.BYPASS),
+    (_U, ChannelEvent.RAN): Transition(_D, Finding.BYPASS),
+    (_U, ChannelEvent.RAN_EARLY): Transition(_W, Finding.HOLD),
+    (_W, ChannelEvent.COVERED): Transition(_D),
+    (_W, ChannelEvent.PARTNER_DECIDED): Transition(_D),
+    (_W, ChannelEvent.DIALLED): Transition(_D, Finding.BYPASS),
+    (_W, ChannelEvent.RAN): Transition(_D, Finding.BYPASS),
+    (_W, ChannelEvent.RAN_EARLY): Transition(_W),
+    (_W, ChannelEvent.GRACE_OVER): Transition(_D, Finding.HELD),
+    (_W, ChannelEvent.HANGUP): Transition(_H),
+    (_H, ChannelEvent.GRACE_OVER): Transition(_U, Finding.HELD),
+    (_D, ChannelEvent.HANGUP): Transition(_U),
+}
+"""(state, event) to the next state and finding; a pair not listed changes nothing."""
+HOLDING_STATES = frozenset({ChannelState.WAITING, ChannelState.HUNG_UP_WAITING})
+"""The states that hold a bypass until the grace runs out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +198,12 @@ class _Grant:
     strip_prefix: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Channel:
     name: str
-    context: str
-    exten: str
     linkedid: str
+    born_in: str
     seen_at: float
-    born_in: str = ""
 
 
 @dataclass(slots=True)
@@ -165,13 +264,13 @@ class BypassDetector:
         self._channels: dict[str, _Channel] = {}
         self._partner: dict[str, str] = {}
         self._local_halves: dict[str, str] = {}
-        self._verdicts: dict[str, bool] = {}
-        self._pending: dict[str, tuple[float, Bypass]] = {}
+        self._states: dict[str, ChannelState] = {}
+        self._held: dict[str, tuple[float, Bypass]] = {}
         self._provider_dials: dict[str, str] = {}
         self._reports: dict[str, _Report] = {}
         self._open: dict[int, _Report] = {}
         self._finished: list[BypassReport] = []
-        self._events = 0
+        self._until_prune = PRUNE_EVERY_EVENTS
 
     def allow(self, uniqueid: str, linkedid: str, number: str, strip_prefix: str = "") -> None:
         """The checker allowed `number` (E.164) on `uniqueid` (of the call `linkedid`).
@@ -189,12 +288,13 @@ class BypassDetector:
 
     def feed(self, event: AmiEvent) -> list[Bypass]:
         """Update the state; return the bypasses this event shows (or lets expire)."""
-        self._events += 1
-        if self._events % PRUNE_EVERY_EVENTS == 0:
+        self._until_prune -= 1
+        if self._until_prune <= 0:
+            self._until_prune = PRUNE_EVERY_EVENTS
             self._prune()
         handler = self._handlers.get(event.name)
         found = handler(self, event) if handler is not None else None
-        expired = self.expire() if self._pending else []
+        expired = self.expire()
         if found is None:
             return expired
         self._open_report(found)
@@ -203,11 +303,14 @@ class BypassDetector:
     def expire(self) -> list[Bypass]:
         """Bypasses whose grace for a late DialBegin ran out (call this now and then)."""
         horizon = self._clock() - PENDING_GRACE_S
-        late = [(u, found) for u, (at, found) in self._pending.items() if at <= horizon]
-        for uniqueid, found in late:
-            self._settle(uniqueid, permitted=False)
-            self._open_report(found)
-        return [found for _, found in late]
+        late = [uniqueid for uniqueid, (at, _) in self._held.items() if at <= horizon]
+        found: list[Bypass] = []
+        for uniqueid in late:
+            bypass = self._step(uniqueid, ChannelEvent.GRACE_OVER)
+            if bypass is not None:
+                self._open_report(bypass)
+                found.append(bypass)
+        return found
 
     def reports(self) -> list[BypassReport]:
         """Reports of bypasses whose channels all hung up, or whose wait ran out."""
@@ -221,26 +324,45 @@ class BypassDetector:
 
     @property
     def tracked(self) -> int:
-        """How many channels, grants, verdicts and reports are held (for tests and metrics)."""
+        """How many channels, grants, channel states and reports are held (for tests, metrics)."""
         return (
             len(self._channels)
             + len(self._grants)
-            + len(self._verdicts)
-            + len(self._pending)
+            + len(self._states)
             + len(self._provider_dials)
             + len(self._open)
         )
 
+    def _step(
+        self, uniqueid: str, event: ChannelEvent, shown: Bypass | None = None
+    ) -> Bypass | None:
+        """Move one channel by `TRANSITIONS`; return the bypass to report, if any."""
+        move = TRANSITIONS.get((self._states.get(uniqueid, ChannelState.UNDECIDED), event))
+        if move is None:
+            return None
+        if move.next is ChannelState.UNDECIDED:
+            del self._states[uniqueid]
+        else:
+            self._states[uniqueid] = move.next
+        if move.finding is Finding.HOLD and shown is not None:
+            self._held[uniqueid] = (self._clock(), shown)
+        held = None if move.next in HOLDING_STATES else self._held.pop(uniqueid, None)
+        if move.next is ChannelState.DECIDED:
+            partner = self._partner.get(uniqueid)
+            if partner is not None:
+                self._step(partner, ChannelEvent.PARTNER_DECIDED)
+        if move.finding is Finding.BYPASS:
+            return shown
+        if move.finding is Finding.HELD and held is not None:
+            return held[1]
+        return None
+
     def _on_newchannel(self, event: AmiEvent) -> None:
         uniqueid = event.get("Uniqueid")
         name = event.get("Channel")
+        context = event.get("Context")
         self._channels[uniqueid] = _Channel(
-            name=name,
-            context=event.get("Context"),
-            exten=event.get("Exten"),
-            linkedid=event.get("Linkedid"),
-            seen_at=self._clock(),
-            born_in=event.get("Context"),
+            name=name, linkedid=event.get("Linkedid"), born_in=context, seen_at=self._clock()
         )
         base = _local_base(name)
         if base is not None:
@@ -249,27 +371,24 @@ class BypassDetector:
                 self._local_halves[base] = uniqueid
             else:
                 self._pair(uniqueid, other)
-        if event.get("Context") in self.gated_contexts and self._permits(
+        if context in self.gated_contexts and self._permits(
             self._grant_for(uniqueid), event.get("Exten")
         ):
-            self._settle(uniqueid, permitted=True)
+            self._step(uniqueid, ChannelEvent.COVERED)
 
     def _on_local_bridge(self, event: AmiEvent) -> None:
         self._pair(event.get("LocalOneUniqueid"), event.get("LocalTwoUniqueid"))
 
     def _on_dial_begin(self, event: AmiEvent) -> Bypass | None:
         self._note_dial(event)
-        dest = event.get("DestUniqueid")
-        if event.get("DestContext") not in self.gated_contexts or dest in self._verdicts:
+        if event.get("DestContext") not in self.gated_contexts:
             return None
-        caller = event.get("Uniqueid")
+        dest, caller = event.get("DestUniqueid"), event.get("Uniqueid")
         exten = _local_exten(event.get("DestChannel")) or event.get("DestExten")
         grant = self._grant_for(dest) or (self._grant_for(caller) if caller else None)
-        permitted = self._permits(grant, exten)
-        self._settle(dest, permitted=permitted)
-        if permitted:
-            return None
-        return self._bypass(
+        if self._permits(grant, exten):
+            return self._step(dest, ChannelEvent.COVERED)
+        found = self._bypass(
             dest,
             channel=event.get("DestChannel"),
             context=event.get("DestContext"),
@@ -280,6 +399,7 @@ class BypassDetector:
             dialled_by_uniqueid=caller,
             grant=grant,
         )
+        return self._step(dest, ChannelEvent.DIALLED, found)
 
     def _note_dial(self, event: AmiEvent) -> None:
         """Remember provider legs begun from gated channels and from bypassing legs."""
@@ -302,24 +422,15 @@ class BypassDetector:
     def _on_newexten(self, event: AmiEvent) -> Bypass | None:
         uniqueid = event.get("Uniqueid")
         context = event.get("Context")
-        known = self._channels.get(uniqueid)
-        if known is not None:
-            known.context = context
-        if (
-            context not in self.gated_contexts
-            or event.get("Application") in DIALLED_PSEUDO_APPS
-            or uniqueid in self._verdicts
-        ):
+        if context not in self.gated_contexts or event.get("Application") in DIALLED_PSEUDO_APPS:
             return None
         partner = self._partner.get(uniqueid)
-        if partner is not None and partner in self._verdicts:
-            self._verdicts[uniqueid] = self._verdicts[partner]
-            return None
+        if partner is not None and self._states.get(partner) is ChannelState.DECIDED:
+            return self._step(uniqueid, ChannelEvent.PARTNER_DECIDED)
         exten = event.get("Exten")
         grant = self._grant_for(uniqueid)
         if self._permits(grant, exten):
-            self._settle(uniqueid, permitted=True)
-            return None
+            return self._step(uniqueid, ChannelEvent.COVERED)
         found = self._bypass(
             uniqueid,
             channel=event.get("Channel"),
@@ -330,15 +441,24 @@ class BypassDetector:
             dialled_by="",
             grant=grant,
         )
+        known = self._channels.get(uniqueid)
         born_gated = known is None or known.born_in in self.gated_contexts
-        if partner is not None and born_gated and found.channel.endswith(";2"):
-            self._pending.setdefault(uniqueid, (self._clock(), found))
-            return None
-        self._settle(uniqueid, permitted=False)
-        return found
+        early = partner is not None and born_gated and found.channel.endswith(";2")
+        return self._step(uniqueid, ChannelEvent.RAN_EARLY if early else ChannelEvent.RAN, found)
 
     def _on_hangup(self, event: AmiEvent) -> None:
-        uniqueid = event.get("Uniqueid")
+        self._forget(event.get("Uniqueid"))
+
+    _handlers: ClassVar[dict[str, Callable[[BypassDetector, AmiEvent], Bypass | None]]] = {
+        "Newchannel": _on_newchannel,
+        "LocalBridge": _on_local_bridge,
+        "DialBegin": _on_dial_begin,
+        "Newexten": _on_newexten,
+        "Hangup": _on_hangup,
+    }
+
+    def _forget(self, uniqueid: str) -> None:
+        """Drop what is held for a channel that hung up (a waiting one's bypass stays due)."""
         self._provider_dials.pop(uniqueid, None)
         report = self._reports.pop(uniqueid, None)
         if report is not None:
@@ -351,18 +471,10 @@ class BypassDetector:
             if base is not None and self._local_halves.get(base) == uniqueid:
                 del self._local_halves[base]
         self._grants.pop(uniqueid, None)
-        self._verdicts.pop(uniqueid, None)
+        self._step(uniqueid, ChannelEvent.HANGUP)
         partner = self._partner.pop(uniqueid, None)
         if partner is not None:
             self._partner.pop(partner, None)
-
-    _handlers: ClassVar[dict[str, Callable[[BypassDetector, AmiEvent], Bypass | None]]] = {
-        "Newchannel": _on_newchannel,
-        "LocalBridge": _on_local_bridge,
-        "DialBegin": _on_dial_begin,
-        "Newexten": _on_newexten,
-        "Hangup": _on_hangup,
-    }
 
     def _pair(self, one: str, two: str) -> None:
         if one and two:
@@ -382,14 +494,6 @@ class BypassDetector:
     @staticmethod
     def _permits(grant: _Grant | None, exten: str) -> bool:
         return grant is not None and same_number(exten, grant.number, grant.strip_prefix)
-
-    def _settle(self, uniqueid: str, *, permitted: bool) -> None:
-        self._verdicts[uniqueid] = permitted
-        self._pending.pop(uniqueid, None)
-        partner = self._partner.get(uniqueid)
-        if partner is not None:
-            self._verdicts[partner] = permitted
-            self._pending.pop(partner, None)
 
     def _bypass(  # noqa: PLR0913 - one field per Bypass attribute
         self,
@@ -444,4 +548,4 @@ class BypassDetector:
             for key in [k for k, grant in grants.items() if grant.at < horizon]:
                 del grants[key]
         for uniqueid in [u for u, c in self._channels.items() if c.seen_at < horizon]:
-            self._on_hangup(AmiEvent("Hangup", {"Uniqueid": uniqueid}))
+            self._forget(uniqueid)

@@ -804,3 +804,68 @@ def test_local_bridge_naming_one_half_pairs_nothing() -> None:
     _feed(detector, [_event("LocalBridge", LocalOneUniqueid="", LocalTwoUniqueid="T2")])
     [found] = _feed(detector, [_half_runs(f"Local/0470@{TRUNK}-1;2", "T2")])
     assert found.uniqueid == "T2"
+
+
+def test_half_hung_up_while_waiting_is_reported_then_forgotten() -> None:
+    """A waiting half that hangs up is still reported after the grace; then nothing is held."""
+    now, detector = _clocked()
+    base = f"Local/0470@{TRUNK}-1"
+    events = [*_local_pair(base, TRUNK, "T1", "T2", "A"), _half_runs(f"{base};2", "T2")]
+    _feed(detector, [*events, _event("Hangup", Uniqueid="T2"), _event("Hangup", Uniqueid="T1")])
+    now[0] = PENDING_GRACE_S
+    late = [b.uniqueid for b in detector.expire()]
+    now[0] += REPORT_WAIT_S
+    reported = [r.bypass.uniqueid for r in detector.reports()]
+    assert (late, reported, detector.tracked) == (["T2"], ["T2"], 0)
+
+
+def test_further_dialplan_steps_of_a_waiting_half_do_not_extend_its_grace() -> None:
+    """The grace of a waiting half runs from its first dialplan step in the trunk."""
+    now, detector = _clocked()
+    base = f"Local/0470@{TRUNK}-1"
+    _feed(detector, [*_local_pair(base, TRUNK, "T1", "T2", "A"), _half_runs(f"{base};2", "T2")])
+    now[0] = PENDING_GRACE_S / 2
+    _feed(detector, [_half_runs(f"{base};2", "T2")])
+    now[0] = PENDING_GRACE_S
+    assert [b.uniqueid for b in detector.expire()] == ["T2"]
+
+
+def test_half_that_took_its_partners_verdict_keeps_it_after_the_partner_hangs_up() -> None:
+    """A half decided by its partner's verdict is not reported when it runs on alone."""
+    detector = BypassDetector([TRUNK])
+    base = f"Local/0470@{TRUNK}-1"
+    _feed(detector, [_newchannel(f"{base};1", "T1"), _dial("", "T1", TRUNK, "A")])
+    _feed(detector, [_newchannel(f"{base};2", "T2"), _half_runs(f"{base};2", "T2")])
+    _feed(detector, [_event("Hangup", Uniqueid="T1")])
+    assert _feed(detector, [_half_runs(f"{base};2", "T2")]) == []
+
+
+def test_bypassing_leg_dialling_another_unchecked_trunk_channel_gives_two_reports() -> None:
+    """A bypass dialled by a bypassing leg has its own report; both are handed back."""
+    now, detector = _clocked()
+    _feed(
+        detector,
+        [
+            *_local_pair(f"Local/0470@{TRUNK}-1", TRUNK, "T1", "T2", "T1"),
+            _dial("", "T1", TRUNK, "T1"),
+        ],
+    )
+    onward = AmiEvent("DialBegin", MappingProxyType({
+        "Channel": f"Local/0470@{TRUNK}-1;2", "Context": TRUNK, "Uniqueid": "T2",
+        "DestChannel": f"Local/{NUMBER}@{TRUNK}-2;1", "DestContext": TRUNK, "DestUniqueid": "U1",
+    }))  # fmt: skip
+    [found] = _feed(detector, [onward])
+    now[0] = REPORT_WAIT_S
+    reported = [r.bypass.uniqueid for r in detector.reports()]
+    assert (found.dialled_by_uniqueid, reported, detector.reports()) == ("T2", ["T1", "U1"], [])
+
+
+def test_halves_paired_again_hang_up_in_any_order() -> None:
+    """A LocalBridge that pairs a half a second time leaves no state behind, nor an error."""
+    detector = BypassDetector([TRUNK])
+    bridges = [
+        _event("LocalBridge", LocalOneUniqueid="A", LocalTwoUniqueid="B"),
+        _event("LocalBridge", LocalOneUniqueid="A", LocalTwoUniqueid="C"),
+    ]
+    hangups = [_event("Hangup", Uniqueid=u) for u in ("B", "C", "A")]
+    assert (_feed(detector, [*bridges, *hangups]), detector.tracked) == ([], 0)
