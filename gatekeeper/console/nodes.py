@@ -135,7 +135,9 @@ async def read_health(endpoint: Endpoint) -> LocalHealth:
     except OSError as err:
         return LocalHealth(address, problem="not_answering", detail=err.strerror or str(err))
     if raw is None:
-        return LocalHealth(address, problem="health_too_large", detail=f"{MAX_HEALTH_BYTES} B")
+        return LocalHealth(
+            address, problem="health_too_large", detail=f"over {MAX_HEALTH_BYTES // 1024} KiB"
+        )
     try:
         status, body = _status_and_body(raw)
         if status not in {200, 503}:
