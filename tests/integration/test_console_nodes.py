@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import html
 import http.cookiejar
 import re
+import shutil
 import socketserver
 import subprocess
 import threading
@@ -20,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gatekeeper.audit.log import DecisionLog
 from gatekeeper.common.clock import today
 from gatekeeper.config import PostgresSettings
 from gatekeeper.stores.postgres.shipper import LogShipper
+from playwright.sync_api import sync_playwright
 from tools.asterisk_sandbox import free_port
 from tools.gatekeeper_run import (
     GATEKEEPER,
@@ -32,8 +36,10 @@ from tools.gatekeeper_run import (
     write_run_config,
 )
 
+from audit_support import NOT_LISTED
 from postgres_support import SharedDatabase
 
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "console"
 PASSWORD = "correct horse battery"
 NODE_CONFIG = """\
 licensee: {name: Example Contact NV, role: service_provider, licence_valid_until: 2099-06-30}
@@ -252,8 +258,8 @@ class Nodes:
         self.database = database
         self.root = root
 
-    def sync_and_ship(self, node: str, list_date: date) -> None:
-        """Import LIST as the node's list of `list_date`, then ship its log."""
+    def sync_and_ship(self, node: str, list_date: date, pbx: str | None = None) -> None:
+        """Import LIST as the node's list of `list_date` (and decide once via `pbx`), then ship."""
         folder = self.root / node
         folder.mkdir()
         (folder / "list.txt").write_text(LIST, encoding="utf-8")
@@ -261,7 +267,16 @@ class Nodes:
         config.write_text(NODE_CONFIG, encoding="utf-8")
         gatekeeper(config, "sync", "--list-date", list_date.isoformat())
         log = folder / "data" / "audit" / "decisions.sqlite"
-        asyncio.run(LogShipper(self.database.add_role(node), node, log).ship_once())
+        asyncio.run(self._decide_and_ship(node, log, pbx))
+
+    async def _decide_and_ship(self, node: str, path: Path, pbx: str | None) -> None:
+        if pbx is not None:
+            log = await DecisionLog.open(path)
+            try:
+                await log.record(dataclasses.replace(NOT_LISTED, pbx=pbx))
+            finally:
+                await log.close()
+        await LogShipper(self.database.add_role(node), node, path).ship_once()
 
 
 def central_settings(settings: PostgresSettings) -> dict[str, Any]:
@@ -295,6 +310,38 @@ def test_central_page_lists_both_nodes_and_flags_the_one_behind(
         "pbx_a": ("2026-11-30", '<span class="ok">in step</span>'),
         "pbx_b": ("2026-11-01", '<span class="flag flag-behind">BEHIND</span> '),
     }
+
+
+def test_central_page_works_in_a_browser_with_scripts_off(
+    shared_db: SharedDatabase, tmp_path: Path
+) -> None:
+    """In Chromium with JavaScript off, the nav leads to the nodes and the behind one is marked."""
+    nodes = Nodes(shared_db, tmp_path / "nodes")
+    nodes.root.mkdir()
+    nodes.sync_and_ship("pbx_a", NEWEST, "pbx-a.brussels")
+    nodes.sync_and_ship("pbx_b", NEWEST, "pbx-b.brussels")
+    nodes.sync_and_ship("pbx_c", date(2026, 11, 23), "pbx-c.liege")
+    officer = shared_db.add_role("officer", "gatekeeper_reader")
+    binary = shutil.which("chromium")
+    assert binary is not None, "chromium is missing: tools/system-deps.sh installs it"
+    with (
+        console_on(tmp_path / "run", central_settings(officer)) as console,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+        try:
+            page = browser.new_context(java_script_enabled=False, locale="en-GB").new_page()
+            page.goto(console.base + "/login")
+            page.fill("input[name=name]", "alice")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("#login")
+            page.click("header a[href='/nodes']")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "nodes.png"), full_page=True)
+            behind = page.locator("#nodes tr", has=page.locator(".flag-behind"))
+            assert behind.locator("td.node").all_inner_texts() == ["pbx_c"]
+        finally:
+            browser.close()
 
 
 def test_central_store_down_is_an_unavailable_line(tmp_path: Path) -> None:
