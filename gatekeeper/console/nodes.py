@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,7 +134,8 @@ async def read_health(endpoint: Endpoint) -> LocalHealth:
     except TimeoutError:
         return LocalHealth(address, problem="not_answering", detail=_no_answer())
     except OSError as err:
-        return LocalHealth(address, problem="not_answering", detail=err.strerror or str(err))
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        return LocalHealth(address, problem="not_answering", detail=reason)
     if raw is None:
         return LocalHealth(
             address, problem="health_too_large", detail=f"over {MAX_HEALTH_BYTES // 1024} KiB"

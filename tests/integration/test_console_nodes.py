@@ -200,7 +200,8 @@ def _wait_healthy(url: str) -> None:
 
 def test_serve_down_is_shown_as_not_answering(local_console: Console) -> None:
     """Nothing on health.listen: the page says the service is not answering, with 200."""
-    assert problem(local_console.nodes_page()).startswith("The service is not answering")
+    shown = problem(local_console.nodes_page())
+    assert shown == "The service is not answering (Connection refused)"
 
 
 def test_serve_that_never_answers_is_not_answering(local_console: Console) -> None:
