@@ -345,6 +345,41 @@ def test_central_page_works_in_a_browser_with_scripts_off(
             browser.close()
 
 
+@pytest.fixture
+def stalled_central(shared_db: SharedDatabase, tmp_path: Path) -> Iterator[Console]:
+    """A console on a central copy whose log table is locked, so every read of it waits."""
+    nodes = Nodes(shared_db, tmp_path / "nodes")
+    nodes.root.mkdir()
+    nodes.sync_and_ship("pbx_a", NEWEST)
+    officer = shared_db.add_role("officer", "gatekeeper_reader")
+    with shared_db.superuser() as lock, lock.transaction():
+        lock.execute("LOCK TABLE gatekeeper.decision_log IN ACCESS EXCLUSIVE MODE")
+        with console_on(tmp_path / "run", central_settings(officer)) as console:
+            yield console
+
+
+def nodes_problem(page: str) -> str:
+    """The text of the central view's problem line."""
+    found = re.search(r'<p id="nodes-problem"[^>]*>([^<]+)</p>', page)
+    assert found is not None, page
+    return html.unescape(found.group(1))
+
+
+def test_a_stalled_central_store_is_unavailable_after_the_deadline(
+    stalled_central: Console,
+) -> None:
+    """A read that does not finish within its deadline is the unavailable line, not a hang."""
+    shown = nodes_problem(stalled_central.nodes_page())
+    assert shown == "The central store is unavailable; no node shown."
+
+
+def test_a_page_while_a_read_still_runs_starts_no_other(stalled_central: Console) -> None:
+    """While the last read still waits on the database, the next page says so, reading nothing."""
+    stalled_central.nodes_page()
+    shown = nodes_problem(stalled_central.nodes_page())
+    assert shown == "The previous reading of the nodes is still running; try again later."
+
+
 def test_central_store_down_is_an_unavailable_line(tmp_path: Path) -> None:
     """A central store that cannot be reached is one line on the page, not an error page."""
     secret = tmp_path / "officer.password"
@@ -352,5 +387,4 @@ def test_central_store_down_is_an_unavailable_line(tmp_path: Path) -> None:
     down = PostgresSettings(f"host=127.0.0.1 port={free_port()} dbname=gk user=officer", secret)
     with console_on(tmp_path / "run", central_settings(down)) as console:
         page = console.nodes_page()
-    assert re.search(r'<p id="nodes-problem" class="error">([^<]+)</p>', page) is not None
-    assert "The central store is unavailable; no node shown." in page
+    assert nodes_problem(page) == "The central store is unavailable; no node shown."
