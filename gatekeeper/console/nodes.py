@@ -40,7 +40,6 @@ HEALTH_DEADLINE_S = 2.5
 MAX_HEALTH_BYTES = 65536
 MAX_CHECKS = 64
 MAX_TEXT = 500
-SHA256_SHOWN = 12
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104 - mapped away
 _log = structlog.get_logger("gatekeeper.console")
 
