@@ -65,6 +65,7 @@ from gatekeeper.console.forms import (
     trail_of,
 )
 from gatekeeper.console.i18n import LANGUAGES, choose, word
+from gatekeeper.console.nodes import NodeLists, elapsed, read_health
 from gatekeeper.console.proxy_login import ProxyLogin, ProxyLoginRefusedError
 from gatekeeper.console.reader import (
     PAGE_SIZE,
@@ -125,6 +126,7 @@ def templates() -> jinja2.Environment:
     env.filters["local"] = lambda utc_iso: local_text(str(utc_iso)) if utc_iso else ""
     env.filters["outcome"] = outcome_text
     env.filters["summary"] = summary
+    env.filters["elapsed"] = elapsed
     return env
 
 
@@ -140,6 +142,8 @@ class Console:
             settings.console.proxy_user_header, settings.console.trusted_proxies
         )
         self._services: Services | None = None
+        central = settings.console.central_log
+        self.node_lists = NodeLists(central) if central is not None else None
 
     @property
     def services(self) -> Services:
@@ -168,6 +172,7 @@ class Console:
             Route("/reports", self.guard(Permission.REPORT, self.reports), methods=["GET"]),
             Route("/report.html", self.guard(Permission.REPORT, self.report), methods=["GET"]),
             Route("/events", self.guard(Permission.READ, self.events), methods=["GET"]),
+            Route("/nodes", self.guard(Permission.READ, self.nodes), methods=["GET"]),
             Route("/accounts", self.guard(Permission.ACCOUNTS, self.accounts), methods=["GET"]),
             Route("/accounts", self.guard(Permission.ACCOUNTS, self.add_account), methods=["POST"]),
             Route(
@@ -639,6 +644,14 @@ class Console:
             licence_end=settings.licensee.licence_valid_until.isoformat(),
             licence_warning=licence_warning(settings, brussels_today()),
         )
+
+    async def nodes(self, request: Request, session: Session) -> Response:
+        """Every node's list from the central copy, or this node's /healthz; no personal data."""
+        if self.node_lists is not None:
+            central = await self.node_lists.read()
+            return self.page(request, "nodes.html", session, central=central, health=None)
+        health = await read_health(self.settings.health)
+        return self.page(request, "nodes.html", session, central=None, health=health)
 
     # -- accounts --------------------------------------------------------------------------
 

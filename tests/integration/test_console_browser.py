@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import shutil
 import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from gatekeeper.common.clock import today
 from gatekeeper.console.security import SESSION_COOKIE
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from tools.asterisk_sandbox import free_port
-from tools.gatekeeper_run import GATEKEEPER, gatekeeper, wait_for_port, write_run_config
+from tools.gatekeeper_run import (
+    GATEKEEPER,
+    GatekeeperRun,
+    gatekeeper,
+    wait_for_port,
+    write_run_config,
+)
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "console"
 PASSWORD = "correct horse battery"
@@ -383,3 +393,33 @@ def test_events_list_the_sync_and_the_licence_end(
         page.locator("#events td", has_text="list_sync").count(),
         page.inner_text("#licence"),
     ) == (1, "Licence ends: 2027-06-30")
+
+
+def test_nodes_page_shows_this_nodes_serve_health(
+    console: Console, context: BrowserContext, tmp_path: Path
+) -> None:
+    """With a healthy serve on health.listen, the Nodes page lists its checks, all ok."""
+    config = yaml.safe_load(console.config.read_text(encoding="utf-8"))
+    health_port = int(config["health"]["listen"].rpartition(":")[2])
+    with GatekeeperRun(tmp_path / "serve", health_port=health_port) as run:
+        await_healthy(run)
+        page = context.new_page()
+        login(page, console, "alice")
+        page.click("header a[href='/nodes']")
+        shot(page, "nodes-local")
+        assert (
+            page.inner_text("#health-summary"),
+            page.locator("#checks td.error").count(),
+        ) == ("Every check passes.", 0)
+
+
+def await_healthy(run: GatekeeperRun) -> None:
+    """Wait until the serve's /healthz answers 200 (its AMI logged in)."""
+    url = f"http://127.0.0.1:{run.health_port}/healthz"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as answer:
+            if answer.status == 200:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"{url} not healthy after 30 s")
