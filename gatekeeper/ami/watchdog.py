@@ -13,6 +13,13 @@ watched. Each piece of work is a task in the watchdog's own TaskGroup, guarded s
 or a refused hangup is logged and counted, never fatal, and never blocks the event loop that reads
 the next event. The checker calls `allowed()` / `blocked()` before it answers Asterisk, so a grant
 always exists before the Dial it permits.
+
+With a `duty` (a standby node, `gatekeeper.ami.standby`), the state machines are fed every event
+all the same, but a finding is acted on only while the duty is active; while passive it is
+counted and logged, never cut nor recorded, and every channel seen in a gated context is noted
+as *in flight* until its Hangup. A finding about an in-flight channel after the node became
+active is spared too: that call began while the peer watched (and decided it), so only calls
+that reach a gated context after the takeover are cut.
 """
 
 from __future__ import annotations
@@ -94,6 +101,21 @@ class BypassCounter(Protocol):
         """One more call found past the gatekeeper."""
 
 
+class Duty(Protocol):
+    """Whether the watchdog acts on its findings now (a standby node's role)."""
+
+    @property
+    def active(self) -> bool:
+        """True: cut and record bypasses; False: only count them."""
+
+    def spared(self, when: str) -> None:
+        """A finding was not acted on: `standby`, or `in_flight` (began before a takeover)."""
+
+
+MAX_IN_FLIGHT = 50_000
+"""Gated channels noted while passive; beyond it the oldest is forgotten (and may be cut)."""
+
+
 class Watchdog:
     """Guards the gated contexts and reports outcomes; run it with `await watchdog.run()`."""
 
@@ -110,6 +132,7 @@ class Watchdog:
         pseudonyms: Pseudonyms | None = None,
         max_open_reports: int = MAX_REPORTS,
         max_followed_calls: int = MAX_CALLS,
+        duty: Duty | None = None,
     ) -> None:
         self._client: AmiClient | None = None
         self._events: Subscription | None = None
@@ -123,6 +146,8 @@ class Watchdog:
         self._reports: dict[str, asyncio.Future[BypassReport]] = {}
         self._subscription_limit = subscription_limit
         self._pseudonyms = pseudonyms
+        self._duty = duty
+        self._in_flight: dict[str, None] = {}
         self.failures = 0
         self.lags = 0
         if not self._detector.gated_contexts:
@@ -191,14 +216,57 @@ class Watchdog:
             self._spawn(tasks, self._record_gap("AMI link down", "events are lost until it is up"))
         elif event.name == LINK_UP:
             self._spawn(tasks, self._record_gap("AMI link up", "watching again"))
+        if self._duty is not None:
+            self._note_in_flight(event, passive=not self._duty.active)
         for bypass in self._detector.feed(event):
             self._begin(bypass, tasks)
         self._settle_reports()
         for outcome in self._tracker.feed(event):
             self._spawn(tasks, self._record_outcome(outcome))
 
+    def _note_in_flight(self, event: AmiEvent, *, passive: bool) -> None:
+        """Note gated channels seen while passive; forget each at its Hangup."""
+        if event.name == "Hangup":
+            self._in_flight.pop(event.get("Uniqueid"), None)
+            return
+        if not passive:
+            return
+        gated = self._detector.gated_contexts
+        if event.name in {"Newchannel", "Newexten"} and event.get("Context") in gated:
+            uniqueid = event.get("Uniqueid")
+        elif event.name == "DialBegin" and event.get("DestContext") in gated:
+            uniqueid = event.get("DestUniqueid")
+        else:
+            return
+        if uniqueid and uniqueid not in self._in_flight:
+            if len(self._in_flight) >= MAX_IN_FLIGHT:
+                del self._in_flight[next(iter(self._in_flight))]
+            self._in_flight[uniqueid] = None
+
+    def _spared(self, bypass: Bypass) -> bool:
+        """Whether a finding is left alone: the node is passive, or the call began before."""
+        duty = self._duty
+        if duty is None:
+            return False
+        details = loggable(
+            {"channel": bypass.channel, "context": bypass.context, "reason": bypass.reason},
+            self._pseudonyms,
+        )
+        if not duty.active:
+            duty.spared("standby")
+            log.info("ami_bypass_seen_on_standby", **details)
+            return True
+        members = (bypass.uniqueid, bypass.partner_uniqueid, bypass.dialled_by_uniqueid)
+        if any(m and m in self._in_flight for m in members):
+            duty.spared("in_flight")
+            log.warning("ami_bypass_spared_in_flight", **details)
+            return True
+        return False
+
     def _begin(self, bypass: Bypass, tasks: asyncio.TaskGroup) -> None:
         """Cut the bypass now; its outcome is no longer the decision's; record it when known."""
+        if self._spared(bypass):
+            return
         for uniqueid in (bypass.dialled_by_uniqueid, bypass.uniqueid, bypass.partner_uniqueid):
             if uniqueid:
                 self._tracker.diverted(uniqueid)
