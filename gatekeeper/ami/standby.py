@@ -13,6 +13,12 @@ it standby again, and the very first result decides alone (the role starts activ
 vouched yet). A switch to active takes effect at once and is then recorded; a switch to
 standby takes effect only once its record is durable (a refused record keeps the node active).
 Every switch is a `watch_role` event in the decision log, a log line and a metric.
+
+`InFlight` notes every channel seen in a gated context while standing by, until its Hangup. The
+detector settles most of them while passive (the peer's calls are findings here, spared), so
+their later events find nothing; what the detector still holds open (a Local half waiting for
+its partner's DialBegin, a DialBegin to a channel born before) would surface after a takeover,
+and `began_before()` spares it: only calls that reach a gated context after the takeover are cut.
 """
 
 from __future__ import annotations
@@ -27,12 +33,16 @@ from typing import Protocol
 
 import structlog
 
+from gatekeeper.ami.bypass import Bypass
+from gatekeeper.ami.client import AmiEvent
 from gatekeeper.ami.settings import PeerHealth, StandbySettings
 from gatekeeper.common.untrusted import shown
 
 WATCH_ROLE_EVENT_KIND = "watch_role"
 ANSWER_LIMIT_BYTES = 64 * 1024
 DETAIL_LIMIT_CHARS = 200
+MAX_IN_FLIGHT = 50_000
+"""Gated channels noted while standing by; beyond it the oldest is forgotten (and may be cut)."""
 VOUCHING_STATUSES = frozenset({200, 503})
 """Both carry the JSON report: a peer unhealthy for another reason (a stale list) still watches."""
 
@@ -151,6 +161,41 @@ async def probe(peer: PeerHealth, timeout_s: float, gated_contexts: Iterable[str
         if writer is not None:
             writer.close()
     return _parse_answer(answer, gated_contexts)
+
+
+class InFlight:
+    """Gated channels seen while standing by, until their Hangup: calls the peer watched."""
+
+    def __init__(self, gated_contexts: Iterable[str], limit: int = MAX_IN_FLIGHT) -> None:
+        self._gated = frozenset(gated_contexts)
+        self._limit = limit
+        self._seen: dict[str, None] = {}
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def note(self, event: AmiEvent, *, passive: bool) -> None:
+        """Note a gated channel this event shows while `passive`; forget one at its Hangup."""
+        if event.name == "Hangup":
+            self._seen.pop(event.get("Uniqueid"), None)
+            return
+        if not passive:
+            return
+        if event.name in {"Newchannel", "Newexten"} and event.get("Context") in self._gated:
+            uniqueid = event.get("Uniqueid")
+        elif event.name == "DialBegin" and event.get("DestContext") in self._gated:
+            uniqueid = event.get("DestUniqueid")
+        else:
+            return
+        if uniqueid and uniqueid not in self._seen:
+            if len(self._seen) >= self._limit:
+                del self._seen[next(iter(self._seen))]
+            self._seen[uniqueid] = None
+
+    def began_before(self, bypass: Bypass) -> bool:
+        """Whether the finding is about a channel seen in a gated context while standing by."""
+        members = (bypass.uniqueid, bypass.partner_uniqueid, bypass.dialled_by_uniqueid)
+        return any(m and m in self._seen for m in members)
 
 
 class RoleMachine:

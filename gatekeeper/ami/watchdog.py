@@ -16,10 +16,8 @@ always exists before the Dial it permits.
 
 With a `duty` (a standby node, `gatekeeper.ami.standby`), the state machines are fed every event
 all the same, but a finding is acted on only while the duty is active; while passive it is
-counted and logged, never cut nor recorded, and every channel seen in a gated context is noted
-as *in flight* until its Hangup. A finding about an in-flight channel after the node became
-active is spared too: that call began while the peer watched (and decided it), so only calls
-that reach a gated context after the takeover are cut.
+counted and logged, never cut nor recorded. A finding after a takeover about a channel seen in
+a gated context while passive (`InFlight`) is spared too: that call began under the peer's watch.
 """
 
 from __future__ import annotations
@@ -42,6 +40,7 @@ from gatekeeper.ami.client import (
 )
 from gatekeeper.ami.outcomes import DECISION_MARKER, MAX_CALLS, Outcome, OutcomeTracker
 from gatekeeper.ami.settings import BypassAction
+from gatekeeper.ami.standby import MAX_IN_FLIGHT, InFlight
 from gatekeeper.audit import EventKind
 from gatekeeper.common import AmiError, Pseudonyms, loggable
 from gatekeeper.rules import recorded_dialled
@@ -112,10 +111,6 @@ class Duty(Protocol):
         """A finding was not acted on: `standby`, or `in_flight` (began before a takeover)."""
 
 
-MAX_IN_FLIGHT = 50_000
-"""Gated channels noted while passive; beyond it the oldest is forgotten (and may be cut)."""
-
-
 class Watchdog:
     """Guards the gated contexts and reports outcomes; run it with `await watchdog.run()`."""
 
@@ -133,6 +128,7 @@ class Watchdog:
         max_open_reports: int = MAX_REPORTS,
         max_followed_calls: int = MAX_CALLS,
         duty: Duty | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self._client: AmiClient | None = None
         self._events: Subscription | None = None
@@ -147,7 +143,7 @@ class Watchdog:
         self._subscription_limit = subscription_limit
         self._pseudonyms = pseudonyms
         self._duty = duty
-        self._in_flight: dict[str, None] = {}
+        self._in_flight = InFlight(self._detector.gated_contexts, max_in_flight)
         self.failures = 0
         self.lags = 0
         if not self._detector.gated_contexts:
@@ -217,31 +213,12 @@ class Watchdog:
         elif event.name == LINK_UP:
             self._spawn(tasks, self._record_gap("AMI link up", "watching again"))
         if self._duty is not None:
-            self._note_in_flight(event, passive=not self._duty.active)
+            self._in_flight.note(event, passive=not self._duty.active)
         for bypass in self._detector.feed(event):
             self._begin(bypass, tasks)
         self._settle_reports()
         for outcome in self._tracker.feed(event):
             self._spawn(tasks, self._record_outcome(outcome))
-
-    def _note_in_flight(self, event: AmiEvent, *, passive: bool) -> None:
-        """Note gated channels seen while passive; forget each at its Hangup."""
-        if event.name == "Hangup":
-            self._in_flight.pop(event.get("Uniqueid"), None)
-            return
-        if not passive:
-            return
-        gated = self._detector.gated_contexts
-        if event.name in {"Newchannel", "Newexten"} and event.get("Context") in gated:
-            uniqueid = event.get("Uniqueid")
-        elif event.name == "DialBegin" and event.get("DestContext") in gated:
-            uniqueid = event.get("DestUniqueid")
-        else:
-            return
-        if uniqueid and uniqueid not in self._in_flight:
-            if len(self._in_flight) >= MAX_IN_FLIGHT:
-                del self._in_flight[next(iter(self._in_flight))]
-            self._in_flight[uniqueid] = None
 
     def _spared(self, bypass: Bypass) -> bool:
         """Whether a finding is left alone: the node is passive, or the call began before."""
@@ -256,8 +233,7 @@ class Watchdog:
             duty.spared("standby")
             log.info("ami_bypass_seen_on_standby", **details)
             return True
-        members = (bypass.uniqueid, bypass.partner_uniqueid, bypass.dialled_by_uniqueid)
-        if any(m and m in self._in_flight for m in members):
+        if self._in_flight.began_before(bypass):
             duty.spared("in_flight")
             log.warning("ami_bypass_spared_in_flight", **details)
             return True

@@ -7,11 +7,15 @@ import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from types import MappingProxyType
 
 import pytest
+from gatekeeper.ami.bypass import Bypass, BypassDetector
+from gatekeeper.ami.client import AmiEvent
 from gatekeeper.ami.settings import PeerHealth, StandbySettings
 from gatekeeper.ami.standby import (
     ANSWER_LIMIT_BYTES,
+    InFlight,
     ProbeResult,
     Role,
     RoleMachine,
@@ -329,4 +333,91 @@ async def test_the_health_section_shows_role_and_peer() -> None:
             "failures_in_a_row": 0,
             "successes_in_a_row": 1,
         },
+    )
+
+
+def _event(name: str, **fields: str) -> AmiEvent:
+    return AmiEvent(name, MappingProxyType(fields))
+
+
+def _trunk_leg(n: int) -> list[AmiEvent]:
+    """Both halves of `Local/N@trunk-n` born in the trunk, and their LocalBridge."""
+    base = f"Local/0470999999@{TRUNK}-{n}"
+    return [
+        _event("Newchannel", Channel=f"{base};1", Context=TRUNK, Exten="0470999999",
+               Uniqueid=f"T{n}", Linkedid=f"A{n}"),
+        _event("Newchannel", Channel=f"{base};2", Context=TRUNK, Exten="0470999999",
+               Uniqueid=f"U{n}", Linkedid=f"A{n}"),
+        _event("LocalBridge", LocalOneUniqueid=f"T{n}", LocalTwoUniqueid=f"U{n}"),
+    ]  # fmt: skip
+
+
+def _second_half_runs(n: int) -> AmiEvent:
+    return _event(
+        "Newexten",
+        Channel=f"Local/0470999999@{TRUNK}-{n};2",
+        Context=TRUNK,
+        Exten="0470999999",
+        Uniqueid=f"U{n}",
+        Linkedid=f"A{n}",
+        Application="Answer",
+    )
+
+
+def _dial_begin(n: int) -> AmiEvent:
+    """The peer's route channel R{n} (allowed by the peer, unknown here) dials the leg."""
+    return _event("DialBegin", Channel=f"PJSIP/agent-{n}", Uniqueid=f"R{n}", Linkedid=f"A{n}",
+                  DestChannel=f"Local/0470999999@{TRUNK}-{n};1", DestContext=TRUNK,
+                  DestExten="0470999999", DestUniqueid=f"T{n}", DestLinkedid=f"A{n}")  # fmt: skip
+
+
+def _watch(
+    detector: BypassDetector, in_flight: InFlight, events: list[AmiEvent], *, passive: bool
+) -> list[Bypass]:
+    """What the watchdog does with each event: note it, then feed the detector."""
+    found: list[Bypass] = []
+    for event in events:
+        in_flight.note(event, passive=passive)
+        found += detector.feed(event)
+    return found
+
+
+def test_a_peers_call_waiting_for_its_dial_begin_across_a_takeover_is_spared() -> None:
+    """The detector still holds the half open at the takeover; its late finding is in flight."""
+    detector, in_flight = BypassDetector([TRUNK]), InFlight([TRUNK])
+    before = _watch(detector, in_flight, [*_trunk_leg(1), _second_half_runs(1)], passive=True)
+    [after] = _watch(detector, in_flight, [_dial_begin(1)], passive=False)
+    assert (before, after.uniqueid, in_flight.began_before(after)) == ([], "T1", True)
+
+
+def test_a_call_reaching_the_trunk_after_the_takeover_is_not_spared() -> None:
+    """Only new calls are cut after a takeover: a leg born after it is no call in flight."""
+    detector, in_flight = BypassDetector([TRUNK]), InFlight([TRUNK])
+    _watch(detector, in_flight, [*_trunk_leg(1), _second_half_runs(1)], passive=True)
+    [found] = _watch(detector, in_flight, [*_trunk_leg(2), _dial_begin(2)], passive=False)
+    assert (found.uniqueid, in_flight.began_before(found)) == ("T2", False)
+
+
+def test_a_channel_in_flight_is_forgotten_at_its_hangup() -> None:
+    """The note lasts as long as the channel: a Hangup ends it, passive or not."""
+    in_flight = InFlight([TRUNK])
+    for event in _trunk_leg(1):
+        in_flight.note(event, passive=True)
+    for uniqueid in ("T1", "U1"):
+        in_flight.note(_event("Hangup", Uniqueid=uniqueid), passive=False)
+    assert len(in_flight) == 0
+
+
+def test_channels_in_flight_are_bounded_and_the_oldest_goes_first() -> None:
+    """Past the limit the oldest note is dropped (its call may then be cut: closed)."""
+    in_flight = InFlight([TRUNK], limit=2)
+    for n in (1, 2):
+        for event in _trunk_leg(n):
+            in_flight.note(event, passive=True)
+    oldest = Bypass("c", "T1", "A1", TRUNK, "0470999999", "DialBegin", "", "")
+    newest = Bypass("c", "U2", "A2", TRUNK, "0470999999", "DialBegin", "", "")
+    assert (len(in_flight), in_flight.began_before(oldest), in_flight.began_before(newest)) == (
+        2,
+        False,
+        True,
     )
