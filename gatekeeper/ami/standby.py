@@ -9,10 +9,12 @@ watchdog is logged in), it is itself a primary (no `standby_for`: two standbys w
 nothing) and it guards at least this node's gated contexts. Anything else, including a
 document of another shape, does not vouch. `RoleMachine` turns the results into the role:
 `fail_after` failures in a row make a standby active, `recover_after` successes in a row make
-it standby again, and the very first result decides alone (the role starts active: nobody has
-vouched yet). A switch to active takes effect at once and is then recorded; a switch to
-standby takes effect only once its record is durable (a refused record keeps the node active).
-Every switch is a `watch_role` event in the decision log, a log line and a metric.
+it standby again. The role starts active (nobody has vouched yet) and the first vouching probe
+makes it standby at once: the counts are there against flapping after a takeover, and at start
+there is none (two nodes started together would otherwise cut the peer's first calls). A
+switch to active takes effect at once and is then recorded; a switch to standby takes effect
+only once its record is durable (a refused record keeps the node active). Every switch is a
+`watch_role` event in the decision log, a log line and a metric.
 
 `InFlight` notes every channel seen in a gated context while standing by, until its Hangup. The
 detector settles most of them while passive (the peer's calls are findings here, spared), so
@@ -212,6 +214,7 @@ class RoleMachine:
         self.failures = 0
         self.successes = 0
         self.last: ProbeResult | None = None
+        self._stood_by = False
         self._fail_after = fail_after
         self._recover_after = recover_after
         self._clock = clock
@@ -224,14 +227,15 @@ class RoleMachine:
 
     def observe(self, result: ProbeResult) -> RoleSwitch | None:
         """Take one probe result; the switch it causes, if any."""
-        first = self.last is None
         if self.last is None or self.last.vouches != result.vouches:
             self._since = self._clock()
         self.last = result
         if result.vouches:
             self.failures, self.successes = 0, self.successes + 1
-            if self.role is Role.ACTIVE and (first or self.successes >= self._recover_after):
-                streak = "first probe" if first else f"{self.successes} probes in a row"
+            starting = not self._stood_by
+            if self.role is Role.ACTIVE and (starting or self.successes >= self._recover_after):
+                self._stood_by = True
+                streak = "first vouching probe" if starting else f"{self.successes} in a row"
                 return self._switch(Role.STANDBY, f"peer vouches ({streak}): {result.detail}")
             return None
         self.failures, self.successes = self.failures + 1, 0

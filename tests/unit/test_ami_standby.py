@@ -82,6 +82,11 @@ def test_a_first_failing_probe_keeps_active_without_a_switch() -> None:
     assert (_feed(machine, DOWN), machine.role) == ([], Role.ACTIVE)
 
 
+def test_at_start_the_first_vouching_probe_decides_even_after_failures() -> None:
+    """A peer still logging in when this node starts: its first vouching probe makes standby."""
+    assert _feed(_machine(), DOWN, DOWN, DOWN, UP) == [(Role.ACTIVE, Role.STANDBY)]
+
+
 def test_one_failed_probe_does_not_make_active() -> None:
     """A single lost probe (fail_after 2) leaves a standby node standing by."""
     machine = _machine()
