@@ -2,12 +2,13 @@
 
 Starts the Asterisk sandbox and two `gatekeeper serve` nodes (tools/gatekeeper_pair.py); node 2
 has `ami.standby_for` node 1's /healthz (the shipped probe: every 0.5 s, 0.5 s timeout, 2
-failures to take over, 4 successes to stand by again). Each round:
+failures to take over, 2 successes to stand by again). Each round:
 
 1. killed: node 1 gets SIGKILL (its health port refuses at once); the time until node 2's
    /healthz says `active`;
 2. back: node 1 is started again; the time from its own /healthz showing its AMI link up (it
-   vouches from then on) until node 2's says `standby`;
+   vouches from then on) until node 2's says `standby`, and from its AGI port listening (it
+   decides calls from then on, which node 2, still active, would cut) until then;
 3. frozen: node 1 gets SIGSTOP (the kernel still accepts, nobody answers: each probe waits for
    its timeout); the time until node 2 says `active`, then SIGCONT and the time until `standby`.
 
@@ -88,7 +89,9 @@ def main() -> int:
         if config["agi"]["listen"].startswith("127.0.0.2:"):
             config["ami"]["standby_for"] = f"http://127.0.0.1:{ports[0]}/healthz"
 
-    figures: dict[str, list[float]] = {"killed": [], "back": [], "frozen": [], "thawed": []}
+    figures: dict[str, list[float]] = {
+        name: [] for name in ("killed", "back", "window", "frozen", "thawed")
+    }
     with tempfile.TemporaryDirectory() as tmp:
         pair = GatekeeperPair(Path(tmp) / "pair", customise=standby, health_ports=ports)
         with pair:
@@ -98,14 +101,17 @@ def main() -> int:
                 first.signal(signal.SIGKILL)
                 figures["killed"].append(_until(lambda: _role(second, "active")))
                 first.start()
+                listening = time.monotonic()
                 _until(lambda: _ami_up(first))
                 figures["back"].append(_until(lambda: _role(second, "standby")))
+                figures["window"].append(time.monotonic() - listening)
                 first.signal(signal.SIGSTOP)
                 figures["frozen"].append(_until(lambda: _role(second, "active")))
                 first.signal(signal.SIGCONT)
                 figures["thawed"].append(_until(lambda: _role(second, "standby")))
     print(f"peer killed -> active: {_spread(figures['killed'])}")
     print(f"peer back (AMI up) -> standby: {_spread(figures['back'])}")
+    print(f"peer back (AGI listening) -> standby: {_spread(figures['window'])}")
     print(f"peer frozen -> active: {_spread(figures['frozen'])}")
     print(f"peer thawed -> standby: {_spread(figures['thawed'])}")
     print(f"load average: {os.getloadavg()[0]:.1f}")

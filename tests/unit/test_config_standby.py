@@ -34,14 +34,14 @@ def test_no_standby_for_means_a_primary(tmp_path: Path) -> None:
 
 
 def test_an_http_url_gives_the_peer_and_the_default_probe(tmp_path: Path) -> None:
-    """A URL names the peer; the probe defaults to every 0.5 s, 0.5 s timeout, 2 / 4 in a row."""
+    """A URL names the peer; the probe defaults to every 0.5 s, 0.5 s timeout, 2 / 2 in a row."""
     standby = _load(tmp_path, "  standby_for: http://10.0.0.1:9573/healthz\n")
     assert standby == StandbySettings(
         PeerHealth("10.0.0.1", 9573, "/healthz"),
         interval_ms=500,
         timeout_ms=500,
         fail_after=2,
-        recover_after=4,
+        recover_after=2,
     )
 
 
