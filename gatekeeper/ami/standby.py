@@ -144,8 +144,9 @@ def _parse_answer(answer: bytes, gated_contexts: Iterable[str]) -> ProbeResult:
 
 async def probe(peer: PeerHealth, timeout_s: float, gated_contexts: Iterable[str]) -> ProbeResult:
     """GET the peer's `/healthz` within `timeout_s` and judge the answer; never raises."""
+    host = f"[{peer.host}]" if ":" in peer.host else peer.host
     request = (
-        f"GET {peer.path} HTTP/1.1\r\nHost: {peer.host}:{peer.port}\r\n"
+        f"GET {peer.path} HTTP/1.1\r\nHost: {host}:{peer.port}\r\n"
         "Accept: application/json\r\nConnection: close\r\n\r\n"
     ).encode("ascii", "replace")
     writer: asyncio.StreamWriter | None = None
@@ -326,30 +327,36 @@ class StandbyWatch:
     async def observe(self, result: ProbeResult) -> None:
         """Take one probe result: switch, record and report as it says."""
         self._metrics.set_peer_vouching(result.vouches)
+        last = self._machine.last
+        if last is None or last.vouches != result.vouches:
+            log.info("ami_peer_vouching", vouches=result.vouches, detail=result.detail)
         switch = self._machine.observe(result)
         if switch is None:
             return
         if switch.after is Role.ACTIVE:
-            self._metrics.set_watch_active(True)
+            self._switched(switch)
             await self._record(switch)
             return
         self._held_active = True
         try:
-            if not await self._record(switch):
+            if await self._record(switch):
+                self._switched(switch)
+            else:
                 refused = self._machine.refuse_standby(
                     "the switch to standby could not be recorded"
                 )
                 log.error("ami_watch_role", **self._fields(refused))
-                return
-            self._metrics.set_watch_active(False)
         finally:
             self._held_active = False
 
-    async def _record(self, switch: RoleSwitch) -> bool:
+    def _switched(self, switch: RoleSwitch) -> None:
         self.switches += 1
         self._metrics.count_watch_switch(switch.after.value)
+        self._metrics.set_watch_active(switch.after is Role.ACTIVE)
+        log.warning("ami_watch_role", **self._fields(switch))
+
+    async def _record(self, switch: RoleSwitch) -> bool:
         fields = self._fields(switch)
-        log.warning("ami_watch_role", **fields)
         try:
             await self._recorder.record_event(WATCH_ROLE_EVENT_KIND, fields)
         except Exception:
