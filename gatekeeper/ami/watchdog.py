@@ -15,9 +15,10 @@ the next event. The checker calls `allowed()` / `blocked()` before it answers As
 always exists before the Dial it permits.
 
 With a `duty` (a standby node, `gatekeeper.ami.standby`), the state machines are fed every event
-all the same, but a finding is acted on only while the duty is active; while passive it is
-counted and logged, never cut nor recorded. A finding after a takeover about a channel seen in
-a gated context while passive (`InFlight`) is spared too: that call began under the peer's watch.
+all the same, but a finding is acted on only while the duty is active; while passive it is only
+counted (every call the peer allows is one: a log line each would flood the journal). A finding
+after a takeover about a channel seen in a gated context while passive (`InFlight`) is spared
+too: that call began under the peer's watch.
 """
 
 from __future__ import annotations
@@ -225,17 +226,13 @@ class Watchdog:
         duty = self._duty
         if duty is None:
             return False
-        details = loggable(
-            {"channel": bypass.channel, "context": bypass.context, "reason": bypass.reason},
-            self._pseudonyms,
-        )
         if not duty.active:
             duty.spared("standby")
-            log.info("ami_bypass_seen_on_standby", **details)
             return True
         if self._in_flight.began_before(bypass):
             duty.spared("in_flight")
-            log.warning("ami_bypass_spared_in_flight", **details)
+            details = {"channel": bypass.channel, "context": bypass.context}
+            log.warning("ami_bypass_spared_in_flight", **loggable(details, self._pseudonyms))
             return True
         return False
 
