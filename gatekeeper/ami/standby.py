@@ -16,7 +16,8 @@ switch to active takes effect at once and is then recorded; a switch to standby 
 only once its record is durable (a refused record keeps the node active). Every switch is a
 `watch_role` event in the decision log, a log line and a metric.
 
-`InFlight` notes every channel seen in a gated context while standing by, until its Hangup. The
+`InFlight` notes every channel seen in a gated context while standing by, until 10 s after its
+Hangup. The
 detector settles most of them while passive (the peer's calls are findings here, spared), so
 their later events find nothing; what the detector still holds open (a Local half waiting for
 its partner's DialBegin, a DialBegin to a channel born before) would surface after a takeover,
@@ -45,6 +46,8 @@ ANSWER_LIMIT_BYTES = 64 * 1024
 DETAIL_LIMIT_CHARS = 200
 MAX_IN_FLIGHT = 50_000
 """Gated channels noted while standing by; beyond it the oldest is forgotten (and may be cut)."""
+KEEP_AFTER_HANGUP_S = 10.0
+"""Longer than the detector holds a finding after a Hangup (its 0.5 s grace, its 5 s reports)."""
 VOUCHING_STATUSES = frozenset({200, 503})
 """Both carry the JSON report: a peer unhealthy for another reason (a stale list) still watches."""
 
@@ -167,20 +170,32 @@ async def probe(peer: PeerHealth, timeout_s: float, gated_contexts: Iterable[str
 
 
 class InFlight:
-    """Gated channels seen while standing by, until their Hangup: calls the peer watched."""
+    """Gated channels seen while standing by, kept a while past their Hangup: the peer's calls.
 
-    def __init__(self, gated_contexts: Iterable[str], limit: int = MAX_IN_FLIGHT) -> None:
+    A channel is kept `KEEP_AFTER_HANGUP_S` past its Hangup because the detector may still hand
+    back a finding about it then (a waiting Local half that hung up is reported when its grace
+    is over).
+    """
+
+    def __init__(
+        self,
+        gated_contexts: Iterable[str],
+        limit: int = MAX_IN_FLIGHT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._gated = frozenset(gated_contexts)
         self._limit = limit
-        self._seen: dict[str, None] = {}
+        self._clock = clock
+        self._live: dict[str, None] = {}
+        self._gone: dict[str, float] = {}
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return len(self._live) + len(self._gone)
 
     def note(self, event: AmiEvent, *, passive: bool) -> None:
-        """Note a gated channel this event shows while `passive`; forget one at its Hangup."""
+        """Note a gated channel this event shows while `passive`; let one go after its Hangup."""
         if event.name == "Hangup":
-            self._seen.pop(event.get("Uniqueid"), None)
+            self._hung_up(event.get("Uniqueid"))
             return
         if not passive:
             return
@@ -190,15 +205,26 @@ class InFlight:
             uniqueid = event.get("DestUniqueid")
         else:
             return
-        if uniqueid and uniqueid not in self._seen:
-            if len(self._seen) >= self._limit:
-                del self._seen[next(iter(self._seen))]
-            self._seen[uniqueid] = None
+        if uniqueid and uniqueid not in self._live and uniqueid not in self._gone:
+            if len(self._live) >= self._limit:
+                del self._live[next(iter(self._live))]
+            self._live[uniqueid] = None
+
+    def _hung_up(self, uniqueid: str) -> None:
+        now = self._clock()
+        horizon = now - KEEP_AFTER_HANGUP_S
+        while self._gone and next(iter(self._gone.values())) < horizon:
+            del self._gone[next(iter(self._gone))]
+        if uniqueid in self._live:
+            del self._live[uniqueid]
+            if len(self._gone) >= self._limit:
+                del self._gone[next(iter(self._gone))]
+            self._gone[uniqueid] = now
 
     def began_before(self, bypass: Bypass) -> bool:
         """Whether the finding is about a channel seen in a gated context while standing by."""
         members = (bypass.uniqueid, bypass.partner_uniqueid, bypass.dialled_by_uniqueid)
-        return any(m and m in self._seen for m in members)
+        return any(m and (m in self._live or m in self._gone) for m in members)
 
 
 class RoleMachine:

@@ -10,11 +10,12 @@ from contextlib import asynccontextmanager
 from types import MappingProxyType
 
 import pytest
-from gatekeeper.ami.bypass import Bypass, BypassDetector
+from gatekeeper.ami.bypass import PENDING_GRACE_S, Bypass, BypassDetector
 from gatekeeper.ami.client import AmiEvent
 from gatekeeper.ami.settings import PeerHealth, StandbySettings
 from gatekeeper.ami.standby import (
     ANSWER_LIMIT_BYTES,
+    KEEP_AFTER_HANGUP_S,
     InFlight,
     ProbeResult,
     Role,
@@ -403,14 +404,29 @@ def test_a_call_reaching_the_trunk_after_the_takeover_is_not_spared() -> None:
     assert (found.uniqueid, in_flight.began_before(found)) == ("T2", False)
 
 
-def test_a_channel_in_flight_is_forgotten_at_its_hangup() -> None:
-    """The note lasts as long as the channel: a Hangup ends it, passive or not."""
-    in_flight = InFlight([TRUNK])
+def test_a_peers_waiting_half_that_hung_up_before_a_takeover_is_spared() -> None:
+    """The detector reports a waiting half after its grace even if it hung up: still in flight."""
+    clock = FakeClock()
+    detector, in_flight = BypassDetector([TRUNK], clock), InFlight([TRUNK], clock=clock)
+    hangups = [_event("Hangup", Uniqueid=u) for u in ("U1", "T1")]
+    _watch(detector, in_flight, [*_trunk_leg(1), _second_half_runs(1), *hangups], passive=True)
+    clock.now += PENDING_GRACE_S
+    [late] = detector.expire()
+    assert (late.uniqueid, in_flight.began_before(late)) == ("U1", True)
+
+
+def test_a_channel_in_flight_is_forgotten_after_its_hangup() -> None:
+    """The note outlives the channel by KEEP_AFTER_HANGUP_S, then goes at the next Hangup."""
+    clock = FakeClock()
+    in_flight = InFlight([TRUNK], clock=clock)
     for event in _trunk_leg(1):
         in_flight.note(event, passive=True)
     for uniqueid in ("T1", "U1"):
         in_flight.note(_event("Hangup", Uniqueid=uniqueid), passive=False)
-    assert len(in_flight) == 0
+    kept = len(in_flight)
+    clock.now += KEEP_AFTER_HANGUP_S + 1
+    in_flight.note(_event("Hangup", Uniqueid="other"), passive=False)
+    assert (kept, len(in_flight)) == (2, 0)
 
 
 def test_channels_in_flight_are_bounded_and_the_oldest_goes_first() -> None:
