@@ -157,6 +157,8 @@ class GatekeeperPair:
     nameserver: str | None = None
     """The DNS server the sandbox asks (an SRV responder, for `hagi://`)."""
     agi_port: int = 0
+    health_ports: list[int] = field(default_factory=list)
+    """Each node's health port (free ones when empty): a standby's `ami.standby_for` names one."""
     sandbox: AsteriskSandbox = field(init=False)
     nodes: list[ServeNode] = field(init=False)
 
@@ -169,7 +171,7 @@ class GatekeeperPair:
             hosts={PAIR_HOST: self.addresses, **self.node_hosts, **self.extra_hosts},
             nameserver=self.nameserver,
         )
-        health_ports = free_ports(len(self.addresses))
+        self.health_ports = self.health_ports or free_ports(len(self.addresses))
         self.nodes = [
             ServeNode(
                 self.run_dir / f"node{number}",
@@ -182,7 +184,7 @@ class GatekeeperPair:
                 customise=self.customise,
             )
             for number, (address, health_port) in enumerate(
-                zip(self.addresses, health_ports, strict=True), start=1
+                zip(self.addresses, self.health_ports, strict=True), start=1
             )
         ]
 

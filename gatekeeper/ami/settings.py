@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_AMI_PORT = 5038
+DEFAULT_PROBE_INTERVAL_MS = 500
+DEFAULT_PROBE_TIMEOUT_MS = 500
+DEFAULT_FAIL_AFTER = 2
+DEFAULT_RECOVER_AFTER = 2
+PEER_HEALTH_PATH = "/healthz"
 
 
 class BypassAction(enum.StrEnum):
@@ -14,6 +19,30 @@ class BypassAction(enum.StrEnum):
 
     HANGUP = "hangup"
     ALERT = "alert"
+
+
+@dataclass(frozen=True, slots=True)
+class PeerHealth:
+    """The peer node's `/healthz`, over plain HTTP."""
+
+    host: str
+    port: int
+    path: str = PEER_HEALTH_PATH
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class StandbySettings:
+    """`ami.standby_for` and `ami.standby_probe`: whose watch this node stands in for, and how."""
+
+    peer: PeerHealth
+    interval_ms: int = DEFAULT_PROBE_INTERVAL_MS
+    timeout_ms: int = DEFAULT_PROBE_TIMEOUT_MS
+    fail_after: int = DEFAULT_FAIL_AFTER
+    recover_after: int = DEFAULT_RECOVER_AFTER
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +55,4 @@ class AmiSettings:
     secret_file: Path | None = None
     gated_contexts: tuple[str, ...] = ()
     on_bypass: BypassAction = BypassAction.HANGUP
+    standby: StandbySettings | None = None

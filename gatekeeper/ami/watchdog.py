@@ -13,6 +13,12 @@ watched. Each piece of work is a task in the watchdog's own TaskGroup, guarded s
 or a refused hangup is logged and counted, never fatal, and never blocks the event loop that reads
 the next event. The checker calls `allowed()` / `blocked()` before it answers Asterisk, so a grant
 always exists before the Dial it permits.
+
+With a `duty` (a standby node, `gatekeeper.ami.standby`), the state machines are fed every event
+all the same, but a finding is acted on only while the duty is active; while passive it is only
+counted (every call the peer allows is one: a log line each would flood the journal). A finding
+after a takeover about a channel seen in a gated context while passive (`InFlight`) is spared
+too: that call began under the peer's watch.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from gatekeeper.ami.client import (
 )
 from gatekeeper.ami.outcomes import DECISION_MARKER, MAX_CALLS, Outcome, OutcomeTracker
 from gatekeeper.ami.settings import BypassAction
+from gatekeeper.ami.standby import MAX_IN_FLIGHT, InFlight
 from gatekeeper.audit import EventKind
 from gatekeeper.common import AmiError, Pseudonyms, loggable
 from gatekeeper.rules import recorded_dialled
@@ -94,6 +101,17 @@ class BypassCounter(Protocol):
         """One more call found past the gatekeeper."""
 
 
+class Duty(Protocol):
+    """Whether the watchdog acts on its findings now (a standby node's role)."""
+
+    @property
+    def active(self) -> bool:
+        """True: cut and record bypasses; False: only count them."""
+
+    def spared(self, when: str) -> None:
+        """A finding was not acted on: `standby`, or `in_flight` (began before a takeover)."""
+
+
 class Watchdog:
     """Guards the gated contexts and reports outcomes; run it with `await watchdog.run()`."""
 
@@ -110,6 +128,8 @@ class Watchdog:
         pseudonyms: Pseudonyms | None = None,
         max_open_reports: int = MAX_REPORTS,
         max_followed_calls: int = MAX_CALLS,
+        duty: Duty | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self._client: AmiClient | None = None
         self._events: Subscription | None = None
@@ -123,6 +143,8 @@ class Watchdog:
         self._reports: dict[str, asyncio.Future[BypassReport]] = {}
         self._subscription_limit = subscription_limit
         self._pseudonyms = pseudonyms
+        self._duty = duty
+        self._in_flight = InFlight(self._detector.gated_contexts, max_in_flight)
         self.failures = 0
         self.lags = 0
         if not self._detector.gated_contexts:
@@ -191,14 +213,33 @@ class Watchdog:
             self._spawn(tasks, self._record_gap("AMI link down", "events are lost until it is up"))
         elif event.name == LINK_UP:
             self._spawn(tasks, self._record_gap("AMI link up", "watching again"))
+        if self._duty is not None:
+            self._in_flight.note(event, passive=not self._duty.active)
         for bypass in self._detector.feed(event):
             self._begin(bypass, tasks)
         self._settle_reports()
         for outcome in self._tracker.feed(event):
             self._spawn(tasks, self._record_outcome(outcome))
 
+    def _spared(self, bypass: Bypass) -> bool:
+        """Whether a finding is left alone: the node is passive, or the call began before."""
+        duty = self._duty
+        if duty is None:
+            return False
+        if not duty.active:
+            duty.spared("standby")
+            return True
+        if self._in_flight.began_before(bypass):
+            duty.spared("in_flight")
+            details = {"channel": bypass.channel, "context": bypass.context}
+            log.warning("ami_bypass_spared_in_flight", **loggable(details, self._pseudonyms))
+            return True
+        return False
+
     def _begin(self, bypass: Bypass, tasks: asyncio.TaskGroup) -> None:
         """Cut the bypass now; its outcome is no longer the decision's; record it when known."""
+        if self._spared(bypass):
+            return
         for uniqueid in (bypass.dialled_by_uniqueid, bypass.uniqueid, bypass.partner_uniqueid):
             if uniqueid:
                 self._tracker.diverted(uniqueid)

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from gatekeeper.agi import AgiSettings
 from gatekeeper.ami import AmiClient, event_filters, read_secret
+from gatekeeper.ami.standby import probe
 from gatekeeper.common import AmiError, ConfigError
 from gatekeeper.config.settings import Endpoint, Settings
 
@@ -44,6 +45,7 @@ DEFAULT_GATEKEEPER_AGI = "127.0.0.1:4573"
 """What the subroutine dials when the dialplan sets no GATEKEEPER_AGI global."""
 AMI_TIMEOUT_S = 5.0
 RESOLVE_TIMEOUT_S = 5.0
+PEER_TIMEOUT_S = 2.0
 """Longest wait for the resolver to say what a `GATEKEEPER_AGI` host name resolves to."""
 SUBROUTINE = "gatekeeper-check"
 FORBIDDEN_ACTIONS = ("Originate", "Command", "Filter")
@@ -67,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--live",
         action="store_true",
-        help="also check this host: the AMI secret file, and over AMI the dialplan",
+        help="also check this host: the AMI secret file, over AMI the dialplan, and the "
+        "first node's /healthz of ami.standby_for",
     )
     parser.add_argument(
         "--service-user",
@@ -91,7 +94,23 @@ def findings(settings: Settings, args: argparse.Namespace) -> list[Finding]:
     if args.live:
         found.append(secret_readable(settings, str(args.service_user)))
         found.extend(asyncio.run(asterisk_findings(settings)))
+        if settings.ami.standby is not None:
+            found.append(asyncio.run(standby_peer(settings)))
     return found
+
+
+async def standby_peer(settings: Settings) -> Finding:
+    """With ami.standby_for: whether the first node's /healthz vouches for its watch now."""
+    assert settings.ami.standby is not None
+    peer = settings.ami.standby.peer
+    result = await probe(peer, PEER_TIMEOUT_S, settings.ami.gated_contexts)
+    if result.vouches:
+        return Finding(ok=True, detail=f"ami.standby_for {peer} vouches: {result.detail}")
+    return Finding(
+        ok=False,
+        detail=f"ami.standby_for {peer} does not vouch (this node's watchdog would act, "
+        f"cutting the calls that node allows): {result.detail}",
+    )
 
 
 def is_loopback(host: str) -> bool:

@@ -22,6 +22,7 @@ import os
 import pwd
 import re
 import unicodedata
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -42,6 +43,7 @@ from gatekeeper.agi import (
     is_loopback,
 )
 from gatekeeper.ami import AmiSettings, BypassAction
+from gatekeeper.ami.settings import PEER_HEALTH_PATH, PeerHealth, StandbySettings
 from gatekeeper.audit import (
     DEFAULT_DISK_FAIL_FREE_MIB,
     DEFAULT_DISK_WARN_FREE_MIB,
@@ -75,6 +77,16 @@ _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _YAML_NULL_TAG = "tag:yaml.org,2002:null"
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
 _PORT = re.compile(r"[0-9]{1,5}")
+_AMI_KEYS = {
+    "host",
+    "port",
+    "username",
+    "secret_file",
+    "gated_contexts",
+    "on_bypass",
+    "standby_for",
+    "standby_probe",
+}
 _DIGITS = re.compile(r"[0-9]+")
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 MAX_CONFIG_BYTES = 64 * 1024
@@ -428,17 +440,25 @@ class _Reader:
             top, "campaigns", lambda n: self.campaigns(n, advertisers), no_campaigns
         )
         node, acts, central = self.shared_stores(top)
+        ami = self.optional(top, "ami", self.ami, AmiSettings())
+        health = self.optional(top, "health", self.health, DEFAULT_HEALTH_LISTEN)
+        if ami.standby is not None and (ami.standby.peer.host, ami.standby.peer.port) == (
+            health.host,
+            health.port,
+        ):
+            where = self.mapping(top["ami"], _AMI_KEYS, set())["standby_for"]
+            raise self.fail(where, f"names this node's own health.listen ({health})")
         return Settings(
             path=self.path,
             licensee=self.licensee(top["licensee"]),
             data_dir=self.local_path(top["data_dir"]),
             agi=self.optional(top, "agi", self.agi, AgiSettings()),
-            ami=self.optional(top, "ami", self.ami, AmiSettings()),
+            ami=ami,
             dncm=self.optional(top, "dncm", self.dncm, DncmSettings()),
             advertisers=MappingProxyType(advertisers),
             campaigns=MappingProxyType(campaigns),
             audit=self.optional(top, "audit", self.audit, AuditSettings()),
-            health=self.optional(top, "health", self.health, DEFAULT_HEALTH_LISTEN),
+            health=health,
             console=self.optional(top, "console", self.console, ConsoleSettings()),
             officers_group=self.optional(top, "officers_group", self.text, None),
             campaign_aliases=MappingProxyType(self.campaign_aliases(top.get("campaigns"))),
@@ -697,20 +717,84 @@ class _Reader:
     def ami(self, node: _Node) -> AmiSettings:
         found = self.mapping(
             node,
-            {"host", "port", "username", "secret_file", "gated_contexts", "on_bypass"},
+            _AMI_KEYS,
             set(),
         )
         defaults = AmiSettings()
+        no_contexts: tuple[str, ...] = ()
+        gated = self.optional(found, "gated_contexts", self.names, no_contexts)
+        standby = self.standby(found)
+        if standby is not None and not gated:
+            raise self.fail(found["standby_for"], "a standby watch needs ami.gated_contexts")
         return AmiSettings(
             host=self.optional(found, "host", self.text, defaults.host),
             port=self.optional(found, "port", lambda n: self.integer(n, 1, 65535), defaults.port),
             username=self.optional(found, "username", self.text, defaults.username),
             secret_file=self.optional(found, "secret_file", self.local_path, None),
-            gated_contexts=self.optional(found, "gated_contexts", self.names, ()),
+            gated_contexts=gated,
             on_bypass=self.optional(
                 found, "on_bypass", lambda n: self.choice(n, BypassAction), defaults.on_bypass
             ),
+            standby=standby,
         )
+
+    def standby(self, found: dict[str, _Node]) -> StandbySettings | None:
+        peer = self.optional(found, "standby_for", self.peer_health, None)
+        if peer is None:
+            if "standby_probe" in found:
+                raise self.fail(found["standby_probe"], "only with ami.standby_for")
+            return None
+        if "standby_probe" not in found:
+            return StandbySettings(peer)
+        probe = found["standby_probe"]
+        keys = self.mapping(
+            probe, {"interval_ms", "timeout_ms", "fail_after", "recover_after"}, set()
+        )
+        default = StandbySettings(peer)
+        interval = self.optional(
+            keys, "interval_ms", lambda n: self.integer(n, 100, 10_000), default.interval_ms
+        )
+        timeout = self.optional(
+            keys,
+            "timeout_ms",
+            lambda n: self.integer(n, 50, 10_000),
+            min(default.timeout_ms, interval),
+        )
+        if timeout > interval:
+            raise self.fail(
+                keys["timeout_ms"], f"must not exceed standby_probe.interval_ms ({interval})"
+            )
+        return StandbySettings(
+            peer,
+            interval_ms=interval,
+            timeout_ms=timeout,
+            fail_after=self.optional(
+                keys, "fail_after", lambda n: self.integer(n, 1, 20), default.fail_after
+            ),
+            recover_after=self.optional(
+                keys, "recover_after", lambda n: self.integer(n, 1, 100), default.recover_after
+            ),
+        )
+
+    def peer_health(self, node: _Node) -> PeerHealth:
+        raw = self.text(node)
+        url = raw if "://" in raw else f"http://{raw}"
+        try:
+            parts = urllib.parse.urlsplit(url)
+            port = parts.port
+        except ValueError as err:
+            raise self.fail(
+                node, f"expected http://HOST:PORT/healthz or HOST:PORT: {err}"
+            ) from None
+        if parts.scheme != "http":
+            raise self.fail(
+                node, f"only http:// (the peer's health endpoint speaks plain HTTP), got {raw!r}"
+            )
+        if not parts.hostname or parts.username is not None or parts.password is not None:
+            raise self.fail(node, f"expected http://HOST:PORT/healthz or HOST:PORT, got {raw!r}")
+        if parts.query or parts.fragment or parts.path not in {"", PEER_HEALTH_PATH}:
+            raise self.fail(node, f"the peer is probed at {PEER_HEALTH_PATH} only, got {raw!r}")
+        return PeerHealth(parts.hostname, port or DEFAULT_HEALTH_PORT)
 
     def names(self, node: _Node) -> tuple[str, ...]:
         if not isinstance(node.node, yaml.SequenceNode):

@@ -35,6 +35,7 @@ from gatekeeper.agi import (
     default_uids,
 )
 from gatekeeper.ami import AmiService, Watchdog
+from gatekeeper.ami.standby import StandbyWatch, primary_section
 from gatekeeper.audit import DecisionLog, EventKind, HeadAnchorer
 from gatekeeper.check import CallAttempts, CallRequest, Checker, agi_variables
 from gatekeeper.common import GatekeeperError, Pseudonyms, open_pseudonyms, today
@@ -215,6 +216,16 @@ async def serve(
     settings = live.current()
     metrics = Metrics()
     async with open_services(live, limits) as services:
+        standby = (
+            StandbyWatch(
+                settings.ami.standby,
+                settings.ami.gated_contexts,
+                services.decision_log,
+                metrics,
+            )
+            if settings.ami.standby is not None
+            else None
+        )
         watchdog = Watchdog(
             gated_contexts=settings.ami.gated_contexts,
             on_bypass=settings.ami.on_bypass,
@@ -225,6 +236,7 @@ async def serve(
             subscription_limit=limits.ami_subscription_limit,
             max_open_reports=limits.bypass_max_open_reports,
             max_followed_calls=limits.outcomes_max_followed_calls,
+            duty=standby,
         )
         ami = AmiService(settings.ami, watchdog, metrics)
         shipper = log_shipper(settings, services.decision_log.path)
@@ -245,6 +257,11 @@ async def serve(
             settings.health.host,
             settings.health.port,
             check_deadline_s=limits.health_check_deadline_s,
+            sections={
+                "watch": standby.section
+                if standby is not None
+                else primary_section(settings.ami.gated_contexts)
+            },
         )
         metrics.watch_storage(storage_readings(live.current, services.decision_log))
         try:
@@ -260,6 +277,7 @@ async def serve(
         try:
             async with asyncio.TaskGroup() as tasks:
                 ami_task = tasks.create_task(ami.run())
+                standby_task = tasks.create_task(standby.run()) if standby is not None else None
                 tasks.create_task(
                     sync_forever(live, services.index, stop, on_result=metrics.count_sync)
                 )
@@ -278,6 +296,8 @@ async def serve(
                     tasks.create_task(watch_shipper(shipper, metrics, stop))
                 await stop.wait()
                 ami_task.cancel()
+                if standby_task is not None:
+                    standby_task.cancel()
         finally:
             await server.close()
             await health.close()

@@ -4,8 +4,9 @@ Theory of operation: one asyncio server answers one request per connection and c
 request head is read with a size cap and a deadline, so a slow or hostile client costs one
 socket for a few seconds at most. `/healthz` runs the injected checks (each returns `(ok,
 detail)`, plainly or as an awaitable, within its own deadline; a check that raises or stalls
-is a failed check, never a crashed endpoint) and answers 200 only when all pass. `/metrics`
-renders the registry. Nothing else is served.
+is a failed check, never a crashed endpoint) and answers 200 only when all pass; injected
+sections (the AMI watch's role) add what they describe to the document, without judging it.
+`/metrics` renders the registry. Nothing else is served.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import contextlib
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -28,6 +29,7 @@ CHECK_DEADLINE_S = 2.0
 
 CheckResult = tuple[bool, str]
 Check = Callable[[], CheckResult | Awaitable[CheckResult]]
+Section = Callable[[], Mapping[str, object]]
 
 log = structlog.get_logger("gatekeeper.serve.health")
 
@@ -42,10 +44,12 @@ class Report:
 
     healthy: bool
     checks: Mapping[str, CheckResult]
+    sections: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
     def body(self) -> bytes:
         """The JSON document `/healthz` answers with."""
-        document = {
+        document: dict[str, object] = {
+            **self.sections,
             "status": "ok" if self.healthy else "unhealthy",
             "checks": {
                 name: {"ok": ok, "detail": detail} for name, (ok, detail) in self.checks.items()
@@ -87,7 +91,7 @@ def _response(status: str, content_type: str, body: bytes) -> bytes:
 class HealthServer:
     """Serves `/healthz` and `/metrics`; `start()`, then `close()`."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the checks, where to listen, and keyword-only knobs
         self,
         checks: Mapping[str, Check],
         metrics: Metrics,
@@ -95,8 +99,10 @@ class HealthServer:
         port: int,
         *,
         check_deadline_s: float = CHECK_DEADLINE_S,
+        sections: Mapping[str, Section] | None = None,
     ) -> None:
         self._check_deadline_s = check_deadline_s
+        self._sections = dict(sections or {})
         self._checks = dict(checks)
         self._metrics = metrics
         self._host = host
@@ -150,6 +156,8 @@ class HealthServer:
             return _response("405 Method Not Allowed", "text/plain", b"GET only\n")
         if target == b"/healthz":
             report = await run_checks(self._checks, self._check_deadline_s)
+            sections = {name: section() for name, section in self._sections.items()}
+            report = Report(report.healthy, report.checks, sections)
             status = "200 OK" if report.healthy else "503 Service Unavailable"
             return _response(status, "application/json", report.body())
         if target == b"/metrics":

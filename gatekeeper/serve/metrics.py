@@ -86,6 +86,33 @@ class Metrics:
             "Calls found in a gated context without an ALLOW.",
             registry=self.registry,
         )
+        self._watch_active = Gauge(
+            "gatekeeper_ami_watch_active",
+            "1 while this node's watchdog acts on bypasses (a primary, or a standby whose peer "
+            "does not vouch), 0 while it stands by.",
+            registry=self.registry,
+        )
+        self._watch_active.set(1)
+        self._watch_switches = Counter(
+            "gatekeeper_ami_watch_switches",
+            "Switches of the watch's role, by the role switched to.",
+            ["to"],
+            registry=self.registry,
+        )
+        self._peer_vouching = Gauge(
+            "gatekeeper_ami_peer_vouching",
+            "Standby node: 1 while the peer's /healthz vouched for its watch at the last probe, "
+            "0 when it did not, -1 when not probed (or no ami.standby_for).",
+            registry=self.registry,
+        )
+        self._peer_vouching.set(-1)
+        self._standby_findings = Counter(
+            "gatekeeper_ami_standby_findings",
+            "Bypass findings not acted on: while standing by (standby), or about a call in a "
+            "gated context before this node took over (in_flight).",
+            ["when"],
+            registry=self.registry,
+        )
         self._agi_refusals = Counter(
             "gatekeeper_agi_refusals",
             "FastAGI connections refused or ended before a check, by reason.",
@@ -120,6 +147,10 @@ class Metrics:
         )
         for result in ("ok", "failed"):
             self._syncs.labels(result=result)
+        for role in ("active", "standby"):
+            self._watch_switches.labels(to=role)
+        for when in ("standby", "in_flight"):
+            self._standby_findings.labels(when=when)
         for reason in Refusal:
             self._agi_refusals.labels(reason=reason.value)
         self._storage = {
@@ -147,6 +178,22 @@ class Metrics:
     def count_bypass(self) -> None:
         """One call found past the gatekeeper."""
         self._bypasses.inc()
+
+    def set_watch_active(self, active: bool) -> None:
+        """Whether this node's watchdog acts on bypasses."""
+        self._watch_active.set(1 if active else 0)
+
+    def count_watch_switch(self, to: str) -> None:
+        """One switch of the watch's role, to `to` (active or standby)."""
+        self._watch_switches.labels(to=to).inc()
+
+    def set_peer_vouching(self, vouching: bool | None) -> None:
+        """Whether the peer vouched at the last probe (None: not probed, or no peer)."""
+        self._peer_vouching.set(-1 if vouching is None else int(vouching))
+
+    def count_standby_finding(self, when: str) -> None:
+        """A bypass finding not acted on (`standby` or `in_flight`)."""
+        self._standby_findings.labels(when=when).inc()
 
     def count_agi_refusal(self, reason: Refusal) -> None:
         """One FastAGI connection refused or ended before a check."""

@@ -29,7 +29,7 @@ QUEUED_WITHIN_S = 2.0
 
 
 def _watching_only(first: str) -> Callable[[dict[str, Any]], None]:
-    """Only the node on `first` guards the trunk (docs/scaling.md: one watchdog per PBX)."""
+    """Only the node on `first` guards the trunk (docs/scaling.md: one watchdog alone)."""
 
     def customise(config: dict[str, Any]) -> None:
         if not config["agi"]["listen"].startswith(f"{first}:"):

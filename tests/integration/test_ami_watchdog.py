@@ -14,7 +14,7 @@ import json
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 import pytest_asyncio
@@ -34,6 +34,7 @@ ROUTE = "gatekeeper-example-outbound"
 NUMBER = "0470999999"
 OTHER_NUMBER = "0470123456"
 BYPASS_DEADLINE_S = 1.0
+TAKEOVER_AFTER_S = 0.1
 PROVIDER_TRUNK = "test-provider-trunk"
 UNGUARDED_TRUNK = "test-unguarded-trunk"
 LYING_ROUTE = "test-lying-route"
@@ -134,7 +135,21 @@ class Guarded:
     events: Subscription
 
 
-async def _guarded(sandbox: AsteriskSandbox, on_bypass: BypassAction) -> AsyncIterator[Guarded]:
+@dataclass
+class SwitchedDuty:
+    """A standby node's role, set by the test (implements watchdog.Duty)."""
+
+    active: bool = False
+    spared_as: list[str] = field(default_factory=list)
+
+    def spared(self, when: str) -> None:
+        """Keep why a finding was not acted on."""
+        self.spared_as.append(when)
+
+
+async def _guarded(
+    sandbox: AsteriskSandbox, on_bypass: BypassAction, duty: SwitchedDuty | None = None
+) -> AsyncIterator[Guarded]:
     client = await AmiClient.connect(
         "127.0.0.1", sandbox.ami_port, sandbox.ami_username, sandbox.ami_secret
     )
@@ -144,6 +159,7 @@ async def _guarded(sandbox: AsteriskSandbox, on_bypass: BypassAction) -> AsyncIt
         on_bypass=on_bypass,
         bypass_recorder=memory,
         outcome_recorder=memory,
+        duty=duty,
     )
     watchdog.attach(client)
     running = asyncio.create_task(watchdog.run())
@@ -166,6 +182,19 @@ async def guarded(sandbox: AsteriskSandbox) -> AsyncIterator[Guarded]:
 async def alerting(sandbox: AsteriskSandbox) -> AsyncIterator[Guarded]:
     """A watchdog that only alerts."""
     async for running in _guarded(sandbox, BypassAction.ALERT):
+        yield running
+
+
+@pytest.fixture
+def duty() -> SwitchedDuty:
+    """A standby role, passive until the test makes it active."""
+    return SwitchedDuty()
+
+
+@pytest_asyncio.fixture
+async def standing_by(sandbox: AsteriskSandbox, duty: SwitchedDuty) -> AsyncIterator[Guarded]:
+    """A watchdog that hangs bypasses up only while `duty` is active."""
+    async for running in _guarded(sandbox, BypassAction.HANGUP, duty):
         yield running
 
 
@@ -239,6 +268,22 @@ async def test_alert_mode_records_the_bypass_and_lets_the_call_be(alerting: Guar
     details = await alerting.log.bypass_for(first)
     hangup = await next_event(alerting.events, "Hangup", Uniqueid=second)
     assert (details["action"], details["hung_up"], hangup.get("Cause")) == ("alert", False, "16")
+
+
+async def test_call_in_the_trunk_before_a_takeover_is_not_cut_after_it(
+    standing_by: Guarded, duty: SwitchedDuty
+) -> None:
+    """A call found in the trunk while standing by (the peer's call) is left up once active."""
+    _, second = await _originate(standing_by.client, STANDIN_TRUNK, hold="5")
+    await next_event(standing_by.events, "Newexten", Uniqueid=second, Context=STANDIN_TRUNK)
+    await asyncio.sleep(TAKEOVER_AFTER_S)
+    duty.active = True
+    hangup = await next_event(standing_by.events, "Hangup", Uniqueid=second)
+    assert (hangup.get("Cause"), standing_by.log.events, duty.spared_as) == (
+        "16",
+        [],
+        ["standby"],
+    )
 
 
 async def test_allowed_call_reaches_trunk_untouched(

@@ -61,6 +61,20 @@ def test_wrong_gated_context_is_reported(tmp_path: Path, sandbox: AsteriskSandbo
 
 
 @pytest.mark.asterisk
+def test_standby_for_a_peer_that_does_not_answer_is_reported(
+    tmp_path: Path, sandbox: AsteriskSandbox
+) -> None:
+    """ami.standby_for naming a port where nothing listens: exit 1 naming the key and why."""
+    peer = f"http://127.0.0.1:{free_port()}/healthz"
+    code, _, err = _live(_config(tmp_path, sandbox, standby_for=peer))
+    assert (code, f"ami.standby_for {peer} does not vouch" in err, "unreachable" in err) == (
+        1,
+        True,
+        True,
+    )
+
+
+@pytest.mark.asterisk
 def test_agi_address_mismatch_is_reported(tmp_path: Path, sandbox: AsteriskSandbox) -> None:
     """agi.listen on another port than the dialplan's GATEKEEPER_AGI: exit 1, the global named."""
     config = _config(tmp_path, sandbox)

@@ -108,3 +108,14 @@ def test_shared_stores_report_currency_and_lag() -> None:
         samples[("gatekeeper_central_log_lag_seconds", ())],
         samples[("gatekeeper_central_log_shipping", ())],
     ) == (0, 2.5, 42, 3.0, 0)
+
+
+def test_watch_metrics_start_active_and_unprobed() -> None:
+    """A node acts until a peer vouches: watch active 1, peer vouching -1, nothing counted yet."""
+    samples = _samples(Metrics())
+    assert (
+        samples[("gatekeeper_ami_watch_active", ())],
+        samples[("gatekeeper_ami_peer_vouching", ())],
+        samples[("gatekeeper_ami_standby_findings_total", (("when", "standby"),))],
+        samples[("gatekeeper_ami_watch_switches_total", (("to", "standby"),))],
+    ) == (1.0, -1.0, 0.0, 0.0)
