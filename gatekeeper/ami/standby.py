@@ -39,7 +39,7 @@ import structlog
 from gatekeeper.ami.bypass import Bypass
 from gatekeeper.ami.client import AmiEvent
 from gatekeeper.ami.settings import PeerHealth, StandbySettings
-from gatekeeper.common.untrusted import shown
+from gatekeeper.common import shown
 
 WATCH_ROLE_EVENT_KIND = "watch_role"
 ANSWER_LIMIT_BYTES = 64 * 1024

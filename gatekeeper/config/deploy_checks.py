@@ -35,8 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gatekeeper.agi import AgiSettings
-from gatekeeper.ami import AmiClient, event_filters, read_secret
-from gatekeeper.ami.standby import probe
+from gatekeeper.ami import AmiClient, event_filters, probe, read_secret
 from gatekeeper.common import AmiError, ConfigError
 from gatekeeper.config.settings import Endpoint, Settings
 

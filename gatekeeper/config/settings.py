@@ -42,8 +42,7 @@ from gatekeeper.agi import (
     Network,
     is_loopback,
 )
-from gatekeeper.ami import AmiSettings, BypassAction
-from gatekeeper.ami.settings import PEER_HEALTH_PATH, PeerHealth, StandbySettings
+from gatekeeper.ami import PEER_HEALTH_PATH, AmiSettings, BypassAction, PeerHealth, StandbySettings
 from gatekeeper.audit import (
     DEFAULT_DISK_FAIL_FREE_MIB,
     DEFAULT_DISK_WARN_FREE_MIB,

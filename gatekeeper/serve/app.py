@@ -34,8 +34,7 @@ from gatekeeper.agi import (
     Refusals,
     default_uids,
 )
-from gatekeeper.ami import AmiService, Watchdog
-from gatekeeper.ami.standby import StandbyWatch, primary_section
+from gatekeeper.ami import AmiService, StandbyWatch, Watchdog, primary_section
 from gatekeeper.audit import DecisionLog, EventKind, HeadAnchorer
 from gatekeeper.check import CallAttempts, CallRequest, Checker, agi_variables
 from gatekeeper.common import GatekeeperError, Pseudonyms, open_pseudonyms, today
