@@ -29,7 +29,7 @@ from gatekeeper.dncm.layout import (
     number_key,
     split_fields,
 )
-from gatekeeper.rules import BelgianNumber, normalise
+from gatekeeper.rules.numbers import BelgianNumber, normalise, plain_key
 
 CHUNK_BYTES = 1 << 20
 MAX_REPORTED_REJECTS = 1000
@@ -136,12 +136,15 @@ class ListParser:
                         except ValueError:
                             pending = (lineno, line, "expected a number and a date")
                             continue
-                    found = normalise(number.decode("latin-1"))
-                    if not isinstance(found, BelgianNumber):
-                        refusal = getattr(found, "refusal", "foreign")
-                        pending = (lineno, line, f"not a Belgian number ({refusal})")
-                        continue
-                    key = found.key
+                    text = number.decode("latin-1")
+                    key = plain_key(text)
+                    if key is None:
+                        found = normalise(text)
+                        if not isinstance(found, BelgianNumber):
+                            refusal = getattr(found, "refusal", "foreign")
+                            pending = (lineno, line, f"not a Belgian number ({refusal})")
+                            continue
+                        key = found.key
                     day = dates.get(day_text)
                     if day is None:
                         try:
