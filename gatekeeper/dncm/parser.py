@@ -111,12 +111,13 @@ class ListParser:
                 if lines and max(map(len, lines)) > MAX_LINE_BYTES:
                     at = next(i for i, raw in enumerate(lines) if len(raw) > MAX_LINE_BYTES)
                     raise line_too_long(self.file, lineno + at + 1, lines[at])
+                if lineno == 0 and lines:
+                    lines[0] = lines[0].strip().removeprefix(UTF8_BOM)
                 batch: list[tuple[int, int]] = []
-                for raw in lines:
-                    lineno += 1
+                add = batch.append
+                first = lineno + 1
+                for lineno, raw in enumerate(lines, first):
                     line = raw.strip()
-                    if lineno == 1:
-                        line = line.removeprefix(UTF8_BOM).strip()
                     if not line:
                         continue
                     if expect_header:
@@ -151,8 +152,7 @@ class ListParser:
                             day = read_date(day_text, form)
                         except DateFieldError as err:
                             self._reject(lineno, f"{err}; {_KEPT_LISTED}")
-                            accepted += 1
-                            batch.append((key, latest))
+                            add((key, latest))
                             continue
                         if len(dates) < _DATE_CACHE_LIMIT:
                             dates[day_text] = day
@@ -166,8 +166,9 @@ class ListParser:
                             + _KEPT_LISTED,
                         )
                         day = latest
-                    accepted += 1
-                    batch.append((key, day))
+                    add((key, day))
+                lineno = first + len(lines) - 1
+                accepted += len(batch)
                 tally.accepted = accepted
                 tally.data_lines = data_lines
                 if batch:
