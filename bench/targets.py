@@ -1,6 +1,6 @@
 """Every performance target, measured and printed beside its target, in one command.
 
-Usage: .venv/bin/python bench/targets.py [--quick] [--baseline DIR]
+Usage: .venv/bin/python bench/targets.py [--quick] [--baseline DIR] [--only PART ...]
 
 Measures, each in a fresh child process (peak RSS is the child's VmHWM):
 
@@ -15,7 +15,8 @@ Measures, each in a fresh child process (peak RSS is the child's VmHWM):
 `git archive OLD gatekeeper | tar -x -C DIR`): each scrub and import figure is then measured for
 the baseline and for this tree alternately, in the same run, so that a loaded machine slows
 both alike (the larger scrub, a memory figure, runs once, for this tree only). The load
-average is printed before and after. `--quick` uses a tenth of the sizes.
+average is printed before and after. `--quick` uses a tenth of the sizes. `--only scrub`,
+`--only import`, `--only agi`, `--only serve` (repeatable) measure those parts alone.
 Setup (list files, imports) takes a few minutes.
 """
 
@@ -282,10 +283,15 @@ async def _calls(port: int, count: int) -> None:
         await asyncio.gather(*(one_call(port, header) for _ in range(min(50, count - start))))
 
 
-def prepare(folder: Path, list_rows: int, sizes: tuple[int, int]) -> None:
-    """bench/scrub.py's data: a list imported, acts stored, two calling lists."""
+PARTS = ("scrub", "import", "agi", "serve")
+
+
+def prepare(folder: Path, list_rows: int, sizes: tuple[int, int], *, scrub: bool = True) -> None:
+    """bench/scrub.py's data: a list imported, acts stored, two calling lists (if `scrub`)."""
     (folder / "gatekeeper.yaml").write_text(CONFIG, encoding="utf-8")
     write_list(folder / "dncm.txt", list_rows, seed=1)
+    if not scrub:
+        return
     listed = numbers(list_rows, random.Random(1))[:200_000]
     settings = load_settings(folder / "gatekeeper.yaml")
     sync_now(settings, file=folder / "dncm.txt", list_date=today())
@@ -300,7 +306,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="a tenth of the sizes")
     parser.add_argument("--baseline", type=Path, help="folder with an older gatekeeper/")
+    parser.add_argument("--only", action="append", choices=PARTS, help="measure this part")
     args = parser.parse_args()
+    parts = set(args.only or PARTS)
     scale = 10 if args.quick else 1
     list_rows = 2_000_000 // scale
     sizes = (1_000_000 // scale, 5_000_000 // scale)
@@ -308,14 +316,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="gk-targets-") as temp:
         folder = Path(temp)
         started = time.perf_counter()
-        prepare(folder, list_rows, sizes)
+        prepare(folder, list_rows, sizes, scrub="scrub" in parts)
         print(f"setup: {time.perf_counter() - started:.0f} s; {load()}", flush=True)
-        lines = [
-            *scrub_lines(folder, sizes, args.baseline),
-            import_line(folder, list_rows, args.baseline),
-            agi_line(),
-            serve_line(folder, 5_000_000 // scale),
-        ]
+        lines = []
+        if "scrub" in parts:
+            lines += scrub_lines(folder, sizes, args.baseline)
+        if "import" in parts:
+            lines.append(import_line(folder, list_rows, args.baseline))
+        if "agi" in parts:
+            lines.append(agi_line())
+        if "serve" in parts:
+            lines.append(serve_line(folder, 5_000_000 // scale))
     print(f"end: {load()}")
     width = max(len(line.what) for line in lines)
     for line in lines:

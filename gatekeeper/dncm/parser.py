@@ -29,7 +29,7 @@ from gatekeeper.dncm.layout import (
     number_key,
     split_fields,
 )
-from gatekeeper.rules import BelgianNumber, normalise
+from gatekeeper.rules import BelgianNumber, normalise, plain_key
 
 CHUNK_BYTES = 1 << 20
 MAX_REPORTED_REJECTS = 1000
@@ -111,12 +111,13 @@ class ListParser:
                 if lines and max(map(len, lines)) > MAX_LINE_BYTES:
                     at = next(i for i, raw in enumerate(lines) if len(raw) > MAX_LINE_BYTES)
                     raise line_too_long(self.file, lineno + at + 1, lines[at])
+                if lineno == 0 and lines:
+                    lines[0] = lines[0].strip().removeprefix(UTF8_BOM)
                 batch: list[tuple[int, int]] = []
-                for raw in lines:
-                    lineno += 1
+                add = batch.append
+                first = lineno + 1
+                for lineno, raw in enumerate(lines, first):
                     line = raw.strip()
-                    if lineno == 1:
-                        line = line.removeprefix(UTF8_BOM).strip()
                     if not line:
                         continue
                     if expect_header:
@@ -136,20 +137,22 @@ class ListParser:
                         except ValueError:
                             pending = (lineno, line, "expected a number and a date")
                             continue
-                    found = normalise(number.decode("latin-1"))
-                    if not isinstance(found, BelgianNumber):
-                        refusal = getattr(found, "refusal", "foreign")
-                        pending = (lineno, line, f"not a Belgian number ({refusal})")
-                        continue
-                    key = found.key
+                    text = number.decode("latin-1")
+                    key = plain_key(text)
+                    if key is None:
+                        found = normalise(text)
+                        if not isinstance(found, BelgianNumber):
+                            refusal = getattr(found, "refusal", "foreign")
+                            pending = (lineno, line, f"not a Belgian number ({refusal})")
+                            continue
+                        key = found.key
                     day = dates.get(day_text)
                     if day is None:
                         try:
                             day = read_date(day_text, form)
                         except DateFieldError as err:
                             self._reject(lineno, f"{err}; {_KEPT_LISTED}")
-                            accepted += 1
-                            batch.append((key, latest))
+                            add((key, latest))
                             continue
                         if len(dates) < _DATE_CACHE_LIMIT:
                             dates[day_text] = day
@@ -163,8 +166,9 @@ class ListParser:
                             + _KEPT_LISTED,
                         )
                         day = latest
-                    accepted += 1
-                    batch.append((key, day))
+                    add((key, day))
+                lineno = first + len(lines) - 1
+                accepted += len(batch)
                 tally.accepted = accepted
                 tally.data_lines = data_lines
                 if batch:

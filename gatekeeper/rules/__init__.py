@@ -8,6 +8,7 @@ from gatekeeper.rules.numbers import (
     InvalidNumber,
     Normalised,
     normalise,
+    plain_key,
     recorded_dialled,
 )
 from gatekeeper.rules.policy import (
@@ -43,5 +44,6 @@ __all__ = [
     "Verdict",
     "decide",
     "normalise",
+    "plain_key",
     "recorded_dialled",
 ]

@@ -23,6 +23,13 @@ meets the same key. It works in three steps:
    The reference path `normalise_reference` always asks `phonenumbers`; tests hold both to the
    same answers.
 
+Before step 1, a shortcut takes the plain forms that make up nearly every list line and most
+dialled strings: ASCII digits only, as `0…`, `0032…`, `32…` (10 digits or more), a bare NSN, or
+`+32…`, without a trunk `0` after 32 and without an outside-line prefix to weigh. It reads the form
+exactly as step 2 would and answers only when the range tables call the NSN valid; anything else,
+including every refusal, goes through the three steps. `plain_key` is the same shortcut giving
+the index key, for the list import.
+
 A Belgian number that is not valid is refused as too short when a longer valid number starts with
 it, too long when a valid number is a prefix of it, and unallocated otherwise. libphonenumber
 classes most of `078` as UAN and only `07879` as shared cost: both are shared cost here, as the
@@ -375,6 +382,39 @@ def _ascii_prefix(prefix: str) -> str:
         raise ValueError(f"outside-line prefix must be digits, not {prefix!r}") from err
 
 
+def _plain_nsn(raw: str) -> str:
+    """The NSN a plain string of ASCII digits names, read as `_read_form` reads it; or "".
+
+    Plain: `0…`, `0032…`, `32…` (10 digits or more), a bare NSN, or `+32…`, with no trunk `0`
+    after 32. "" for anything else: the caller then takes the general path.
+    """
+    if raw[:1] == "+":
+        if raw[1:3] == "32" and raw[3:4] != "0" and raw[1:].isdigit() and raw.isascii():
+            return raw[3:]
+        return ""
+    if not (raw.isdigit() and raw.isascii()):
+        return ""
+    if raw[0] == "0":
+        if raw[1:2] != "0":
+            return raw[1:]
+        return raw[4:] if raw[2:4] == "32" and raw[4:5] != "0" else ""
+    if len(raw) < _CC_FORM_MIN_DIGITS:
+        return raw
+    return raw[2:] if raw[:2] == "32" and raw[2:3] != "0" else ""
+
+
+def plain_key(raw: str) -> int | None:
+    """The index key of a valid Belgian number written plainly (see `_plain_nsn`), or None.
+
+    The list import's shortcut: a key is always `normalise(raw).key`; None says nothing, and the
+    caller asks `normalise`, which also says why a number is refused.
+    """
+    nsn = _plain_nsn(raw)
+    if _VALID_BY_LENGTH.get(len(nsn), _NO_RANGES).get(nsn[:_KEY_DIGITS]) is None:
+        return None
+    return int(_COUNTRY_CODE_DIGITS + nsn)
+
+
 def normalise(raw: str, *, strip_prefix: str = "") -> Normalised:
     """Return the canonical form of a dialled string, or why it has none.
 
@@ -383,6 +423,11 @@ def normalise(raw: str, *, strip_prefix: str = "") -> Normalised:
     """
     if strip_prefix:
         strip_prefix = _ascii_prefix(strip_prefix)
+    else:
+        plain = _plain_nsn(raw)
+        number_class = _VALID_BY_LENGTH.get(len(plain), _NO_RANGES).get(plain[:_KEY_DIGITS])
+        if number_class is not None:
+            return BelgianNumber("+32" + plain, number_class)
     compact = _without_common_separators(raw)
     digits = compact[1:] if compact[:1] == "+" else compact
     if not (digits.isdigit() and digits.isascii()) or len(raw) > _MAX_INPUT:

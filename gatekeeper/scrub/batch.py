@@ -35,6 +35,7 @@ from gatekeeper.scrub.calling_list import (
     Layout,
     ListReader,
     ScrubbedWriter,
+    cell,
     fingerprint,
 )
 from gatekeeper.stores.acts import open_configured_act_store
@@ -44,6 +45,8 @@ SCRUB_SOURCE = "scrub"
 SNAPSHOT_MMAP_BYTES = 1 << 30
 """A scrub looks up numbers in random order: mapping the snapshot saves a read call per page."""
 
+ANSWERS_KEPT = 20_000
+"""Answers are immutable and few (one per registration day): each is built once, up to this many."""
 _LOOKUP = "SELECT registered FROM listing WHERE number = ?"
 _NO_ACTS: tuple[tuple[Act, ...], tuple[Act, ...]] = ((), ())
 
@@ -58,7 +61,9 @@ class PinnedList:
         error: IndexUnavailableError | None = None,
     ) -> None:
         self._connection = connection
+        self._cursor = None if connection is None or info is None else connection.cursor()
         self._info = info
+        self._answers: dict[int | None, ListAnswer] = {}
         self.error = error
 
     @classmethod
@@ -88,13 +93,19 @@ class PinnedList:
         """The registration date of a number in the pinned snapshot, with that snapshot."""
         if self.error is not None:
             raise self.error
-        if self._connection is None or self._info is None:
+        if self._cursor is None or self._info is None:
             raise IndexUnavailableError("no list snapshot imported")
         try:
-            row = self._connection.execute(_LOOKUP, (key,)).fetchone()
+            row = self._cursor.execute(_LOOKUP, (key,)).fetchone()
         except sqlite3.Error as err:
             raise IndexUnavailableError(f"list snapshot unreadable: {err}") from err
-        return ListAnswer(self._info, day_of(row[0]) if row else None)
+        day: int | None = row[0] if row else None
+        answer = self._answers.get(day)
+        if answer is None:
+            answer = ListAnswer(self._info, None if day is None else day_of(day))
+            if len(self._answers) < ANSWERS_KEPT:
+                self._answers[day] = answer
+        return answer
 
     def listing_date(self, key: int) -> date | None:
         """The registration date of a number in the pinned snapshot, or None."""
@@ -102,6 +113,7 @@ class PinnedList:
 
     def close(self) -> None:
         """Release the snapshot."""
+        self._cursor = None
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -253,9 +265,17 @@ class _Run:
         clock: Callable[[], datetime],
     ) -> ScrubResult:
         request = self.request
-        by_reason: Counter[Reason] = Counter()
-        cells = {reason: (reason.verdict.value.upper(), reason.value) for reason in Reason}
-        allowed = {reason: reason.verdict is Verdict.ALLOW for reason in Reason}
+        by_reason = dict.fromkeys(Reason, 0)
+        scrub_id = cell(self.scrub_id)
+        cells = {
+            reason: (cell(reason.verdict.value.upper()), cell(reason.value), scrub_id)
+            for reason in Reason
+        }
+        written = {
+            reason: reason.verdict is Verdict.ALLOW or not request.allowed_only for reason in Reason
+        }
+        decide = checker.decide_at_hand
+        campaign = request.campaign
         with ListReader(request.source, self.source, request.column) as reader:
             layout = reader.layout
             assert layout is not None
@@ -263,18 +283,16 @@ class _Run:
             with ScrubbedWriter(
                 request.output, layout, bom=self.source.bom, group=self.settings.officers_group
             ) as writer:
+                row = writer.row
                 for _line, fields in reader:
-                    result = checker.decide_at_hand(
-                        CallRequest(fields[index], request.campaign, SCRUB_SOURCE), acts
-                    )
+                    result = decide(CallRequest(fields[index], campaign, SCRUB_SOURCE), acts)
                     reason = result.decision.reason
                     by_reason[reason] += 1
-                    if request.allowed_only and not allowed[reason]:
-                        continue
-                    verdict, code = cells[reason]
-                    writer.row(fields, (verdict, code, result.e164 or "", self.scrub_id))
+                    if written[reason]:
+                        verdict, code, scrub = cells[reason]
+                        row(fields, (verdict, code, cell(result.e164 or ""), scrub))
                 reader.finish()
-                reasons = Counter({reason.value: n for reason, n in by_reason.items()})
+                reasons = Counter({reason.value: n for reason, n in by_reason.items() if n})
                 rows = reasons.total()
                 output_sha256 = writer.seal()
                 finished = clock()

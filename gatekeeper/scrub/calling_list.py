@@ -18,7 +18,7 @@ The copy goes to a private (0600) temporary file beside the target (0640 to `off
 when one is set: gatekeeper/common/officer_files.py), in UTF-8 (with a byte-order mark when the
 input had one), with the input's separator and line ends, hashed as it is written; it replaces
 the target only once complete and flushed to disk. Every cell written, the input's and ours,
-goes through `csv_cell` (a printable cell through its equivalent `_cell`, which skips the scan
+goes through `csv_cell` (a printable cell through its equivalent `cell`, which skips the scan
 for control characters), so a spreadsheet reads it as text, never as a formula or a number
 (docs/scrub.md). Rows are encoded, hashed and written 64 KiB at a time.
 """
@@ -33,7 +33,7 @@ import itertools
 import os
 import tempfile
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -269,23 +269,28 @@ class ListReader:
             return next(reader)
         except StopIteration:
             return None
-        except csv.Error as err:
-            line = reader.line_num
-            raise ScrubInputError(f"{self.path}:{line}: {err}") from err
-        except UnicodeDecodeError as err:  # only if the file changed after it was fingerprinted
-            raise ScrubInputError(f"{self.path}: changed while being scrubbed: {err}") from err
+        except (csv.Error, UnicodeDecodeError) as err:
+            raise self._unreadable(reader, err) from err
+
+    def _unreadable(self, reader: Reader, err: csv.Error | UnicodeDecodeError) -> ScrubInputError:
+        if isinstance(err, UnicodeDecodeError):  # only if the file changed after its fingerprint
+            return ScrubInputError(f"{self.path}: changed while being scrubbed: {err}")
+        return ScrubInputError(f"{self.path}:{reader.line_num}: {err}")
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
         """(line, fields) of every non-blank row with as many fields as the header."""
         assert self._reader is not None
         assert self.layout is not None
         reader, width = self._reader, len(self.layout.header)
-        while (fields := self._next(reader)) is not None:
-            line = reader.line_num
-            if len(fields) == width:
-                yield line, fields
-            elif any(value.strip() for value in fields):
-                self._problem(f"{self.path}:{line}: expected {width} fields, got {len(fields)}")
+        try:
+            for fields in reader:
+                if len(fields) == width:
+                    yield reader.line_num, fields
+                elif any(value.strip() for value in fields):
+                    line = reader.line_num
+                    self._problem(f"{self.path}:{line}: expected {width} fields, got {len(fields)}")
+        except (csv.Error, UnicodeDecodeError) as err:
+            raise self._unreadable(reader, err) from err
 
     def _problem(self, text: str) -> None:
         self._problem_count += 1
@@ -356,11 +361,19 @@ def _layout(
     return Layout(header, delimiter, index, line_end, replaced)
 
 
-def _cell(value: str) -> object:
+def cell(value: str) -> object:
     """`csv_cell(value)`, without its character-by-character scan for a printable cell."""
     if not value.isprintable():
         return csv_cell(value)
     return CSV_QUOTE + value if value[:1] in _CELL_STARTS_TO_QUOTE else value
+
+
+def _cells(values: Iterable[str]) -> list[object]:
+    """`[cell(value) for value in values]`, without a call for a cell that stays as it is."""
+    return [
+        value if value.isprintable() and value[:1] not in _CELL_STARTS_TO_QUOTE else cell(value)
+        for value in values
+    ]
 
 
 class ScrubbedWriter:
@@ -377,9 +390,11 @@ class ScrubbedWriter:
         self._digest = hashlib.sha256()
         self._temp: Path | None = None
         self._raw: BinaryIO | None = None
-        self._pending: list[str] = []
-        self._pending_chars = 0
-        self._writer = csv.writer(self, delimiter=layout.delimiter, lineterminator=layout.line_end)
+        self._pending = io.StringIO(newline="")
+        self._writer = csv.writer(
+            self._pending, delimiter=layout.delimiter, lineterminator=layout.line_end
+        )
+        self._kept = layout.kept if layout.replaced else None
         self.rows = 0
 
     def __enter__(self) -> Self:
@@ -410,19 +425,12 @@ class ScrubbedWriter:
     ) -> None:
         self.discard()
 
-    def write(self, text: str) -> int:
-        """Take text from the csv writer (it is not called directly); kept until a block fills."""
-        self._pending.append(text)
-        self._pending_chars += len(text)
-        if self._pending_chars >= WRITE_BLOCK_CHARS:
-            self._flush_pending()
-        return len(text)
-
     def _flush_pending(self) -> None:
-        if self._pending:
-            text = "".join(self._pending)
-            self._pending.clear()
-            self._pending_chars = 0
+        pending = self._pending
+        if pending.tell():
+            text = pending.getvalue()
+            pending.seek(0)
+            pending.truncate()
             self._put(text.encode("utf-8"))
 
     def _put(self, data: bytes) -> None:
@@ -433,10 +441,14 @@ class ScrubbedWriter:
         except OSError as err:
             raise ScrubInputError(f"{self.target}: cannot write: {err.strerror}") from err
 
-    def row(self, fields: Sequence[str], added: Sequence[str]) -> None:
-        """Write one row: the kept input fields, then the gatekeeper's."""
-        self._writer.writerow([_cell(value) for value in (*self._layout.kept(fields), *added)])
+    def row(self, fields: Sequence[str], added: Sequence[object]) -> None:
+        """Write one row: the kept input fields, then the gatekeeper's, each through `cell`."""
+        cells = _cells(fields if self._kept is None else self._kept(fields))
+        cells += added
+        self._writer.writerow(cells)
         self.rows += 1
+        if self._pending.tell() >= WRITE_BLOCK_CHARS:
+            self._flush_pending()
 
     def seal(self) -> str:
         """Flush the temporary file to disk; returns its sha256."""

@@ -13,6 +13,7 @@ from gatekeeper.rules.numbers import (
     InvalidNumber,
     normalise,
     normalise_reference,
+    plain_key,
 )
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -23,6 +24,10 @@ ZERO_OF_SCRIPT = [0x30, 0x660, 0x6F0, 0x966, 0xFF10]
 PLUS_SIGNS = ["+", "\uff0b"]
 OUTSIDE_LINE_PREFIXES = ["", "0", "9", "00"]
 EIGHT_DIGIT_LEADS = [*"123456789", "32", "33", "42", "80", "800", "78", "70", "90"]
+PLAIN_LEADS = ["", "+", "+3", "+32", "+320", "0", "00", "003", "0032", "00320", "3", "32", "320"]
+HOSTILE_DIGITS = DIGITS * 4 + "+ \t\n\r\x00.-/()\u00a0\u200b\u0660\u06f4\uff10\u00b2\u2460\u0967_ab"
+"""Mostly ASCII digits, with what must keep a string off the plain shortcut: Unicode digits
+(decimal and not), separators, control characters, `_` (which `int` would accept), letters."""
 INTERESTING = (
     "+0123456789 -./()tel:sip@;=<>%#*abcxyz\u00a0\u2009\u2013\u200e\uff0b"
     "\u0660\u0664\u0667\u06f0\uff10\uff14\u0966\u00b2\u2460"
@@ -207,3 +212,63 @@ def test_the_fast_path_agrees_with_the_reference_on_every_form(case: tuple[str, 
     """Arbitrary digits in every supported form give the same result on both paths."""
     raw, prefix, _ = case
     assert normalise(raw, strip_prefix=prefix) == normalise_reference(raw, strip_prefix=prefix)
+
+
+@st.composite
+def plain_looking(draw: st.DrawFn) -> str:
+    """Text that starts like a plain number and may hide one character that makes it not plain."""
+    lead = draw(st.sampled_from(PLAIN_LEADS))
+    body = draw(st.text(DIGITS, min_size=0, max_size=12))
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(body)))
+        body = body[:at] + draw(st.text(HOSTILE_DIGITS, min_size=1, max_size=2)) + body[at:]
+    return lead + body
+
+
+@st.composite
+def valid_with_one_odd_char(draw: st.DrawFn) -> str:
+    """A valid number written plainly, one digit in another script or one odd character added."""
+    nsn = draw(valid_nsns())
+    raw = draw(st.sampled_from(["0{}", "+32{}", "0032{}", "32{}", "{}"])).format(nsn)
+    at = draw(st.integers(0, len(raw) - 1))
+    if raw[at].isdigit() and draw(st.booleans()):
+        zero = draw(st.sampled_from([*ZERO_OF_SCRIPT[1:], 0x2070]))
+        odd = chr(zero + int(raw[at])) if zero != 0x2070 else "\u00b2\u00b3\u00b9"[int(raw[at]) % 3]
+        return raw[:at] + odd + raw[at + 1 :]
+    return raw[:at] + draw(st.sampled_from(HOSTILE_DIGITS[40:])) + raw[at:]
+
+
+@settings(deadline=None, max_examples=1000)
+@given(st.one_of(plain_looking(), valid_with_one_odd_char(), st.text(HOSTILE_DIGITS, max_size=16)))
+def test_the_plain_shortcut_agrees_with_the_reference(raw: str) -> None:
+    """The plain shortcut's key, when it gives one, is the reference's key; normalise agrees."""
+    key = plain_key(raw)
+    reference = normalise_reference(raw)
+    if key is not None:
+        assert isinstance(reference, BelgianNumber), (raw, reference)
+        assert key == reference.key
+    assert normalise(raw) == reference
+
+
+@settings(deadline=None)
+@given(valid_nsns(), st.sampled_from(["0{}", "+32{}", "0032{}", "32{}", "{}"]))
+def test_the_plain_shortcut_takes_the_plain_forms(nsn: str, form: str) -> None:
+    """A valid number written plainly gets its key from the shortcut, the key normalise gives."""
+    raw = form.format(nsn)
+    number = normalise(raw)
+    assert isinstance(number, BelgianNumber)
+    assert plain_key(raw) == number.key == int("32" + nsn)
+
+
+@settings(deadline=None)
+@given(
+    valid_nsns(),
+    st.sampled_from(["0{}", "+32{}", "0032{}", "32{}", "{}"]),
+    st.sampled_from(["0", "9", "00", "3", "32"]),
+)
+def test_the_plain_shortcut_leaves_a_prefixed_route_to_the_general_path(
+    nsn: str, form: str, prefix: str
+) -> None:
+    """With an outside-line prefix, plain digits are read as the general path reads them."""
+    for raw in (form.format(nsn), prefix + form.format(nsn)):
+        assert normalise(raw, strip_prefix=prefix) == normalise_reference(raw, strip_prefix=prefix)

@@ -4,7 +4,32 @@ from __future__ import annotations
 
 import pytest
 from gatekeeper.common.untrusted import csv_cell
-from gatekeeper.scrub.calling_list import NUMBER_COLUMN_NAMES, _cell, header_key, sniff_delimiter
+from gatekeeper.scrub.calling_list import (
+    NUMBER_COLUMN_NAMES,
+    _cells,
+    cell,
+    header_key,
+    sniff_delimiter,
+)
+
+HOSTILE_AND_PLAIN = [
+    "",
+    "Gent",
+    "0470 12 34 56",
+    "+32 470 12 34 56",
+    "=HYPERLINK(1)",
+    "-1",
+    "@SUM(A1)",
+    "'quoted",
+    "\tTab first",
+    "\rCR first",
+    "a\rb",
+    "a\x00b",
+    "a\nb",
+    "a\x9bb",
+    "a\u2028b",
+    "Françoise",
+]
 
 
 @pytest.mark.parametrize(
@@ -54,27 +79,13 @@ def test_separator_is_the_one_that_splits_every_row_alike(lines: list[str], deli
     assert sniff_delimiter(lines) == delimiter
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        "",
-        "Gent",
-        "0470 12 34 56",
-        "+32 470 12 34 56",
-        "=HYPERLINK(1)",
-        "-1",
-        "@SUM(A1)",
-        "'quoted",
-        "\tTab first",
-        "\rCR first",
-        "a\rb",
-        "a\x00b",
-        "a\nb",
-        "a\x9bb",
-        "a\u2028b",
-        "Françoise",
-    ],
-)
+@pytest.mark.parametrize("value", HOSTILE_AND_PLAIN)
 def test_the_writers_cell_is_csv_cell(value: str) -> None:
     """The writer's fast cell gives exactly what `csv_cell` gives, for plain and hostile text."""
-    assert _cell(value) == csv_cell(value)
+    assert cell(value) == csv_cell(value)
+
+
+def test_a_rows_cells_are_csv_cells() -> None:
+    """The writer's row of cells is `csv_cell` of each value, plain and hostile alike."""
+    values = [*HOSTILE_AND_PLAIN, *(value + "x" for value in HOSTILE_AND_PLAIN)]
+    assert _cells(values) == [csv_cell(value) for value in values]
