@@ -178,8 +178,19 @@ class AgiConnection:
         text = _decode(self._buffer[:end])
         del self._buffer[: end + 2]
         self._scanned = 0
+        header, limit = self._header, self._max_header_lines
         for line in text.split("\n"):
-            self._add_header_line(line)
+            name, colon, value = line.partition(":")
+            if (
+                not colon
+                or len(header) >= limit
+                or name in header
+                or not name
+                or " " in name
+                or name != name.strip()
+            ):
+                self._add_header_line(line)  # raises, naming the rule the line breaks
+            header[name] = value.removeprefix(" ")
         return self._finish_header()
 
     def _take_line(self) -> bytes | None:
