@@ -26,7 +26,9 @@ An admitted connection is one call, served by its own task:
 4. send the variables (one ``EXEC MSet``, or one ``SET VARIABLE`` each) and read each reply
    under a deadline; an unsolicited ``HANGUP`` before the reply is noted and skipped; EOF
    ends the call;
-5. close the socket in ``finally`` and wait for the close under a deadline.
+5. close the socket in ``finally``; when bytes are still unsent, wait for the close under a
+   deadline (with nothing unsent the transport closes on the next loop turn, peer or no peer,
+   so no timer is armed).
 
 A peer can only hurt its own task: protocol errors, timeouts and socket errors end that
 call and are logged with the call's context. `close()` stops accepting, gives in-flight calls a
@@ -492,9 +494,13 @@ class AgiServer:
                     raise AgiProtocolError("a second AGI environment arrived")
 
     async def _close_writer(self, writer: asyncio.StreamWriter) -> None:
+        unsent = writer.transport.get_write_buffer_size()
         writer.close()
         try:
-            async with asyncio.timeout(self._limits.close_timeout):
+            if unsent:
+                async with asyncio.timeout(self._limits.close_timeout):
+                    await writer.wait_closed()
+            else:
                 await writer.wait_closed()
         except TimeoutError:
             writer.transport.abort()
