@@ -66,7 +66,7 @@ from gatekeeper.agi.protocol import (
     encode_set_variable,
 )
 from gatekeeper.agi.refusals import Refusals
-from gatekeeper.common import AgiProtocolError
+from gatekeeper.common import AgiProtocolError, CallLogger
 
 READ_CHUNK_BYTES: Final = 64 * 1024
 LISTEN_BACKLOG: Final = 1024
@@ -85,6 +85,8 @@ FAIL_CLOSED: Final[Mapping[str, str]] = MappingProxyType(
 answer, so one cut short leaves it unset and the dialplan subroutine blocks."""
 
 log = structlog.get_logger()
+_call_log = CallLogger()
+"""The logger of the line every call ends with (module notes in gatekeeper/common/logs.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,7 +439,8 @@ class AgiServer:
         except (AgiProtocolError, OSError) as err:
             _log_peer_failure("replies", request.peer, err)
             outcome = "peer_failed"
-        report = log.debug if outcome == "answered" else log.warning
+        call_log = _call_log.get()
+        report = call_log.debug if outcome == "answered" else call_log.warning
         report(
             "agi_call",
             script=request.script,

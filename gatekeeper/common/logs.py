@@ -6,7 +6,9 @@ campaign or dialled string from the network, and the console renderer prints tex
 `serve` writes one line per call (the `decision` line), so the two processors every line goes
 through are built for that rate: the time stamp renders the date and time of day once per
 second (the text is the same as structlog's ``TimeStamper(fmt="iso", utc=True)``), and the JSON
-encoder is built once instead of by ``json.dumps`` on every line.
+encoder is built once instead of by ``json.dumps`` on every line. Modules that log on every
+call take their logger from a `CallLogger`, which keeps the bound logger it assembled for as
+long as the configuration it was assembled from is in force.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TextIO, cast
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from gatekeeper.common.untrusted import shown
 
@@ -103,6 +106,44 @@ class _JsonLine:
 
     def __call__(self, _logger: object, _name: str, event: structlog.typing.EventDict) -> str:
         return self._encode(event)
+
+
+class CallLogger:
+    """A logger for lines written on every call: assembled once per logging configuration.
+
+    ``structlog.get_logger()`` gives a proxy that assembles a new bound logger (a fresh output
+    logger, context and wrapper) for every line, because loggers are not cached on first use:
+    a later ``structlog.configure`` (a test's, `configure_logging` again) must be followed.
+    This one follows it too, more cheaply: it keeps the logger it assembled together with the
+    configuration's parts (processors, wrapper class, logger factory, context class) and
+    assembles a new one when any of them was replaced. Processors changed in place, as
+    ``structlog.testing.capture_logs`` does, are seen by the kept logger itself.
+    """
+
+    def __init__(self, name: str | None = None) -> None:
+        self._args = () if name is None else (name,)
+        self._kept: tuple[object, object, object, object, FilteringBoundLogger] | None = None
+
+    def get(self) -> FilteringBoundLogger:
+        """The bound logger for the configuration in force."""
+        config = structlog.get_config()
+        kept = self._kept
+        if (
+            kept is None
+            or kept[0] is not config["processors"]
+            or kept[1] is not config["wrapper_class"]
+            or kept[2] is not config["logger_factory"]
+            or kept[3] is not config["context_class"]
+        ):
+            logger: FilteringBoundLogger = structlog.get_logger(*self._args).bind()
+            kept = self._kept = (
+                config["processors"],
+                config["wrapper_class"],
+                config["logger_factory"],
+                config["context_class"],
+                logger,
+            )
+        return kept[4]
 
 
 def configure_logging(*, stream: TextIO | None = None, level: int = logging.INFO) -> None:

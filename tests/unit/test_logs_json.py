@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 import structlog
-from gatekeeper.common.logs import configure_logging
+from gatekeeper.common.logs import CallLogger, configure_logging
+from structlog.testing import capture_logs
 
 
 @pytest.mark.parametrize(
@@ -46,4 +47,25 @@ def test_line_is_sorted_json_with_repr_for_other_values() -> None:
         sorted(fields),
         repr(datetime(2026, 1, 2, tzinfo=UTC)),
         False,
+    )
+
+
+def test_call_logger_follows_each_new_configuration() -> None:
+    """A call logger writes where the configuration in force says, however often it changes."""
+    call_log = CallLogger("gatekeeper.test")
+    first, second = io.StringIO(), io.StringIO()
+    configure_logging(stream=first)
+    call_log.get().info("one")
+    configure_logging(stream=second)
+    call_log.get().info("two")
+    with capture_logs() as captured:
+        call_log.get().info("three")
+    call_log.get().info("four")
+    written = [
+        [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+        for stream in (first, second)
+    ]
+    assert (written, [entry["event"] for entry in captured]) == (
+        [["one"], ["two", "four"]],
+        ["three"],
     )
