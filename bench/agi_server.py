@@ -2,8 +2,9 @@
 
 The server runs in this process; the Asterisk-like client runs in a separate process (so the two
 do not share a core), keeping `--connections` calls in flight: each call connects, sends a
-recorded Asterisk 22 environment, answers each SET VARIABLE with ``200 result=1`` and waits for
-the server to close. Latency is measured by the client from connect to close. The server logs its
+recorded Asterisk 22 environment, answers each command as Asterisk does when it works
+(``200 result=0`` to ``EXEC``, ``200 result=1`` to ``SET VARIABLE``) and waits for the server to
+close. Latency is measured by the client from connect to close. The server logs its
 canonical line per call as JSON to /dev/null, as under `serve`. Server CPU time per call is
 printed too: unlike calls/s it barely moves when other work shares the machine. Run:
 
@@ -62,6 +63,10 @@ VARIABLES = {
     "GK_NUMBER": "+32470123456",
 }
 WARMUP_SECONDS = 0.5
+EXEC_DONE = b"200 result=0\n"
+SET_VARIABLE_DONE = b"200 result=1\n"
+"""Asterisk's replies when the command worked: `EXEC` gives the application's result (0),
+`SET VARIABLE` gives 1. Any other reply makes the server log a failed answer per call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +89,8 @@ async def one_call(port: int, header: bytes) -> float:
     started = time.perf_counter()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(header)
-    while await reader.readline():
-        writer.write(b"200 result=1\n")
+    while line := await reader.readline():
+        writer.write(EXEC_DONE if line.startswith(b"EXEC ") else SET_VARIABLE_DONE)
     writer.close()
     await writer.wait_closed()
     return time.perf_counter() - started

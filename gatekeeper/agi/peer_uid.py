@@ -25,7 +25,6 @@ has the measured cost of both.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import itertools
 import os
 import socket
@@ -52,6 +51,7 @@ _UID_OFFSET: Final = _NLMSGHDR.size + 4 + 48 + 12
 """inet_diag_msg: family/state/timer/retrans, the 48-byte sockid, expires/rqueue/wqueue, uid."""
 _RECV_BYTES: Final = 8192
 _PROC_NET: Final = Path("/proc/net")
+_IPV4_BYTES: Final = 4
 
 Address = tuple[str, int]
 """An IP address (text) and port."""
@@ -69,11 +69,32 @@ class PeerUidLookup(Protocol):
         ...
 
 
-def _plain(address: Address) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]:
-    ip = ipaddress.ip_address(address[0].partition("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped, address[1]
-    return ip, address[1]
+_V4_MAPPED: Final = bytes(10) + b"\xff\xff"
+
+
+def packed_ip(host: str) -> bytes | None:
+    """`host` as the 4 (IPv4) or 16 (IPv6) bytes of its address; None when it is not one.
+
+    A v4-mapped IPv6 address gives the IPv4 bytes; a ``%zone`` suffix is ignored. Uses
+    ``inet_pton`` rather than `ipaddress`: this runs on every accepted connection.
+    """
+    text = host.partition("%")[0]
+    try:
+        return socket.inet_pton(socket.AF_INET, text)
+    except OSError:
+        pass
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, text)
+    except OSError:
+        return None
+    return packed[12:] if packed.startswith(_V4_MAPPED) else packed
+
+
+def _plain(address: Address) -> tuple[bytes, int]:
+    packed = packed_ip(address[0])
+    if packed is None:
+        raise OSError(f"not an IP address: {address[0]!r}")
+    return packed, address[1]
 
 
 class SockDiag:
@@ -89,9 +110,9 @@ class SockDiag:
         """The uid owning the TCP socket whose local end is `peer` and remote end `ours`."""
         peer_ip, peer_port = _plain(peer)
         our_ip, our_port = _plain(ours)
-        if peer_ip.version != our_ip.version:
+        if len(peer_ip) != len(our_ip):
             return None
-        family = socket.AF_INET if peer_ip.version == 4 else socket.AF_INET6
+        family = socket.AF_INET if len(peer_ip) == _IPV4_BYTES else socket.AF_INET6
         sequence = next(self._sequence) & 0xFFFFFFFF
         body = _REQUEST.pack(
             family,
@@ -100,8 +121,8 @@ class SockDiag:
             ALL_TCP_STATES,
             peer_port.to_bytes(2, "big"),
             our_port.to_bytes(2, "big"),
-            peer_ip.packed.ljust(16, b"\0"),
-            our_ip.packed.ljust(16, b"\0"),
+            peer_ip.ljust(16, b"\0"),
+            our_ip.ljust(16, b"\0"),
             0,
             INET_DIAG_NOCOOKIE,
             INET_DIAG_NOCOOKIE,
@@ -142,12 +163,10 @@ class ProcNetTcp:
         """The uid owning the TCP socket whose local end is `peer` and remote end `ours`."""
         peer_ip, peer_port = _plain(peer)
         our_ip, our_port = _plain(ours)
-        if peer_ip.version != our_ip.version:
+        if len(peer_ip) != len(our_ip):
             return None
-        name = "tcp" if peer_ip.version == 4 else "tcp6"
-        wanted = (
-            f"{_proc_hex(peer_ip.packed)}:{peer_port:04X} {_proc_hex(our_ip.packed)}:{our_port:04X}"
-        )
+        name = "tcp" if len(peer_ip) == _IPV4_BYTES else "tcp6"
+        wanted = f"{_proc_hex(peer_ip)}:{peer_port:04X} {_proc_hex(our_ip)}:{our_port:04X}"
         text = (self._proc_net / name).read_text(encoding="ascii")
         at = text.find(" " + wanted + " ")
         if at < 0:

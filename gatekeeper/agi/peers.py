@@ -27,10 +27,14 @@ import pwd
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from gatekeeper.agi.peer_uid import Address, PeerUidLookup
+from gatekeeper.agi.peer_uid import Address, PeerUidLookup, packed_ip
 
 ASTERISK_USER = "asterisk"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_IPV4_BYTES = 4
+_IPV4_LOOPBACK_FIRST_BYTE = 127
+"""127.0.0.0/8."""
+_IPV6_LOOPBACK = ipaddress.IPv6Address("::1").packed
 
 
 class Refusal(enum.StrEnum):
@@ -81,6 +85,17 @@ def is_loopback(host: str) -> bool:
     return ip.is_loopback
 
 
+def _is_loopback_ip(packed: bytes | None) -> bool:
+    """`is_loopback` for an address already packed by `packed_ip` (v4-mapped as IPv4)."""
+    if packed is None:
+        return False
+    return (
+        packed[0] == _IPV4_LOOPBACK_FIRST_BYTE
+        if len(packed) == _IPV4_BYTES
+        else packed == _IPV6_LOOPBACK
+    )
+
+
 def _in_any(host: str, networks: Iterable[Network]) -> bool:
     try:
         ip = ipaddress.ip_address(host.partition("%")[0])
@@ -109,7 +124,7 @@ class PeerGate:
 
     def admit(self, peer: Address, ours: Address) -> Admission:
         """The peer's key for the per-peer cap, or why it is refused."""
-        if is_loopback(peer[0]):
+        if _is_loopback_ip(packed_ip(peer[0])):
             try:
                 uid = self._lookup.uid(peer, ours)
             except OSError:

@@ -149,8 +149,8 @@ class AgiConnection:
             raise
 
     def _next_event(self) -> Event:
-        if self._state is _State.HEADER and not self._header:
-            environment = self._take_whole_header()
+        if self._state is _State.HEADER:
+            environment = self._take_rest_of_header()
             if environment is not None:
                 return environment
         while self._state is not _State.CLOSED:
@@ -166,20 +166,40 @@ class AgiConnection:
                 return event
         return END_OF_STREAM
 
-    def _take_whole_header(self) -> Environment | None:
-        """Fast path: the whole environment is buffered; parse it in one pass.
+    def _take_rest_of_header(self) -> Environment | None:
+        """Fast path: the rest of the environment, up to its blank line, is buffered; one pass.
 
-        Falls back to the line-by-line path (returns None) for anything unusual: a block not yet
-        complete or over the cap, a blank first line, or CR characters.
+        Lines before it may have gone through the line-by-line path: Asterisk writes the
+        environment a line at a time, so a read can end inside the block. Falls back to that
+        path (returns None) for anything unusual: a block not yet complete or over the cap, a
+        blank first line, or CR characters.
         """
-        end = self._buffer.find(b"\n\n")
-        if end <= 0 or end + 2 > self._max_header_bytes or self._buffer.find(b"\r", 0, end) >= 0:
+        buffer = self._buffer
+        if self._header and buffer.startswith(b"\n"):
+            end, taken = 0, 1
+        else:
+            end = buffer.find(b"\n\n")
+            if end <= 0:
+                return None
+            taken = end + 2
+        if self._header_bytes + taken > self._max_header_bytes or buffer.find(b"\r", 0, end) >= 0:
             return None
-        text = _decode(self._buffer[:end])
-        del self._buffer[: end + 2]
+        text = _decode(buffer[:end])
+        del buffer[:taken]
         self._scanned = 0
-        for line in text.split("\n"):
-            self._add_header_line(line)
+        header, limit = self._header, self._max_header_lines
+        for line in text.split("\n") if end else ():
+            name, colon, value = line.partition(":")
+            if (
+                not colon
+                or len(header) >= limit
+                or name in header
+                or not name
+                or " " in name
+                or name != name.strip()
+            ):
+                self._add_header_line(line)  # raises, naming the rule the line breaks
+            header[name] = value.removeprefix(" ")
         return self._finish_header()
 
     def _take_line(self) -> bytes | None:

@@ -26,7 +26,9 @@ An admitted connection is one call, served by its own task:
 4. send the variables (one ``EXEC MSet``, or one ``SET VARIABLE`` each) and read each reply
    under a deadline; an unsolicited ``HANGUP`` before the reply is noted and skipped; EOF
    ends the call;
-5. close the socket in ``finally`` and wait for the close under a deadline.
+5. close the socket in ``finally``; when bytes are still unsent, wait for the close under a
+   deadline (with nothing unsent the transport closes on the next loop turn, peer or no peer,
+   so no timer is armed).
 
 A peer can only hurt its own task: protocol errors, timeouts and socket errors end that
 call and are logged with the call's context. `close()` stops accepting, gives in-flight calls a
@@ -64,7 +66,7 @@ from gatekeeper.agi.protocol import (
     encode_set_variable,
 )
 from gatekeeper.agi.refusals import Refusals
-from gatekeeper.common import AgiProtocolError
+from gatekeeper.common import AgiProtocolError, CallLogger
 
 READ_CHUNK_BYTES: Final = 64 * 1024
 LISTEN_BACKLOG: Final = 1024
@@ -83,6 +85,8 @@ FAIL_CLOSED: Final[Mapping[str, str]] = MappingProxyType(
 answer, so one cut short leaves it unset and the dialplan subroutine blocks."""
 
 log = structlog.get_logger()
+_call_log = CallLogger()
+"""The logger of the line every call ends with (module notes in gatekeeper/common/logs.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,7 +439,8 @@ class AgiServer:
         except (AgiProtocolError, OSError) as err:
             _log_peer_failure("replies", request.peer, err)
             outcome = "peer_failed"
-        report = log.debug if outcome == "answered" else log.warning
+        call_log = _call_log.get()
+        report = call_log.debug if outcome == "answered" else call_log.warning
         report(
             "agi_call",
             script=request.script,
@@ -492,9 +497,13 @@ class AgiServer:
                     raise AgiProtocolError("a second AGI environment arrived")
 
     async def _close_writer(self, writer: asyncio.StreamWriter) -> None:
+        unsent = writer.transport.get_write_buffer_size()
         writer.close()
         try:
-            async with asyncio.timeout(self._limits.close_timeout):
+            if unsent:
+                async with asyncio.timeout(self._limits.close_timeout):
+                    await writer.wait_closed()
+            else:
                 await writer.wait_closed()
         except TimeoutError:
             writer.transport.abort()

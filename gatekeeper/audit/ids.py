@@ -7,12 +7,16 @@ _TIME_CHARS = 9
 _SEQ_CHARS = 4
 
 
+_PAIRS = tuple(high + low for high in _ALPHABET for low in _ALPHABET)
+"""Every two-character group, indexed by the 10 bits it stands for."""
+
+
 def _base32(value: int, width: int) -> str:
-    chars = []
-    for _ in range(width):
-        value, digit = divmod(value, 32)
-        chars.append(_ALPHABET[digit])
-    return "".join(reversed(chars))
+    """`value` (below 32**width) as `width` characters, most significant first."""
+    text = _ALPHABET[(value >> (5 * (width - 1))) & 31] if width % 2 else ""
+    for shift in range(5 * (width - 2 - width % 2), -1, -10):
+        text += _PAIRS[(value >> shift) & 1023]
+    return text
 
 
 def record_id(millis: int, seq: int) -> str:

@@ -512,11 +512,13 @@ def _refuse_unencodable(record: NewRecord) -> None:
     """Text SQLite cannot store (a lone surrogate, say) fails only this record.
 
     Every field of a record is flat text (the entry's nested parts are already canonical JSON in
-    `body`), so reading the fields, without copying them, sees every string.
+    `body`), so reading the fields, without copying them, sees every string. ASCII text always
+    encodes (`str.isascii` reads a flag the string already carries), so only other text is
+    encoded to find out.
     """
     for name in _RECORD_FIELDS:
         value = getattr(record, name)
-        if isinstance(value, str):
+        if isinstance(value, str) and not value.isascii():
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError as err:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import structlog
 
 from gatekeeper.audit.records import DecisionEntry, utc_text
-from gatekeeper.common import Pseudonyms
+from gatekeeper.common import CallLogger, Pseudonyms
 
-_logger = structlog.get_logger("gatekeeper.decision")
+_logger = CallLogger("gatekeeper.decision")
 
 
 def decision_fields(
@@ -54,4 +54,4 @@ def log_decision(
     logger: structlog.typing.FilteringBoundLogger | None = None,
 ) -> None:
     """Emit the one `decision` line for a decision (after it was recorded, with its id)."""
-    (logger or _logger).info("decision", **decision_fields(entry, decision_id, pseudonyms))
+    (logger or _logger.get()).info("decision", **decision_fields(entry, decision_id, pseudonyms))

@@ -22,7 +22,7 @@ from gatekeeper.common.errors import (
     StoreError,
     SyncError,
 )
-from gatekeeper.common.logs import configure_logging
+from gatekeeper.common.logs import CallLogger, configure_logging
 from gatekeeper.common.officer_files import create_output, refuse_inside, share
 from gatekeeper.common.private_files import (
     PRIVATE_FILE_MODE,
@@ -46,6 +46,7 @@ __all__ = [
     "AgiProtocolError",
     "AmiError",
     "AuditError",
+    "CallLogger",
     "ConfigError",
     "GatekeeperError",
     "HasDataDir",

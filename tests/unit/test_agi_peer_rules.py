@@ -71,3 +71,38 @@ def test_remote_peer_is_refused_without_an_allow_list() -> None:
 def test_loopback_addresses(host: str, loopback: bool) -> None:
     """Loopback is 127/8, ::1, their v4-mapped form and `localhost`; nothing else."""
     assert is_loopback(host) is loopback
+
+
+class OwnerIs:
+    """A uid lookup that names one owner for every socket."""
+
+    def __init__(self, uid: int) -> None:
+        self._uid = uid
+
+    def uid(self, peer: tuple[str, int], ours: tuple[str, int]) -> int | None:
+        """The same owner, whatever the socket."""
+        return self._uid
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@pytest.mark.parametrize(
+    "peer", ["127.0.0.1", "127.3.4.5", "::1", "::ffff:127.0.0.1", "::ffff:7f00:1"]
+)
+def test_loopback_peers_are_admitted_by_owner(peer: str) -> None:
+    """Every loopback form is checked by the socket's owner: root admitted, uid 1000 refused."""
+    rules = PeerRules(allowed_uids=frozenset({0}))
+    admitted = PeerGate(rules, OwnerIs(0)).admit((peer, 40000), ("127.0.0.1", 4573))
+    refused = PeerGate(rules, OwnerIs(1000)).admit((peer, 40000), ("127.0.0.1", 4573))
+    assert (admitted, refused) == (
+        Admission(key="uid 0", uid=0),
+        Admission(refusal=Refusal.USER_NOT_ALLOWED, uid=1000),
+    )
+
+
+def test_peer_named_not_numbered_is_refused() -> None:
+    """A peer reported by name, not address, is refused, never looked up or raised on."""
+    assert _gate("0.0.0.0/0").admit(("localhost", 40000), OURS) == Admission(
+        refusal=Refusal.ADDRESS_NOT_ALLOWED
+    )

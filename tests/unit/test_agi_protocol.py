@@ -335,6 +335,25 @@ def test_header_cap_counts_every_read() -> None:
         feed([first, second], eof=False)
 
 
+@pytest.mark.parametrize(
+    ("rest", "message"),
+    [
+        (b"agi_b: 2\nagi_a: 3\n\n", "AGI environment line 3 repeats 'agi_a'"),
+        (b"agi_b: 2\nno colon\n\n", "AGI environment line 3 has no ':'"),
+        (
+            b"".join(b"a%d:\n" % n for n in range(MAX_HEADER_LINES)) + b"\n",
+            f"more than {MAX_HEADER_LINES} lines",
+        ),
+    ],
+)
+def test_rest_of_an_environment_after_a_partial_read_keeps_the_rules(
+    rest: bytes, message: str
+) -> None:
+    """The lines after a read that ended inside the environment are checked, numbered on."""
+    with pytest.raises(AgiProtocolError, match=message):
+        feed([b"agi_a: 1\n", rest], eof=False)
+
+
 def test_complete_header_over_the_cap_in_one_read_fails() -> None:
     """A whole environment one byte over the cap, blank line included, fails even in one read."""
     line = b"agi_x: "

@@ -36,3 +36,16 @@ def test_ids_of_consecutive_sequences_are_unique() -> None:
 def test_millis_round_trip() -> None:
     """The time part of an id decodes back to its millisecond."""
     assert millis_of(record_id(1_741_000_123_456, 42)) == 1_741_000_123_456
+
+
+@pytest.mark.parametrize(
+    ("millis", "seq", "text"),
+    [
+        (0, 0, "0000000000000"),
+        (1_741_000_123_456, 42, "1JNDV3920001A"),
+        (2**45 - 1, 2**20 - 1, "ZZZZZZZZZZZZZ"),
+    ],
+)
+def test_id_text_is_crockford_base32(millis: int, seq: int, text: str) -> None:
+    """An id is the time (9) and sequence (4) in Crockford base32, most significant first."""
+    assert record_id(millis, seq) == text
