@@ -25,7 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from gatekeeper.audit import DecisionLog, EventKind, log_path, snapshot_body
-from gatekeeper.check import CallRequest, Checker
+from gatekeeper.check.batch import BatchDecider
 from gatekeeper.common import IndexUnavailableError, ScrubUsageError, StoreError, now, refuse_inside
 from gatekeeper.config import Settings
 from gatekeeper.dncm import IndexPaths, ListAnswer, day_of, open_current
@@ -218,7 +218,9 @@ async def scrub(
         acts = await _acts_of(settings, campaign)
         decision_log = await DecisionLog.open(log_path(settings.data_dir))
         try:
-            checker = Checker(lambda: settings, index, acts, decision_log, clock=lambda: started)
+            decider = BatchDecider(
+                settings, index, acts, request.campaign, at=started, source=SCRUB_SOURCE
+            )
             run = _Run(
                 settings,
                 request,
@@ -229,7 +231,7 @@ async def scrub(
                 index.snapshot(),
                 acts.count,
             )
-            return await run.execute(checker, acts, decision_log, clock)
+            return await run.execute(decider, decision_log, clock)
         finally:
             await decision_log.close()
     finally:
@@ -259,8 +261,7 @@ class _Run:
 
     async def execute(
         self,
-        checker: Checker,
-        acts: PreloadedActs,
+        decider: BatchDecider,
         decision_log: DecisionLog,
         clock: Callable[[], datetime],
     ) -> ScrubResult:
@@ -274,8 +275,7 @@ class _Run:
         written = {
             reason: reason.verdict is Verdict.ALLOW or not request.allowed_only for reason in Reason
         }
-        decide = checker.decide_at_hand
-        campaign = request.campaign
+        decide = decider.decide
         with ListReader(request.source, self.source, request.column) as reader:
             layout = reader.layout
             assert layout is not None
@@ -285,12 +285,11 @@ class _Run:
             ) as writer:
                 row = writer.row
                 for _line, fields in reader:
-                    result = decide(CallRequest(fields[index], campaign, SCRUB_SOURCE), acts)
-                    reason = result.decision.reason
+                    reason, e164, _decision = decide(fields[index])
                     by_reason[reason] += 1
                     if written[reason]:
                         verdict, code, scrub = cells[reason]
-                        row(fields, (verdict, code, cell(result.e164 or ""), scrub))
+                        row(fields, (verdict, code, cell(e164 or ""), scrub))
                 reader.finish()
                 reasons = Counter({reason.value: n for reason, n in by_reason.items() if n})
                 rows = reasons.total()

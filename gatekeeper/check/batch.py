@@ -1,0 +1,186 @@
+"""Many rows, one campaign, one moment: `Checker.decide_at_hand`'s decision without its objects.
+
+Theory of operation: a scrub asks the same question a million times with everything fixed but the
+dialled string: the settings, the campaign, the clock, the pinned list snapshot, the preloaded
+acts. `BatchDecider` resolves the campaign, reads the snapshot and judges what does not depend on
+the number (unknown or informational campaign, licence, list missing or stale) once, by asking
+the real `policy.decide`. A row then costs the normaliser, one list lookup and one dict lookup of
+its acts. The common answer, a Belgian number neither listed nor with any act, is given as
+`NOT_LISTED` without building `Facts` or a `Decision` (its rule text names the number and is not
+written by a scrub); a listed number or one with acts is decided by `policy.decide` on the same
+`Facts` the checker builds; an invalid or foreign number's decision, which depends only on the
+refusal (or on being foreign), is asked of the checker once per kind and reused. Anything else,
+and any row whose facts fail to read, goes through `Checker.decide_at_hand` itself, so that every
+failure is the checker's (the same `internal_error` block and log line). The batch tests hold
+every row's answer equal to `decide_at_hand`'s and `decide_only`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+
+from gatekeeper.audit import DecisionEntry
+from gatekeeper.check.campaign_ids import resolve
+from gatekeeper.check.checker import (
+    ActsAtHand,
+    CallRequest,
+    Checker,
+    CheckResult,
+    ListLookup,
+)
+from gatekeeper.common import GatekeeperError
+from gatekeeper.config import Settings
+from gatekeeper.dncm import ListAnswer
+from gatekeeper.rules import (
+    Act,
+    ActKind,
+    BelgianNumber,
+    Decision,
+    Facts,
+    ForeignNumber,
+    InvalidNumber,
+    Purpose,
+    Reason,
+    SnapshotInfo,
+    decide,
+    normalise,
+)
+from gatekeeper.rules.numbers import NumberClass, Refusal
+
+RowDecision = tuple[Reason, str | None, Decision | None]
+"""A row's reason, its E.164 number (None when invalid), and its decision; the decision is None
+only for `NOT_LISTED` with nothing weighed, whose rule `policy` words from the number."""
+
+_NO_ACTS: tuple[tuple[Act, ...], tuple[Act, ...]] = ((), ())
+_PROBE = BelgianNumber("+3225000000", NumberClass.GEOGRAPHIC)
+"""Any Belgian number: what is judged once (licence, list freshness) does not look at it."""
+
+
+class _ActsOnHand:
+    """`ActLookup` over acts at hand, for the checker that answers the rows not taken here."""
+
+    def __init__(self, acts: ActsAtHand) -> None:
+        self._acts = acts
+
+    async def acts_for(self, advertiser: str, e164: str) -> tuple[tuple[Act, ...], tuple[Act, ...]]:
+        """The acts at hand for this advertiser and number."""
+        return self._acts.acts_at_hand(advertiser, e164)
+
+
+class _NeverRecorded:
+    """A batch decides and never records: its caller keeps one proof for all of its rows."""
+
+    async def record(self, entry: DecisionEntry) -> str:
+        """Refused: never called, since the batch only decides."""
+        del entry
+        raise GatekeeperError("a batch decision is not recorded one by one")
+
+    def record_late(self, entry: DecisionEntry, why: str) -> bool:
+        """Refused, as `record`."""
+        del entry, why
+        return False
+
+
+class BatchDecider:
+    """Decides dialled strings for one campaign as of one moment, with facts at hand."""
+
+    def __init__(  # noqa: PLR0913 - the checker's collaborators, then what the batch fixes
+        self,
+        settings: Settings,
+        index: ListLookup,
+        acts: ActsAtHand,
+        campaign: str,
+        *,
+        at: datetime,
+        source: str,
+    ) -> None:
+        """`index` must be pinned: its snapshot is read once and taken for every row."""
+        self._checker = Checker(
+            lambda: settings, index, _ActsOnHand(acts), _NeverRecorded(), clock=lambda: at
+        )
+        self._acts = acts
+        self._campaign_id = campaign
+        self._source = source
+        self._settings = settings
+        resolved = resolve(settings, campaign)
+        self._name = resolved.name
+        self._campaign = resolved.campaign
+        self._prefix = resolved.campaign.strip_prefix if resolved.campaign else ""
+        self._advertiser = resolved.campaign.advertiser if resolved.campaign else ""
+        self._today: date = at.date()
+        self._lookup: Callable[[int], ListAnswer] = index.lookup
+        self._snapshot: SnapshotInfo | None = None
+        self._by_kind: dict[Refusal | str, Decision] = {}
+        self._fast = self._judge_once(index)
+
+    def _judge_once(self, index: ListLookup) -> bool:
+        """Whether rows may take the fast path: a commercial campaign, its list fresh, licensed."""
+        campaign = self._campaign
+        if campaign is None or campaign.purpose is not Purpose.COMMERCIAL:
+            return False
+        try:
+            self._snapshot = index.snapshot()
+        except Exception:  # noqa: BLE001 - every row then fails as the checker fails it
+            return False
+        if self._snapshot is None:
+            return False
+        probe = self._facts(_PROBE, self._snapshot, None, ((), ()))
+        return decide(probe).reason is Reason.NOT_LISTED
+
+    def decide(self, dialled: str) -> RowDecision:
+        """The decision `Checker.decide_at_hand` gives this dialled string for the campaign."""
+        if not self._fast:
+            return self._by_checker(dialled)
+        number = normalise(dialled, strip_prefix=self._prefix)
+        snapshot = self._snapshot
+        if isinstance(number, BelgianNumber):
+            e164 = number.e164
+            try:
+                answer = self._lookup(number.key)
+                acts = self._acts.acts_at_hand(self._advertiser, e164)
+            except Exception:  # noqa: BLE001 - the checker fails the row as it does live
+                return self._by_checker(dialled)
+            if answer.listing_date is None and acts == _NO_ACTS and answer.snapshot is snapshot:
+                return Reason.NOT_LISTED, e164, None
+            try:
+                decision = decide(self._facts(number, answer.snapshot, answer.listing_date, acts))
+            except Exception:  # noqa: BLE001 - as above
+                return self._by_checker(dialled)
+            return decision.reason, e164, decision
+        kind: Refusal | str = number.refusal if isinstance(number, InvalidNumber) else "foreign"
+        known = self._by_kind.get(kind)
+        if known is None:
+            return self._by_checker(dialled, kind)
+        return known.reason, number.e164 if isinstance(number, ForeignNumber) else None, known
+
+    def _by_checker(self, dialled: str, kind: Refusal | str | None = None) -> RowDecision:
+        result: CheckResult = self._checker.decide_at_hand(
+            CallRequest(dialled, self._campaign_id, self._source), self._acts
+        )
+        decision = result.decision
+        if kind is not None and decision.reason is not Reason.INTERNAL_ERROR:
+            self._by_kind[kind] = decision
+        return decision.reason, result.e164, decision
+
+    def _facts(
+        self,
+        number: BelgianNumber,
+        snapshot: SnapshotInfo | None,
+        listed_on: date | None,
+        acts: tuple[tuple[Act, ...], tuple[Act, ...]],
+    ) -> Facts:
+        settings = self._settings
+        objections, consents = acts
+        return Facts(
+            campaign_name=self._name,
+            campaign=self._campaign,
+            number=number,
+            today=self._today,
+            licence_valid_until=settings.licensee.licence_valid_until,
+            max_age_days=settings.dncm.max_age_days,
+            snapshot=snapshot,
+            listing=Act(ActKind.LISTING, listed_on) if listed_on else None,
+            objections=objections,
+            consents=consents,
+        )
