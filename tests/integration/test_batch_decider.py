@@ -169,7 +169,8 @@ def test_batch_decides_every_row_as_the_checker(
     index = PinnedList.open(folder / "data" / "dncm")
     try:
         preloaded = PreloadedActs("acme", by_number)
-        compare(config, index, campaign, at, rows * 2, preloaded=preloaded)
+        with_acts = [*rows, *by_number, *rows]
+        compare(config, index, campaign, at, with_acts, preloaded=preloaded)
     finally:
         index.close()
 
