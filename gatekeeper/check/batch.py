@@ -17,8 +17,9 @@ every row's answer equal to `decide_at_hand`'s and `decide_only`'s.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
+from typing import Protocol
 
 from gatekeeper.audit import DecisionEntry
 from gatekeeper.check.campaign_ids import resolve
@@ -57,6 +58,17 @@ _PROBE = BelgianNumber("+3225000000", NumberClass.GEOGRAPHIC)
 """Any Belgian number: what is judged once (licence, list freshness) does not look at it."""
 
 
+BLOCK_ROWS = 500
+"""Rows a scrub hands `decide_all` at once: their list lookups are one query."""
+
+
+class BlockLookup(ListLookup, Protocol):
+    """A pinned list snapshot that also answers many numbers in one query."""
+
+    def lookup_many(self, keys: Sequence[int]) -> Mapping[int, ListAnswer]:
+        """The answers of the listed numbers among `keys`; an unlisted key is absent."""
+
+
 class _ActsOnHand:
     """`ActLookup` over acts at hand, for the checker that answers the rows not taken here."""
 
@@ -88,7 +100,7 @@ class BatchDecider:
     def __init__(  # noqa: PLR0913 - the checker's collaborators, then what the batch fixes
         self,
         settings: Settings,
-        index: ListLookup,
+        index: BlockLookup,
         acts: ActsAtHand,
         campaign: str,
         *,
@@ -110,11 +122,13 @@ class BatchDecider:
         self._advertiser = resolved.campaign.advertiser if resolved.campaign else ""
         self._today: date = at.date()
         self._lookup: Callable[[int], ListAnswer] = index.lookup
+        self._lookup_many: Callable[[list[int]], Mapping[int, ListAnswer]] = index.lookup_many
         self._snapshot: SnapshotInfo | None = None
+        self._unlisted: ListAnswer | None = None
         self._by_kind: dict[Refusal | str, Decision] = {}
         self._fast = self._judge_once(index)
 
-    def _judge_once(self, index: ListLookup) -> bool:
+    def _judge_once(self, index: BlockLookup) -> bool:
         """Whether rows may take the fast path: a commercial campaign, its list fresh, licensed."""
         campaign = self._campaign
         if campaign is None or campaign.purpose is not Purpose.COMMERCIAL:
@@ -125,6 +139,7 @@ class BatchDecider:
             return False
         if self._snapshot is None:
             return False
+        self._unlisted = ListAnswer(self._snapshot, None)
         probe = self._facts(_PROBE, self._snapshot, None, ((), ()))
         return decide(probe).reason is Reason.NOT_LISTED
 
@@ -133,21 +148,72 @@ class BatchDecider:
         if not self._fast:
             return self._by_checker(dialled)
         number = normalise(dialled, strip_prefix=self._prefix)
-        snapshot = self._snapshot
-        if isinstance(number, BelgianNumber):
+        if not isinstance(number, BelgianNumber):
+            return self._not_belgian(dialled, number)
+        e164 = number.e164
+        try:
+            answer = self._lookup(number.key)
+            acts = self._acts.acts_at_hand(self._advertiser, e164)
+        except Exception:  # noqa: BLE001 - the checker fails the row as it does live
+            return self._by_checker(dialled)
+        if answer.listing_date is None and acts == _NO_ACTS and answer.snapshot is self._snapshot:
+            return Reason.NOT_LISTED, e164, None
+        return self._weigh(dialled, number, answer, acts)
+
+    def decide_all(self, dialled: Sequence[str]) -> list[RowDecision]:
+        """`decide` of each string, the list asked for all of them in one query.
+
+        At most `BLOCK_ROWS` strings (one SQL variable each). When that query fails, each row is
+        decided alone, so that its failure is the checker's.
+        """
+        if not self._fast:
+            return [self._by_checker(row) for row in dialled]
+        prefix, unlisted = self._prefix, self._unlisted
+        assert unlisted is not None
+        numbers = [normalise(row, strip_prefix=prefix) for row in dialled]
+        try:
+            found = self._lookup_many([n.key for n in numbers if isinstance(n, BelgianNumber)])
+        except Exception:  # noqa: BLE001 - decided row by row, failing as the checker fails
+            return [self.decide(row) for row in dialled]
+        listed = {f"+{key}": answer for key, answer in found.items()}
+        acts_at_hand, advertiser = self._acts.acts_at_hand, self._advertiser
+        decided: list[RowDecision] = []
+        append = decided.append
+        for row, number in zip(dialled, numbers, strict=True):
+            if not isinstance(number, BelgianNumber):
+                append(self._not_belgian(row, number))
+                continue
             e164 = number.e164
             try:
-                answer = self._lookup(number.key)
-                acts = self._acts.acts_at_hand(self._advertiser, e164)
+                acts = acts_at_hand(advertiser, e164)
             except Exception:  # noqa: BLE001 - the checker fails the row as it does live
-                return self._by_checker(dialled)
-            if answer.listing_date is None and acts == _NO_ACTS and answer.snapshot is snapshot:
-                return Reason.NOT_LISTED, e164, None
-            try:
-                decision = decide(self._facts(number, answer.snapshot, answer.listing_date, acts))
-            except Exception:  # noqa: BLE001 - as above
-                return self._by_checker(dialled)
-            return decision.reason, e164, decision
+                append(self._by_checker(row))
+                continue
+            answer = listed.get(e164)
+            if answer is None:
+                if acts == _NO_ACTS:
+                    append((Reason.NOT_LISTED, e164, None))
+                    continue
+                answer = unlisted
+            append(self._weigh(row, number, answer, acts))
+        return decided
+
+    def _weigh(
+        self,
+        dialled: str,
+        number: BelgianNumber,
+        answer: ListAnswer,
+        acts: tuple[tuple[Act, ...], tuple[Act, ...]],
+    ) -> RowDecision:
+        """A Belgian number with a listing or acts: `policy.decide` on the checker's facts."""
+        try:
+            decision = decide(self._facts(number, answer.snapshot, answer.listing_date, acts))
+        except Exception:  # noqa: BLE001 - the checker fails the row as it does live
+            return self._by_checker(dialled)
+        return decision.reason, number.e164, decision
+
+    def _not_belgian(self, dialled: str, number: ForeignNumber | InvalidNumber) -> RowDecision:
+        """Asked of the checker once per refusal (or once for foreign numbers), then reused."""
         kind: Refusal | str = number.refusal if isinstance(number, InvalidNumber) else "foreign"
         known = self._by_kind.get(kind)
         if known is None:

@@ -19,13 +19,13 @@ import secrets
 import socket
 import sqlite3
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 from gatekeeper.audit import DecisionLog, EventKind, log_path, snapshot_body
-from gatekeeper.check.batch import BatchDecider
+from gatekeeper.check.batch import BLOCK_ROWS, BatchDecider
 from gatekeeper.common import IndexUnavailableError, ScrubUsageError, StoreError, now, refuse_inside
 from gatekeeper.config import Settings
 from gatekeeper.dncm import IndexPaths, ListAnswer, day_of, open_current
@@ -48,6 +48,7 @@ SNAPSHOT_MMAP_BYTES = 1 << 30
 ANSWERS_KEPT = 20_000
 """Answers are immutable and few (one per registration day): each is built once, up to this many."""
 _LOOKUP = "SELECT registered FROM listing WHERE number = ?"
+_LOOKUP_MANY: dict[int, str] = {}
 _NO_ACTS: tuple[tuple[Act, ...], tuple[Act, ...]] = ((), ())
 
 
@@ -107,6 +108,33 @@ class PinnedList:
                 self._answers[day] = answer
         return answer
 
+    def lookup_many(self, keys: Sequence[int]) -> dict[int, ListAnswer]:
+        """The answers of the listed numbers among `keys` (at most `LOOKUP_BLOCK`), one query."""
+        if self.error is not None:
+            raise self.error
+        if self._cursor is None or self._info is None:
+            raise IndexUnavailableError("no list snapshot imported")
+        if not keys:
+            return {}
+        query = _LOOKUP_MANY.get(len(keys))
+        if query is None:
+            query = f"SELECT number, registered FROM listing WHERE number IN ({_marks(len(keys))})"
+            _LOOKUP_MANY[len(keys)] = query
+        try:
+            rows = self._cursor.execute(query, keys).fetchall()
+        except sqlite3.Error as err:
+            raise IndexUnavailableError(f"list snapshot unreadable: {err}") from err
+        found = {}
+        answers = self._answers
+        for key, day in rows:
+            answer = answers.get(day)
+            if answer is None:
+                answer = ListAnswer(self._info, None if day is None else day_of(day))
+                if len(answers) < ANSWERS_KEPT:
+                    answers[day] = answer
+            found[key] = answer
+        return found
+
     def listing_date(self, key: int) -> date | None:
         """The registration date of a number in the pinned snapshot, or None."""
         return self.lookup(key).listing_date
@@ -117,6 +145,10 @@ class PinnedList:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
 
 
 class PreloadedActs:
@@ -275,7 +307,7 @@ class _Run:
         written = {
             reason: reason.verdict is Verdict.ALLOW or not request.allowed_only for reason in Reason
         }
-        decide = decider.decide
+        decide_all = decider.decide_all
         with ListReader(request.source, self.source, request.column) as reader:
             layout = reader.layout
             assert layout is not None
@@ -284,12 +316,13 @@ class _Run:
                 request.output, layout, bom=self.source.bom, group=self.settings.officers_group
             ) as writer:
                 row = writer.row
-                for _line, fields in reader:
-                    reason, e164, _decision = decide(fields[index])
-                    by_reason[reason] += 1
-                    if written[reason]:
-                        verdict, code, scrub = cells[reason]
-                        row(fields, (verdict, code, cell(e164 or ""), scrub))
+                for block in _blocks(reader):
+                    decided = decide_all([fields[index] for fields in block])
+                    for fields, (reason, e164, _decision) in zip(block, decided, strict=True):
+                        by_reason[reason] += 1
+                        if written[reason]:
+                            verdict, code, scrub = cells[reason]
+                            row(fields, (verdict, code, cell(e164 or ""), scrub))
                 reader.finish()
                 reasons = Counter({reason.value: n for reason, n in by_reason.items() if n})
                 rows = reasons.total()
@@ -348,6 +381,18 @@ class _Run:
             "config_sha256": self.settings.sha256,
             "host": socket.gethostname(),
         }
+
+
+def _blocks(reader: ListReader) -> Iterator[list[list[str]]]:
+    """The rows' fields, `BLOCK_ROWS` at a time: only one block is held."""
+    block: list[list[str]] = []
+    for _line, fields in reader:
+        block.append(fields)
+        if len(block) == BLOCK_ROWS:
+            yield block
+            block = []
+    if block:
+        yield block
 
 
 def _replaced_note(layout: Layout) -> str:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
 import structlog
 from gatekeeper.audit import DecisionEntry
-from gatekeeper.check.batch import BatchDecider, RowDecision
-from gatekeeper.check.checker import CallRequest, Checker, CheckResult, ListLookup
+from gatekeeper.check.batch import BatchDecider, BlockLookup, RowDecision
+from gatekeeper.check.checker import CallRequest, Checker, CheckResult
 from gatekeeper.cli import main
 from gatekeeper.common import IndexUnavailableError
 from gatekeeper.config import Settings, load_settings
@@ -129,7 +129,7 @@ def expected_of(result: CheckResult) -> RowDecision:
 
 def compare(
     config: Settings,
-    index: ListLookup,
+    index: BlockLookup,
     campaign: str,
     at: datetime,
     rows: list[str],
@@ -147,7 +147,9 @@ def compare(
 
     at_hand = [expected_of(checker.decide_at_hand(r, preloaded)) for r in requests]
     only = [expected_of(result) for result in asyncio.run(alone())]
-    assert [batch.decide(row) for row in rows] == at_hand == only
+    one_by_one = [batch.decide(row) for row in rows]
+    assert (one_by_one, batch.decide_all(rows)) == (at_hand, at_hand)
+    assert only == at_hand
 
 
 @settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -206,6 +208,11 @@ class FailingIndex:
                 "list snapshot unreadable: database disk image is malformed"
             )
         return ListAnswer(self._info, date(2020, 1, 1) if key % 2 else None)
+
+    def lookup_many(self, keys: Sequence[int]) -> dict[int, ListAnswer]:
+        """`lookup` of each listed key; fails as a whole when the failing key is among them."""
+        answers = {key: self.lookup(key) for key in keys}
+        return {key: answer for key, answer in answers.items() if answer.listing_date}
 
 
 @pytest.mark.parametrize("snapshot_fails", [False, True])
