@@ -4,15 +4,16 @@ Theory of operation: a scrub asks the same question a million times with everyth
 dialled string: the settings, the campaign, the clock, the pinned list snapshot, the preloaded
 acts. `BatchDecider` resolves the campaign, reads the snapshot and judges what does not depend on
 the number (unknown or informational campaign, licence, list missing or stale) once, by asking
-the real `policy.decide`. A row then costs the normaliser, one list lookup and one dict lookup of
-its acts. The common answer, a Belgian number neither listed nor with any act, is given as
-`NOT_LISTED` without building `Facts` or a `Decision` (its rule text names the number and is not
-written by a scrub); a listed number or one with acts is decided by `policy.decide` on the same
-`Facts` the checker builds; an invalid or foreign number's decision, which depends only on the
-refusal (or on being foreign), is asked of the checker once per kind and reused. Anything else,
-and any row whose facts fail to read, goes through `Checker.decide_at_hand` itself, so that every
-failure is the checker's (the same `internal_error` block and log line). The batch tests hold
-every row's answer equal to `decide_at_hand`'s and `decide_only`'s.
+the real `policy.decide`. A row then costs the normaliser, its share of one list query per block
+of rows, and one dict lookup of its acts. The common answers, a Belgian number without acts
+either not listed or listed, are given as `NOT_LISTED` or `LISTED` without building `Facts` or a
+`Decision` (their rule texts name the number or the listing day, and a scrub writes no rule). A
+number with acts is decided by `policy.decide` on the same `Facts` the checker builds. An invalid
+or foreign number's decision depends only on its refusal (or on being foreign): it is asked of
+the checker once per kind and reused. Anything else, and any row whose facts fail to read, goes
+through `Checker.decide_at_hand` itself, so that every failure is the checker's (the same
+`internal_error` block and log line). The tests hold every row's answer equal to
+`decide_at_hand`'s and `decide_only`'s.
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ from gatekeeper.rules import (
 from gatekeeper.rules.numbers import NumberClass, Refusal
 
 RowDecision = tuple[Reason, str | None, Decision | None]
-"""A row's reason, its E.164 number (None when invalid), and its decision; the decision is None
-only for `NOT_LISTED` with nothing weighed, whose rule `policy` words from the number."""
+"""A row's reason, its E.164 number (None when invalid), and its decision. The decision is None
+for the two answers a fresh list gives a number without acts, built only on demand since a scrub
+writes neither's rule: `NOT_LISTED` with nothing weighed, and `LISTED` with the listing alone
+weighed and decisive."""
 
 _NO_ACTS: tuple[tuple[Act, ...], tuple[Act, ...]] = ((), ())
 _PROBE = BelgianNumber("+3225000000", NumberClass.GEOGRAPHIC)
@@ -156,8 +159,8 @@ class BatchDecider:
             acts = self._acts.acts_at_hand(self._advertiser, e164)
         except Exception:  # noqa: BLE001 - the checker fails the row as it does live
             return self._by_checker(dialled)
-        if answer.listing_date is None and acts == _NO_ACTS and answer.snapshot is self._snapshot:
-            return Reason.NOT_LISTED, e164, None
+        if acts == _NO_ACTS and answer.snapshot is self._snapshot:
+            return Reason.NOT_LISTED if answer.listing_date is None else Reason.LISTED, e164, None
         return self._weigh(dialled, number, answer, acts)
 
     def decide_all(self, dialled: Sequence[str]) -> list[RowDecision]:
@@ -168,7 +171,7 @@ class BatchDecider:
         """
         if not self._fast:
             return [self._by_checker(row) for row in dialled]
-        prefix, unlisted = self._prefix, self._unlisted
+        prefix, unlisted, snapshot = self._prefix, self._unlisted, self._snapshot
         assert unlisted is not None
         numbers = [normalise(row, strip_prefix=prefix) for row in dialled]
         try:
@@ -190,12 +193,14 @@ class BatchDecider:
                 append(self._by_checker(row))
                 continue
             answer = listed.get(e164)
-            if answer is None:
-                if acts == _NO_ACTS:
+            if acts == _NO_ACTS:
+                if answer is None:
                     append((Reason.NOT_LISTED, e164, None))
                     continue
-                answer = unlisted
-            append(self._weigh(row, number, answer, acts))
+                if answer.snapshot is snapshot and answer.listing_date is not None:
+                    append((Reason.LISTED, e164, None))
+                    continue
+            append(self._weigh(row, number, answer or unlisted, acts))
         return decided
 
     def _weigh(

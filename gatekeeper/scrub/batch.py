@@ -298,14 +298,13 @@ class _Run:
         clock: Callable[[], datetime],
     ) -> ScrubResult:
         request = self.request
-        by_reason = dict.fromkeys(Reason, 0)
+        by_reason: Counter[Reason] = Counter()
         scrub_id = cell(self.scrub_id)
         cells = {
             reason: (cell(reason.verdict.value.upper()), cell(reason.value), scrub_id)
+            if reason.verdict is Verdict.ALLOW or not request.allowed_only
+            else None
             for reason in Reason
-        }
-        written = {
-            reason: reason.verdict is Verdict.ALLOW or not request.allowed_only for reason in Reason
         }
         decide_all = decider.decide_all
         with ListReader(request.source, self.source, request.column) as reader:
@@ -318,11 +317,12 @@ class _Run:
                 row = writer.row
                 for block in _blocks(reader):
                     decided = decide_all([fields[index] for fields in block])
+                    by_reason.update([reason for reason, _e164, _decision in decided])
                     for fields, (reason, e164, _decision) in zip(block, decided, strict=True):
-                        by_reason[reason] += 1
-                        if written[reason]:
-                            verdict, code, scrub = cells[reason]
-                            row(fields, (verdict, code, cell(e164 or ""), scrub))
+                        written = cells[reason]
+                        if written is not None:
+                            verdict, code, scrub = written
+                            row(fields, (verdict, code, cell(e164) if e164 else "", scrub))
                 reader.finish()
                 reasons = Counter({reason.value: n for reason, n in by_reason.items() if n})
                 rows = reasons.total()

@@ -17,6 +17,7 @@ from gatekeeper.common import IndexUnavailableError
 from gatekeeper.config import Settings, load_settings
 from gatekeeper.dncm import ListAnswer
 from gatekeeper.rules import Act, ActKind, Decision, Reason, SnapshotInfo
+from gatekeeper.rules.policy import describe
 from gatekeeper.scrub.batch import PinnedList, PreloadedActs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -121,10 +122,20 @@ def acts(draw: st.DrawFn) -> dict[str, tuple[tuple[Act, ...], tuple[Act, ...]]]:
 
 
 def expected_of(result: CheckResult) -> RowDecision:
-    """What the batch answers for the checker's result: None for a bare `not_listed`."""
+    """What the batch answers for the checker's result: None for a bare `not_listed`/`listed`."""
     decision = result.decision
-    bare = Decision(Reason.NOT_LISTED, f"{result.e164} is not listed and has no objection")
-    return decision.reason, result.e164, None if decision == bare else decision
+    not_listed = Decision(Reason.NOT_LISTED, f"{result.e164} is not listed and has no objection")
+    listing = decision.decisive
+    listed = (
+        listing is not None
+        and listing.kind is ActKind.LISTING
+        and decision
+        == Decision(
+            Reason.LISTED, f"{describe(listing)} is the latest act, no consent", (listing,), listing
+        )
+    )
+    bare = decision == not_listed or listed
+    return decision.reason, result.e164, None if bare else decision
 
 
 def compare(
