@@ -1,9 +1,9 @@
 """Scrubbing a calling list: every row decided as a live call would be, one record for the lot.
 
-Theory of operation: a scrub decides every row through the same `Checker` as live calls
-(`Checker.decide_only`: the same normaliser with the campaign's prefix rule, the same facts, the
-same `policy.decide`), so a row's verdict is the one the AGI would have given when the scrub
-started. Three things make it a batch. The list snapshot in force at the start is pinned, so a
+Theory of operation: a scrub gives every row the decision of the same `Checker` as live calls
+(`Checker.decide_at_hand`: the same normaliser with the campaign's prefix rule, the same facts,
+the same `policy.decide`), asked through `BatchDecider` a block of rows at a time, so a row's
+verdict is the one the AGI would have given when the scrub started. Three things make it a batch. The list snapshot in force at the start is pinned, so a
 sync during the scrub cannot change the list halfway. The advertiser's consents and objections
 are read in one query beforehand instead of one per row. The clock is fixed at the start, so
 every row is decided as of the same moment. Instead of a record per row, one `scrub` event goes
