@@ -3,13 +3,14 @@
 Theory of operation: a scrub gives every row the decision of the same `Checker` as live calls
 (`Checker.decide_at_hand`: the same normaliser with the campaign's prefix rule, the same facts,
 the same `policy.decide`), asked through `BatchDecider` a block of rows at a time, so a row's
-verdict is the one the AGI would have given when the scrub started. Three things make it a batch. The list snapshot in force at the start is pinned, so a
-sync during the scrub cannot change the list halfway. The advertiser's consents and objections
-are read in one query beforehand instead of one per row. The clock is fixed at the start, so
-every row is decided as of the same moment. Instead of a record per row, one `scrub` event goes
-into the decision log with what the output was based on (input and output fingerprints,
-campaign, list snapshot, counts by verdict and reason); it is committed before the output is put
-in place, so there is no scrubbed list without its proof. A scrub is for planning: every call is
+verdict is the one the AGI would have given when the scrub started. Three things make it a
+batch. The list snapshot in force at the start is pinned, so a sync during the scrub cannot
+change the list halfway. The advertiser's consents and objections are read in one query
+beforehand instead of one per row. The clock is fixed at the start, so every row is decided as
+of the same moment. Instead of a record per row, one `scrub` event goes into the decision log
+with what the output was based on (input and output fingerprints, campaign, list snapshot,
+counts by verdict and reason); it is committed before the output is put in place, so there is no
+scrubbed list without its proof. A scrub is for planning: every call is
 still checked, and recorded, when it is dialled.
 """
 
@@ -48,7 +49,6 @@ SNAPSHOT_MMAP_BYTES = 1 << 30
 ANSWERS_KEPT = 20_000
 """Answers are immutable and few (one per registration day): each is built once, up to this many."""
 _LOOKUP = "SELECT registered FROM listing WHERE number = ?"
-_LOOKUP_MANY: dict[int, str] = {}
 _NO_ACTS: tuple[tuple[Act, ...], tuple[Act, ...]] = ((), ())
 
 
@@ -109,17 +109,17 @@ class PinnedList:
         return answer
 
     def lookup_many(self, keys: Sequence[int]) -> dict[int, ListAnswer]:
-        """The answers of the listed numbers among `keys` (at most `LOOKUP_BLOCK`), one query."""
+        """The answers of the listed numbers among `keys` (a block of rows'), in one query.
+
+        An unlisted key is absent: its answer is this snapshot's without a date.
+        """
         if self.error is not None:
             raise self.error
         if self._cursor is None or self._info is None:
             raise IndexUnavailableError("no list snapshot imported")
         if not keys:
             return {}
-        query = _LOOKUP_MANY.get(len(keys))
-        if query is None:
-            query = f"SELECT number, registered FROM listing WHERE number IN ({_marks(len(keys))})"
-            _LOOKUP_MANY[len(keys)] = query
+        query = f"SELECT number, registered FROM listing WHERE number IN ({_marks(len(keys))})"
         try:
             rows = self._cursor.execute(query, keys).fetchall()
         except sqlite3.Error as err:
