@@ -1,15 +1,16 @@
 """Scrubbing a calling list: every row decided as a live call would be, one record for the lot.
 
-Theory of operation: a scrub decides every row through the same `Checker` as live calls
-(`Checker.decide_only`: the same normaliser with the campaign's prefix rule, the same facts, the
-same `policy.decide`), so a row's verdict is the one the AGI would have given when the scrub
-started. Three things make it a batch. The list snapshot in force at the start is pinned, so a
-sync during the scrub cannot change the list halfway. The advertiser's consents and objections
-are read in one query beforehand instead of one per row. The clock is fixed at the start, so
-every row is decided as of the same moment. Instead of a record per row, one `scrub` event goes
-into the decision log with what the output was based on (input and output fingerprints,
-campaign, list snapshot, counts by verdict and reason); it is committed before the output is put
-in place, so there is no scrubbed list without its proof. A scrub is for planning: every call is
+Theory of operation: a scrub gives every row the decision of the same `Checker` as live calls
+(`Checker.decide_at_hand`: the same normaliser with the campaign's prefix rule, the same facts,
+the same `policy.decide`), asked through `BatchDecider` a block of rows at a time, so a row's
+verdict is the one the AGI would have given when the scrub started. Three things make it a
+batch. The list snapshot in force at the start is pinned, so a sync during the scrub cannot
+change the list halfway. The advertiser's consents and objections are read in one query
+beforehand instead of one per row. The clock is fixed at the start, so every row is decided as
+of the same moment. Instead of a record per row, one `scrub` event goes into the decision log
+with what the output was based on (input and output fingerprints, campaign, list snapshot,
+counts by verdict and reason); it is committed before the output is put in place, so there is no
+scrubbed list without its proof. A scrub is for planning: every call is
 still checked, and recorded, when it is dialled.
 """
 
@@ -19,13 +20,13 @@ import secrets
 import socket
 import sqlite3
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 from gatekeeper.audit import DecisionLog, EventKind, log_path, snapshot_body
-from gatekeeper.check import CallRequest, Checker
+from gatekeeper.check.batch import BLOCK_ROWS, BatchDecider
 from gatekeeper.common import IndexUnavailableError, ScrubUsageError, StoreError, now, refuse_inside
 from gatekeeper.config import Settings
 from gatekeeper.dncm import IndexPaths, ListAnswer, day_of, open_current
@@ -107,6 +108,33 @@ class PinnedList:
                 self._answers[day] = answer
         return answer
 
+    def lookup_many(self, keys: Sequence[int]) -> dict[int, ListAnswer]:
+        """The answers of the listed numbers among `keys` (a block of rows'), in one query.
+
+        An unlisted key is absent: its answer is this snapshot's without a date.
+        """
+        if self.error is not None:
+            raise self.error
+        if self._cursor is None or self._info is None:
+            raise IndexUnavailableError("no list snapshot imported")
+        if not keys:
+            return {}
+        query = f"SELECT number, registered FROM listing WHERE number IN ({_marks(len(keys))})"
+        try:
+            rows = self._cursor.execute(query, keys).fetchall()
+        except sqlite3.Error as err:
+            raise IndexUnavailableError(f"list snapshot unreadable: {err}") from err
+        found = {}
+        answers = self._answers
+        for key, day in rows:
+            answer = answers.get(day)
+            if answer is None:
+                answer = ListAnswer(self._info, None if day is None else day_of(day))
+                if len(answers) < ANSWERS_KEPT:
+                    answers[day] = answer
+            found[key] = answer
+        return found
+
     def listing_date(self, key: int) -> date | None:
         """The registration date of a number in the pinned snapshot, or None."""
         return self.lookup(key).listing_date
@@ -117,6 +145,10 @@ class PinnedList:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
 
 
 class PreloadedActs:
@@ -218,7 +250,9 @@ async def scrub(
         acts = await _acts_of(settings, campaign)
         decision_log = await DecisionLog.open(log_path(settings.data_dir))
         try:
-            checker = Checker(lambda: settings, index, acts, decision_log, clock=lambda: started)
+            decider = BatchDecider(
+                settings, index, acts, request.campaign, at=started, source=SCRUB_SOURCE
+            )
             run = _Run(
                 settings,
                 request,
@@ -229,7 +263,7 @@ async def scrub(
                 index.snapshot(),
                 acts.count,
             )
-            return await run.execute(checker, acts, decision_log, clock)
+            return await run.execute(decider, decision_log, clock)
         finally:
             await decision_log.close()
     finally:
@@ -259,23 +293,20 @@ class _Run:
 
     async def execute(
         self,
-        checker: Checker,
-        acts: PreloadedActs,
+        decider: BatchDecider,
         decision_log: DecisionLog,
         clock: Callable[[], datetime],
     ) -> ScrubResult:
         request = self.request
-        by_reason = dict.fromkeys(Reason, 0)
+        by_reason: Counter[Reason] = Counter()
         scrub_id = cell(self.scrub_id)
         cells = {
             reason: (cell(reason.verdict.value.upper()), cell(reason.value), scrub_id)
+            if reason.verdict is Verdict.ALLOW or not request.allowed_only
+            else None
             for reason in Reason
         }
-        written = {
-            reason: reason.verdict is Verdict.ALLOW or not request.allowed_only for reason in Reason
-        }
-        decide = checker.decide_at_hand
-        campaign = request.campaign
+        decide_all = decider.decide_all
         with ListReader(request.source, self.source, request.column) as reader:
             layout = reader.layout
             assert layout is not None
@@ -284,13 +315,14 @@ class _Run:
                 request.output, layout, bom=self.source.bom, group=self.settings.officers_group
             ) as writer:
                 row = writer.row
-                for _line, fields in reader:
-                    result = decide(CallRequest(fields[index], campaign, SCRUB_SOURCE), acts)
-                    reason = result.decision.reason
-                    by_reason[reason] += 1
-                    if written[reason]:
-                        verdict, code, scrub = cells[reason]
-                        row(fields, (verdict, code, cell(result.e164 or ""), scrub))
+                for block in _blocks(reader):
+                    decided = decide_all([fields[index] for fields in block])
+                    by_reason.update([reason for reason, _e164, _decision in decided])
+                    for fields, (reason, e164, _decision) in zip(block, decided, strict=True):
+                        written = cells[reason]
+                        if written is not None:
+                            verdict, code, scrub = written
+                            row(fields, (verdict, code, cell(e164) if e164 else "", scrub))
                 reader.finish()
                 reasons = Counter({reason.value: n for reason, n in by_reason.items() if n})
                 rows = reasons.total()
@@ -349,6 +381,18 @@ class _Run:
             "config_sha256": self.settings.sha256,
             "host": socket.gethostname(),
         }
+
+
+def _blocks(reader: ListReader) -> Iterator[list[list[str]]]:
+    """The rows' fields, `BLOCK_ROWS` at a time: only one block is held."""
+    block: list[list[str]] = []
+    for _line, fields in reader:
+        block.append(fields)
+        if len(block) == BLOCK_ROWS:
+            yield block
+            block = []
+    if block:
+        yield block
 
 
 def _replaced_note(layout: Layout) -> str:

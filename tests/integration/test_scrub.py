@@ -20,6 +20,7 @@ import pytest
 import structlog
 from gatekeeper.audit.schema import log_path
 from gatekeeper.audit.store import iter_events, reading
+from gatekeeper.check.batch import BLOCK_ROWS
 from gatekeeper.cli import main
 from gatekeeper.common.clock import today
 from gatekeeper.common.untrusted import plain_cell
@@ -165,6 +166,22 @@ def test_each_row_gets_the_decision_check_gives(synced: Gatekeeper, campaign: st
         answer = synced.check(number, campaign)
         checked.append((answer["decision"].upper(), answer["reason"], answer["number"] or ""))
     assert scrubbed == checked
+
+
+def test_rows_across_blocks_keep_their_order_and_decisions(synced: Gatekeeper) -> None:
+    """A list longer than two decision blocks: every row, in order, with `check`'s decision."""
+    synced("consent", "add", "0470 12 34 56", "--advertiser", "acme", "--date", "2024-01-05")
+    dialled = tuple(DIALLED[i % len(DIALLED)] for i in range(2 * BLOCK_ROWS + 7))
+    assert synced.scrub(write_list(synced.folder, dialled)) == 0, synced.err
+    checked = {}
+    for number in DIALLED:
+        answer = synced.check(number, "spring-promo")
+        checked[number] = (answer["decision"].upper(), answer["reason"], answer["number"] or "")
+    scrubbed = [
+        (r["name"], r["gk_decision"], r["gk_reason"], plain_cell(r["gk_number"]))
+        for r in synced.output()
+    ]
+    assert scrubbed == [(f"Person {i}", *checked[n]) for i, n in enumerate(dialled)]
 
 
 def test_consent_after_listing_allows_and_a_later_listing_does_not(synced: Gatekeeper) -> None:
