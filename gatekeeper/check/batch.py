@@ -42,13 +42,14 @@ from gatekeeper.rules import (
     Facts,
     ForeignNumber,
     InvalidNumber,
+    NumberClass,
     Purpose,
     Reason,
+    Refusal,
     SnapshotInfo,
     decide,
     normalise,
 )
-from gatekeeper.rules.numbers import NumberClass, Refusal
 
 RowDecision = tuple[Reason, str | None, Decision | None]
 """A row's reason, its E.164 number (None when invalid), and its decision. The decision is None

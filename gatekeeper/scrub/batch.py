@@ -26,7 +26,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from gatekeeper.audit import DecisionLog, EventKind, log_path, snapshot_body
-from gatekeeper.check.batch import BLOCK_ROWS, BatchDecider
+from gatekeeper.check import BLOCK_ROWS, BatchDecider
 from gatekeeper.common import IndexUnavailableError, ScrubUsageError, StoreError, now, refuse_inside
 from gatekeeper.config import Settings
 from gatekeeper.dncm import IndexPaths, ListAnswer, day_of, open_current
