@@ -170,21 +170,25 @@ class AgiConnection:
         """Fast path: the rest of the environment, up to its blank line, is buffered; one pass.
 
         Lines before it may have gone through the line-by-line path: Asterisk writes the
-        environment a line at a time, so a read can end inside the block. Falls back to that
-        path (returns None) for anything unusual: a block not yet complete or over the cap, a
-        blank first line, or CR characters.
+        environment a line at a time, so a read can end inside the block. The buffer starts
+        at a line, so the block ends at a leading newline or at the first empty line after
+        it. Falls back to that path (returns None) for a block not yet complete, over the
+        byte cap, or holding CR characters; a line breaking a rule goes to the per-line rules,
+        which raise the same error that path would.
         """
         buffer = self._buffer
-        if self._header and buffer.startswith(b"\n"):
+        if buffer.startswith(b"\n"):
             end, taken = 0, 1
         else:
             end = buffer.find(b"\n\n")
-            if end <= 0:
+            if end == -1:
                 return None
             taken = end + 2
-        if self._header_bytes + taken > self._max_header_bytes or buffer.find(b"\r", 0, end) >= 0:
+        if self._header_bytes + taken > self._max_header_bytes:
             return None
         text = _decode(buffer[:end])
+        if "\r" in text:
+            return None
         del buffer[:taken]
         self._scanned = 0
         header, limit = self._header, self._max_header_lines

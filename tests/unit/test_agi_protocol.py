@@ -278,6 +278,8 @@ def test_data_after_eof_is_a_caller_bug() -> None:
         (b"\x00\xff\xfe garbage\n", False, "AGI environment line 1 has no ':'"),
         (b"\n", False, "AGI environment is empty"),
         (b"\n\nagi_a: 1\n\n", False, "AGI environment is empty"),
+        (b"\nagi_a: 1\n\n", False, "AGI environment is empty"),
+        (b"\r\n\n", False, "AGI environment is empty"),
         (b"agi x: 1\n", False, "AGI environment line 1 has a malformed name"),
         (b": 1\n", False, "AGI environment line 1 has a malformed name"),
         (b"agi_a: 1\nagi_a: 2\n", False, "AGI environment line 2 repeats 'agi_a'"),
@@ -360,6 +362,141 @@ def test_complete_header_over_the_cap_in_one_read_fails() -> None:
     padding = MAX_HEADER_BYTES - len(line) - 2
     error = one_error(line + b"a" * (padding + 1) + b"\n\n")
     assert f"larger than {MAX_HEADER_BYTES} bytes" in str(error)
+
+
+def outcome(chunks: Iterable[bytes]) -> tuple[list[Event], str]:
+    """The events feeding `chunks` then EOF yields, and the protocol error it ends with, if any."""
+    connection = AgiConnection()
+    events: list[Event] = []
+    try:
+        for chunk in [*chunks, b""]:
+            connection.receive_data(chunk)
+            event = connection.next_event()
+            while not isinstance(event, NeedData | EndOfStream):
+                events.append(event)
+                event = connection.next_event()
+    except AgiProtocolError as error:
+        return events, str(error)
+    return events, ""
+
+
+@pytest.mark.parametrize("name", SESSION_NAMES)
+def test_session_split_in_two_at_every_byte(name: str) -> None:
+    """A recorded session cut into two reads at any byte yields its recorded events."""
+    raw, expected = session(name)
+    for cut in range(1, len(raw)):
+        assert as_json(feed([raw[:cut], raw[cut:]])) == expected, f"cut at byte {cut}"
+
+
+ENVIRONMENT_LINES = st.one_of(
+    st.sampled_from([b"", b"\r"]),
+    st.sampled_from(
+        [
+            b"agi_a: 1",
+            b"agi_b: 2",
+            b"agi_arg_1: x",
+            b"agi_arg_2: y",
+            b"agi_c:",
+            b"agi_d: caf\xe9",
+            b"agi_e",
+            b": 3",
+            b"agi f: 4",
+            b"\tagi_g: 5",
+            b"agi_h : 6",
+            b"200 result=1",
+        ]
+    ),
+)
+"""Environment lines, good and bad, with blank and lone-CR lines drawn as often as all others."""
+LINE_ENDINGS = st.sampled_from([b"\n", b"\n", b"\n", b"\r\n"])
+"""Mostly LF, as Asterisk writes, so that CR-free blocks the one-pass path takes are common."""
+
+
+@settings(deadline=None)
+@given(
+    lines=st.lists(st.tuples(ENVIRONMENT_LINES, LINE_ENDINGS), max_size=12),
+    cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=6),
+)
+def test_environment_in_any_chunks_reads_as_in_one_piece(
+    lines: list[tuple[bytes, bytes]], cuts: list[int]
+) -> None:
+    """Any environment, good or not, yields the same events and error in chunks as whole."""
+    data = b"".join(line + ending for line, ending in lines) + b"\n"
+    whole = outcome([data])
+    for cut in range(1, len(data)):
+        assert outcome([data[:cut], data[cut:]]) == whole, f"cut at byte {cut}"
+    bounds = [0, *sorted(c % (len(data) + 1) for c in cuts), len(data)]
+    assert outcome([data[a:b] for a, b in itertools.pairwise(bounds) if b > a]) == whole
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"agi_b", "AGI environment line 2 has no ':'"),
+        (b": 2", "AGI environment line 2 has a malformed name"),
+        (b"agi b: 2", "AGI environment line 2 has a malformed name"),
+        (b"\tagi_b: 2", "AGI environment line 2 has a malformed name"),
+        (b"agi_b\t: 2", "AGI environment line 2 has a malformed name"),
+        (b"agi_a: 2", "AGI environment line 2 repeats 'agi_a'"),
+    ],
+)
+@pytest.mark.parametrize("split", [False, True], ids=["one_read", "second_read"])
+def test_bad_line_in_a_complete_block(line: bytes, message: str, *, split: bool) -> None:
+    """A bad line in a whole buffered block, in the first read or a later one, is refused."""
+    first = b"agi_a: 1\n"
+    rest = line + b"\n\n"
+    events, error = outcome([first, rest] if split else [first + rest])
+    assert events == []
+    assert error.startswith(message)
+
+
+def test_crlf_blank_line_followed_by_a_bare_newline_ends_the_environment() -> None:
+    """A CRLF blank line opening a read ends the environment, though an LF line follows it."""
+    events, error = outcome([b"agi_a: 1\n", b"\r\n\n"])
+    assert events == [Environment(variables={"agi_a": "1"}, arguments=())]
+    assert error == "unexpected line from Asterisk: ''"
+
+
+def test_empty_usage_line_after_a_read_opening_with_the_blank_line() -> None:
+    """An empty line in a usage block read with the environment's blank line is usage text."""
+    usage = b"520-Invalid syntax.\nUsage: SET VARIABLE\n\nSets it.\n520 End of usage.\n"
+    events = feed([b"agi_a: 1\n", b"\n" + usage], eof=False)
+    assert events == [
+        Environment(variables={"agi_a": "1"}, arguments=()),
+        CommandError(520, "Invalid syntax.\nUsage: SET VARIABLE\n\nSets it.\nEnd of usage."),
+    ]
+
+
+def padded_to_cap(first: bytes, extra: int) -> bytes:
+    """A last environment line and blank line making `first` plus it the cap plus `extra`."""
+    return b"agi_x: " + b"a" * (MAX_HEADER_BYTES - len(first) - 9 + extra) + b"\n\n"
+
+
+def test_header_exactly_at_the_cap_in_a_second_read_is_accepted() -> None:
+    """An environment of exactly the cap whose last line comes in a second read is accepted."""
+    first = b"agi_a: 1\n"
+    events, _ = outcome([first, padded_to_cap(first, 0)])
+    assert isinstance(events[0], Environment)
+
+
+def test_header_one_byte_over_the_cap_in_a_second_read_fails() -> None:
+    """An environment one byte over the cap whose last line comes in a second read fails."""
+    first = b"agi_a: 1\n"
+    _, error = outcome([first, padded_to_cap(first, 1)])
+    assert error == f"AGI environment larger than {MAX_HEADER_BYTES} bytes"
+
+
+def test_unfinished_header_line_exactly_at_the_cap_waits() -> None:
+    """A header line not yet ended that fills the byte cap exactly waits for more bytes."""
+    assert feed([b"agi_x: " + b"a" * (MAX_HEADER_BYTES - 7)], eof=False) == []
+
+
+def test_header_line_count_at_the_cap_with_the_blank_line_read_later() -> None:
+    """Exactly the capped number of lines, read line by line, is accepted."""
+    lines = b"".join(b"a%d:\n" % n for n in range(MAX_HEADER_LINES))
+    environment = feed([lines, b"\n"], eof=False)[0]
+    assert isinstance(environment, Environment)
+    assert len(environment.variables) == MAX_HEADER_LINES
 
 
 @pytest.mark.parametrize("ending", [b"", b"\n"], ids=["unfinished", "complete_block"])
