@@ -9,7 +9,6 @@ import pytest
 from gatekeeper.ami.client import AmiEvent
 from gatekeeper.ami.outcomes import (
     FORGET_AFTER_S,
-    MAX_CALLS,
     SETTLE_S,
     Outcome,
     OutcomeTracker,
@@ -218,16 +217,12 @@ def test_times_come_from_arrival_not_from_processing() -> None:
 
 
 def test_followed_calls_are_bounded() -> None:
-    """Past MAX_CALLS the oldest call is closed early, flagged as a gap, and reported."""
-    tracker = OutcomeTracker(Clock())
-    for n in range(MAX_CALLS + 1):
+    """Past max_calls the oldest call is closed early, flagged as a gap, and reported."""
+    tracker = OutcomeTracker(Clock(), max_calls=3)
+    for n in range(4):
         tracker.watch(f"U{n}", "", "allow")
     [evicted] = tracker.expire()
-    assert (evicted.uniqueid, evicted.fields["ami_link_gap"], tracker.pending) == (
-        "U0",
-        True,
-        MAX_CALLS,
-    )
+    assert (evicted.uniqueid, evicted.fields["ami_link_gap"], tracker.pending) == ("U0", True, 3)
 
 
 def test_diverted_call_is_not_described_as_the_allowed_call() -> None:
