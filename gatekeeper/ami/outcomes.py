@@ -52,7 +52,6 @@ DIAL_STATUS_OUTCOMES: Mapping[str, str] = {
 @dataclass(slots=True)
 class _Attempt:
     dest_uniqueid: str
-    dest_channel: str
     began_at: float
     status: str = ""
     answered_at: float | None = None
@@ -229,7 +228,7 @@ class OutcomeTracker:
         call = self._calls.get(event.get("Uniqueid"))
         if call is None or call.diverted:
             return
-        attempt = _Attempt(event.get("DestUniqueid"), event.get("DestChannel"), self._now)
+        attempt = _Attempt(event.get("DestUniqueid"), self._now)
         call.attempts.append(attempt)
         self._by_dest[attempt.dest_uniqueid] = call
 

@@ -43,3 +43,22 @@ def test_old_call_starts_again() -> None:
     counter.next("L1")
     clock.now += attempts.TTL_S + 1
     assert counter.next("L1") == 1
+
+
+def test_count_does_not_depend_on_the_clocks_reading() -> None:
+    """A monotonic clock far from 0 (a host up for weeks) still counts a check a minute later."""
+    clock = Clock()
+    clock.now = 30 * 86400.0
+    counter = CallAttempts(clock)
+    counter.next("L1")
+    clock.now += 60.0
+    assert counter.next("L1") == 2
+
+
+def test_call_seen_again_exactly_ttl_later_is_the_same_call() -> None:
+    """TTL_S is how long a call is remembered: a check exactly TTL_S later is still attempt 2."""
+    clock = Clock()
+    counter = CallAttempts(clock)
+    counter.next("L1")
+    clock.now += attempts.TTL_S
+    assert counter.next("L1") == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gatekeeper.check.campaign_ids import resolve
+from gatekeeper.check.campaign_ids import Resolved, resolve
 from gatekeeper.common.errors import ConfigError
 from gatekeeper.config import load_settings
 
@@ -81,6 +81,30 @@ def test_unknown_id_never_takes_the_default(tmp_path: Path) -> None:
         None,
         "unknown",
     )
+
+
+@pytest.mark.parametrize(
+    ("dialler_id", "name", "via"),
+    [
+        ("spring-promo", "spring-promo", "name"),
+        ("VICI123", "spring-promo", "alias"),
+        ("", "delivery-notice", "default"),
+    ],
+)
+def test_resolved_id_carries_its_configured_campaign(
+    tmp_path: Path, dialler_id: str, name: str, via: str
+) -> None:
+    """Each way of resolving keeps the dialler's id and hands back the configured campaign."""
+    settings = load_settings(_write(tmp_path, CAMPAIGNS + "default_campaign: delivery-notice\n"))
+    assert resolve(settings, dialler_id) == Resolved(
+        dialler_id, name, settings.campaigns[name], via
+    )
+
+
+def test_unknown_id_is_named_by_itself(tmp_path: Path) -> None:
+    """An unknown id keeps its own text as the name, so the refusal names what was sent."""
+    settings = load_settings(_write(tmp_path, CAMPAIGNS))
+    assert resolve(settings, "VICI999") == Resolved("VICI999", "VICI999", None, "unknown")
 
 
 def test_alias_given_to_two_campaigns_names_both_keys(tmp_path: Path) -> None:
