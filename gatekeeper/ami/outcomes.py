@@ -123,15 +123,14 @@ class OutcomeTracker:
             self._activate(call, self._clock())
 
     def _evict_oldest(self) -> None:
-        if self._calls:
-            oldest = next(iter(self._calls.values()))
-            oldest.link_gap = True
-            self._evicted.append(self._finish(oldest))
-        else:
-            oldest = next(iter(self._waiting.values()))[0]
-            oldest.link_gap = True
-            self._unwait(oldest)
-            self._evicted.append(Outcome(oldest.uniqueid, describe(oldest)))
+        """Close the oldest active decision early (flagged).
+
+        One is always there: a decision waits only behind an active one on its channel, and
+        only after this eviction, so fewer than `max_calls` ever wait.
+        """
+        oldest = next(iter(self._calls.values()))
+        oldest.link_gap = True
+        self._evicted.append(self._finish(oldest))
 
     def _activate(self, call: _Call, at: float) -> None:
         """`call` is now the decision whose dials the channel's events describe."""
