@@ -17,6 +17,7 @@ from gatekeeper.rules.numbers import (
     normalise,
     normalise_reference,
     plain_key,
+    recorded_dialled,
 )
 from phonenumbers import PhoneMetadata, PhoneNumberDesc
 
@@ -167,10 +168,10 @@ def test_a_digit_of_another_script_in_a_plain_number_is_read_as_ascii() -> None:
 
 
 def test_no_belgian_range_starts_with_the_trunk_zero() -> None:
-    """No table key starts with `0`, so the shortcut may leave a trunk `0` for the tables to refuse."""
-    assert not [
-        key for table in numbers._VALID_BY_LENGTH.values() for key in table if key[:1] == "0"
-    ]
+    """No table key starts with `0`: the shortcut leaves a trunk `0` for the tables to decline."""
+    keys = [key for table in numbers._VALID_BY_LENGTH.values() for key in table]
+    assert keys
+    assert not [key for key in keys if key.startswith("0")]
 
 
 def test_the_key_is_the_e164_digits_as_an_integer() -> None:
@@ -428,3 +429,13 @@ def test_the_reference_path_formats_through_phonenumbers() -> None:
     parsed = phonenumbers.parse("0470 12 34 56", "BE")
     expected = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     assert normalise_reference("0470 12 34 56") == BelgianNumber(expected, NumberClass.MOBILE)
+
+
+def test_a_dialled_string_of_the_cap_is_recorded_whole() -> None:
+    """A dialled string of exactly 256 characters is recorded as it came."""
+    assert recorded_dialled("0" * 256) == "0" * 256
+
+
+def test_a_dialled_string_past_the_cap_is_cut_and_says_its_length() -> None:
+    """Past 256 characters the record keeps the first 256 and says how long the string was."""
+    assert recorded_dialled("0" * 300) == "0" * 256 + "… (300 characters)"
