@@ -25,10 +25,11 @@ meets the same key. It works in three steps:
 
 Before step 1, a shortcut takes the plain forms that make up nearly every list line and most
 dialled strings: ASCII digits only, as `0…`, `0032…`, `32…` (10 digits or more), a bare NSN, or
-`+32…`, without a trunk `0` after 32 and without an outside-line prefix to weigh. It reads the form
-exactly as step 2 would and answers only when the range tables call the NSN valid; anything else,
-including every refusal, goes through the three steps. `plain_key` is the same shortcut giving
-the index key, for the list import.
+`+32…`, without an outside-line prefix to weigh. It reads the form as step 2 would and answers
+only when the range tables call the NSN valid; anything else, including every refusal, goes
+through the three steps. It does not drop a trunk `0` after 32: no Belgian range starts with `0`,
+so such a number takes the three steps too. `plain_key` is the same shortcut giving the index
+key, for the list import.
 
 A Belgian number that is not valid is refused as too short when a longer valid number starts with
 it, too long when a valid number is a prefix of it, and unallocated otherwise. libphonenumber
@@ -383,24 +384,21 @@ def _ascii_prefix(prefix: str) -> str:
 
 
 def _plain_nsn(raw: str) -> str:
-    """The NSN a plain string of ASCII digits names, read as `_read_form` reads it; or "".
+    """The NSN a plain string of ASCII digits names, as `_read_form` reads it; or no Belgian NSN.
 
-    Plain: `0…`, `0032…`, `32…` (10 digits or more), a bare NSN, or `+32…`, with no trunk `0`
-    after 32. "" for anything else: the caller then takes the general path.
+    Plain: `0…`, `0032…`, `32…` (10 digits or more), a bare NSN, or `+32…`. The form is told by
+    its literal first characters, so one guard, that the rest is ASCII digits, suffices. A trunk
+    `0` after 32, or `00` before another country code, leaves a string starting with `0`, which
+    no Belgian range does: the table look-up declines it, as it declines "", and the caller takes
+    the general path.
     """
-    if raw[:1] == "+":
-        if raw[1:3] == "32" and raw[3:4] != "0" and raw[1:].isdigit() and raw.isascii():
-            return raw[3:]
-        return ""
-    if not (raw.isdigit() and raw.isascii()):
-        return ""
-    if raw[0] == "0":
-        if raw[1:2] != "0":
-            return raw[1:]
-        return raw[4:] if raw[2:4] == "32" and raw[4:5] != "0" else ""
-    if len(raw) < _CC_FORM_MIN_DIGITS:
-        return raw
-    return raw[2:] if raw[:2] == "32" and raw[2:3] != "0" else ""
+    if raw[:1] == "0":
+        nsn = raw[4:] if raw[:4] == "0032" else raw[1:]
+    elif raw[:3] == "+32":
+        nsn = raw[3:]
+    else:
+        nsn = raw[2:] if len(raw) >= _CC_FORM_MIN_DIGITS and raw[:2] == "32" else raw
+    return nsn if nsn.isdigit() and nsn.isascii() else ""
 
 
 def plain_key(raw: str) -> int | None:

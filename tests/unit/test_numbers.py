@@ -16,6 +16,8 @@ from gatekeeper.rules.numbers import (
     Refusal,
     normalise,
     normalise_reference,
+    plain_key,
+    recorded_dialled,
 )
 from phonenumbers import PhoneMetadata, PhoneNumberDesc
 
@@ -109,6 +111,67 @@ def test_each_belgian_range_gets_its_class(raw: str, e164: str, number_class: Nu
 def test_an_antwerp_number_without_trunk_zero_is_not_read_as_country_code() -> None:
     """`32345678` (8 digits) is Antwerp 03 234 56 78, not +32 followed by 345678."""
     assert normalise("32345678") == normalise("03 234 56 78")
+
+
+def test_ten_digits_starting_32_are_the_country_code_however_written() -> None:
+    """`32` and 8 more digits is +32 and an 8-digit number (Brussels), with or without spaces."""
+    for raw in ("3225551234", "32 2 555 12 34"):
+        assert normalise(raw) == BelgianNumber("+3225551234", NumberClass.GEOGRAPHIC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("0470123456", 32470123456),
+        ("+32470123456", 32470123456),
+        ("0032470123456", 32470123456),
+        ("32470123456", 32470123456),
+        ("470123456", 32470123456),
+        ("3225551234", 3225551234),
+        ("025551234", 3225551234),
+        ("25551234", 3225551234),
+    ],
+)
+def test_plain_key_takes_every_plain_form_of_a_valid_number(raw: str, key: int) -> None:
+    """Each plain form of a valid number (`32…` from 10 digits on) gets `normalise`'s key."""
+    number = normalise(raw)
+    assert isinstance(number, BelgianNumber)
+    assert plain_key(raw) == number.key == key
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "+320470123456",
+        "00320470123456",
+        "320470123456",
+        "00470123456",
+        "0031612345678",
+        "047012345x",
+        "+3247012345x",
+        "047012345\u0666",
+        "0470 123456",
+        "+33470123456",
+        "0470",
+        "",
+        "+",
+    ],
+)
+def test_plain_key_declines_what_is_not_a_plain_valid_number(raw: str) -> None:
+    """A trunk `0` after 32, another country, a non-digit or a refusal: `plain_key` says nothing."""
+    assert plain_key(raw) is None
+
+
+def test_a_digit_of_another_script_in_a_plain_number_is_read_as_ascii() -> None:
+    """`047012345` and an Arabic-Indic six give the E.164 number in ASCII digits."""
+    assert normalise("047012345\u0666") == normalise("0470123456")
+
+
+def test_no_belgian_range_starts_with_the_trunk_zero() -> None:
+    """No table key starts with `0`: the shortcut leaves a trunk `0` for the tables to decline."""
+    keys = [key for table in numbers._VALID_BY_LENGTH.values() for key in table]
+    assert keys
+    assert not [key for key in keys if key.startswith("0")]
 
 
 def test_the_key_is_the_e164_digits_as_an_integer() -> None:
@@ -366,3 +429,13 @@ def test_the_reference_path_formats_through_phonenumbers() -> None:
     parsed = phonenumbers.parse("0470 12 34 56", "BE")
     expected = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     assert normalise_reference("0470 12 34 56") == BelgianNumber(expected, NumberClass.MOBILE)
+
+
+def test_a_dialled_string_of_the_cap_is_recorded_whole() -> None:
+    """A dialled string of exactly 256 characters is recorded as it came."""
+    assert recorded_dialled("0" * 256) == "0" * 256
+
+
+def test_a_dialled_string_past_the_cap_is_cut_and_says_its_length() -> None:
+    """Past 256 characters the record keeps the first 256 and says how long the string was."""
+    assert recorded_dialled("0" * 300) == "0" * 256 + "… (300 characters)"
