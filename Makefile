@@ -48,7 +48,7 @@ bench: venv
 # Mutation testing (not part of `make test`): mutmut mutates the modules listed in pyproject.toml
 # [tool.mutmut] only_mutate, runs tests/unit against each mutant from a fresh copy in mutants/,
 # then the score of each module is printed. One test process at a time: the machine is shared.
-MUTATION_CHILDREN ?= 1
+MUTATION_CHILDREN ?= 2
 
 mutation: venv
 	rm -rf mutants

@@ -149,10 +149,12 @@ def test_list_dated_tomorrow_is_tolerated() -> None:
 
 def test_list_dated_further_ahead_blocks() -> None:
     """A list dated well after today means a wrong clock or file, and blocks like a stale one."""
-    snapshot = replace(SNAPSHOT, list_date=TODAY + timedelta(days=30))
-    decision = decide_with(snapshot=snapshot)
-    assert decision.reason is Reason.LIST_STALE
-    assert "wrong clock" in decision.rule
+    ahead = TODAY + timedelta(days=30)
+    decision = decide_with(snapshot=replace(SNAPSHOT, list_date=ahead))
+    assert (decision.reason, decision.rule) == (
+        Reason.LIST_STALE,
+        f"list of {ahead.isoformat()} is dated after {TODAY.isoformat()}: wrong clock or file",
+    )
 
 
 def test_stale_list_names_its_age() -> None:
