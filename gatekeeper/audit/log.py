@@ -26,9 +26,10 @@ answered a decision without a committed record (a BLOCK) hands the log a *late* 
 it answered, with the true decision time and why it is late (`record_late`). Late records wait
 in the same order as every other record, in memory bounded by `max_late` (a full queue refuses
 the record, counts it, and puts its content in the service log); nobody awaits them, so when a
-commit fails the thread keeps them and tries again (at once after a lock wait, after
-LATE_RETRY_S otherwise) instead of failing them, and only a close with the file still unwritable
-drops them, again into the service log.
+commit fails the thread keeps them and tries again (at once after a lock wait; otherwise after
+`late_retry_s`, or as soon as a new record arrives, so a decision taken once the file is
+writable again is committed at once, not after the pause) instead of failing them, and only a
+close with the file still unwritable drops them, again into the service log.
 
 The WAL is kept bounded by the writer thread, between batches. A passive checkpoint alone never
 lets SQLite reset the WAL under sustained load: the reset happens only when a writer begins
@@ -115,6 +116,7 @@ class _Options:
     wal_limit_bytes: int
     checkpoint_interval_s: float
     max_late: int
+    late_retry_s: float
 
 
 class DecisionLog:
@@ -150,14 +152,21 @@ class DecisionLog:
         wal_limit_bytes: int = WAL_LIMIT_BYTES,
         checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S,
         max_late: int = MAX_LATE_RECORDS,
+        late_retry_s: float = LATE_RETRY_S,
     ) -> Self:
         """Open (creating if needed) the log at `path` and start its writer thread.
 
         The WAL is reset whenever it is found over `wal_limit_bytes`, checked every
-        `checkpoint_interval_s`; at most `max_late` late records wait in memory.
+        `checkpoint_interval_s`; at most `max_late` late records wait in memory, tried again
+        every `late_retry_s` (or when a new record comes) while the file refuses them.
         """
         options = _Options(
-            synchronous, busy_timeout_s, wal_limit_bytes, checkpoint_interval_s, max_late
+            synchronous,
+            busy_timeout_s,
+            wal_limit_bytes,
+            checkpoint_interval_s,
+            max_late,
+            late_retry_s,
         )
         decision_log = cls(path, asyncio.get_running_loop(), options)
         decision_log._thread.start()
@@ -382,17 +391,18 @@ class DecisionLog:
         interval = self._options.checkpoint_interval_s
         stopping = False
         retry: list[_Waiter] = []
+        pause = 0.0
         next_checkpoint = time.monotonic() + interval
         while not stopping:
             wait = max(0.0, next_checkpoint - time.monotonic())
-            fresh, stopping = self._take(0.0 if retry else wait)
+            fresh, stopping = self._take(pause if retry else wait)
             if retry or fresh:
-                retry = self._commit(conn, retry + fresh)
+                retry, pause = self._commit(conn, retry + fresh)
             if time.monotonic() >= next_checkpoint:
                 self._bound_wal(conn)
                 next_checkpoint = time.monotonic() + interval
         if retry:
-            retry = self._commit(conn, retry)
+            retry, _ = self._commit(conn, retry)
         for waiter in retry:
             log.error("late_decision_lost", reason="closed unwritable", record=waiter.record.body)
         self._fail_leftovers()
@@ -445,8 +455,14 @@ class DecisionLog:
                     self._notify(_fail_future, item.future, error)
                 self._notify(self._left_slow_lane, 1)
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[_Waiter]) -> list[_Waiter]:
-        """Commit `batch`; returns the late records to try again (when the commit failed)."""
+    def _commit(
+        self, conn: sqlite3.Connection, batch: list[_Waiter]
+    ) -> tuple[list[_Waiter], float]:
+        """Commit `batch`; the late records to try again, and the pause before trying them.
+
+        The pause (`late_retry_s` after a failure that was not a lock wait) ends early when a
+        new record arrives.
+        """
         try:
             conn.execute("BEGIN IMMEDIATE")
             with self._lock:
@@ -464,11 +480,11 @@ class DecisionLog:
             self._notify(self._left_slow_lane, len(batch) - len(retry))
             if retry and not _is_busy(err):
                 log.warning("late_decisions_waiting", count=len(retry), error=_error_text(err))
-                time.sleep(LATE_RETRY_S)
-            return retry
+                return retry, self._options.late_retry_s
+            return retry, 0.0
         self._notify(self._committed, live, ids)
         self._notify(self._left_slow_lane, len(batch))
-        return []
+        return [], 0.0
 
 
 def _decision_record(entry: DecisionEntry, body: dict[str, object]) -> NewRecord:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import sqlite3
 from datetime import UTC, datetime
@@ -96,3 +97,34 @@ async def test_purge_in_slices_while_the_service_writes(tmp_path: Path) -> None:
         await log.close()
     result = await asyncio.to_thread(verify_log, path)
     assert (purged.removed, len(purged.checkpoints), result.ok) == (100, 15, True)
+
+
+def _execute(path: Path, statement: str) -> None:
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute(statement)
+
+
+@pytest.mark.asyncio
+async def test_decision_after_recovery_does_not_wait_for_the_late_records_pause(
+    tmp_path: Path,
+) -> None:
+    """Late records waiting out a failure do not hold back a decision once the file is writable."""
+    path = tmp_path / "decisions.sqlite"
+    log = await DecisionLog.open(path, late_retry_s=600.0)
+    try:
+        await log.record(ENTRY)
+        _execute(
+            path,
+            "CREATE TRIGGER refuse BEFORE INSERT ON chain"
+            " BEGIN SELECT RAISE(ABORT, 'disk refuses the write'); END",
+        )
+        assert log.record_late(ENTRY, "unwritable")
+        with pytest.raises(AuditError):
+            await log.record(ENTRY)
+        _execute(path, "DROP TRIGGER refuse")
+        async with asyncio.timeout(30):
+            await log.record(ENTRY)
+    finally:
+        await log.close()
+    result = await asyncio.to_thread(verify_log, path)
+    assert (result.ok, result.records, log.late_pending) == (True, 3, 0)
