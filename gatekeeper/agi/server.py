@@ -50,12 +50,12 @@ from urllib.parse import parse_qsl
 import structlog
 from structlog.contextvars import bound_contextvars
 
+from gatekeeper.agi.call import AgiCall
 from gatekeeper.agi.codes import EXEC_SUCCESS, SET_VARIABLE_SUCCESS
 from gatekeeper.agi.peer_uid import open_lookup
 from gatekeeper.agi.peers import Admission, PeerGate, PeerRules, Refusal
 from gatekeeper.agi.protocol import (
     MAX_HEADER_BYTES,
-    AgiConnection,
     CommandError,
     EndOfStream,
     Environment,
@@ -68,7 +68,6 @@ from gatekeeper.agi.protocol import (
 from gatekeeper.agi.refusals import Refusals
 from gatekeeper.common import AgiProtocolError, CallLogger
 
-READ_CHUNK_BYTES: Final = 64 * 1024
 LISTEN_BACKLOG: Final = 1024
 HEADER_TIMEOUT_S: Final = 0.5
 """Longest wait for the whole AGI environment; Asterisk sends it at once on connect."""
@@ -241,8 +240,9 @@ class AgiServer:
         self._gate: PeerGate | None = None
         self.refusals = refusals or Refusals()
         self._server: asyncio.Server | None = None
-        self._calls: set[asyncio.Task[None]] = set()
+        self._calls: set[AgiCall] = set()
         self._per_peer: Counter[str] = Counter()
+        self._idle: asyncio.Future[None] | None = None
         self._accepting = False
 
     @property
@@ -259,8 +259,8 @@ class AgiServer:
             raise RuntimeError("AgiServer.start() called twice")
         self._gate = PeerGate(self._rules, open_lookup())
         try:
-            self._server = await asyncio.start_server(
-                self._on_connection, self._host, self._requested_port, backlog=LISTEN_BACKLOG
+            self._server = await asyncio.get_running_loop().create_server(
+                self._new_call, self._host, self._requested_port, backlog=LISTEN_BACKLOG
             )
         except BaseException:
             self._gate.close()
@@ -281,14 +281,15 @@ class AgiServer:
             return
         self._accepting = False
         self._server.close()
-        in_flight = set(self._calls)
-        if in_flight:
-            _, late = await asyncio.wait(in_flight, timeout=self._limits.shutdown_grace)
-            for task in late:
-                task.cancel()
-            if late:
-                log.warning("agi_calls_cancelled_at_shutdown", count=len(late))
-                await asyncio.wait(late, timeout=self._limits.close_timeout)
+        if not await self._wait_idle(self._limits.shutdown_grace):
+            late = list(self._calls)
+            for call in late:
+                if call.task is not None:
+                    call.task.cancel()
+                else:
+                    call.abort()
+            log.warning("agi_calls_cancelled_at_shutdown", count=len(late))
+            await self._wait_idle(self._limits.close_timeout)
         try:
             async with asyncio.timeout(self._limits.close_timeout):
                 await self._server.wait_closed()
@@ -319,29 +320,50 @@ class AgiServer:
     async def __aexit__(self, *_exc_info: object) -> None:
         await self.close()
 
-    def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = _peer_name(writer)
-        admission = self._admit(writer)
+    def _new_call(self) -> AgiCall:
+        limits = self._limits
+        return AgiCall(
+            self,
+            self.refusals,
+            header_timeout=limits.header_timeout,
+            close_timeout=limits.close_timeout,
+            max_header_bytes=limits.max_header_bytes,
+        )
+
+    def admit_call(self, call: AgiCall) -> bool:
+        """Admit `call` under the peer rules and the caps, and count it; log a refusal."""
+        admission = self._admit(call.peer_address, call.local_address)
         if admission.refusal is not None:
             self.refusals.refuse(
                 admission.refusal,
                 "agi_connection_refused",
-                peer=peer,
+                peer=call.peer,
                 uid=admission.uid,
                 active=len(self._calls),
             )
-            writer.transport.abort()
-            return
-        key = admission.key
-        task = asyncio.get_running_loop().create_task(self._serve(reader, writer, peer))
-        self._calls.add(task)
-        self._per_peer[key] += 1
-        task.add_done_callback(lambda done: self._forget(done, key))
+            return False
+        call.key = admission.key
+        self._calls.add(call)
+        self._per_peer[admission.key] += 1
+        return True
 
-    def _admit(self, writer: asyncio.StreamWriter) -> Admission:
+    def start_call(self, call: AgiCall, environment: Environment) -> asyncio.Task[None]:
+        """Answer `call` in its own task."""
+        return asyncio.get_running_loop().create_task(self._serve(call, environment))
+
+    def call_ended(self, call: AgiCall) -> None:
+        """Free `call`'s slot; wake a shutdown waiting for the last call."""
+        self._calls.discard(call)
+        self._per_peer[call.key] -= 1
+        if self._per_peer[call.key] <= 0:
+            del self._per_peer[call.key]
+        if not self._calls and self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
+
+    def _admit(self, peer: tuple[str, int], local: tuple[str, int]) -> Admission:
         if not self._accepting or self._gate is None:
             return Admission(refusal=Refusal.SHUTTING_DOWN)
-        admission = self._gate.admit(_address(writer, "peername"), _address(writer, "sockname"))
+        admission = self._gate.admit(peer, local)
         if admission.refusal is not None:
             return admission
         if len(self._calls) >= self._limits.max_concurrent_connections:
@@ -350,74 +372,29 @@ class AgiServer:
             return Admission(refusal=Refusal.PEER_CAP, uid=admission.uid)
         return admission
 
-    def _forget(self, task: asyncio.Task[None], key: str) -> None:
-        self._calls.discard(task)
-        self._per_peer[key] -= 1
-        if self._per_peer[key] <= 0:
-            del self._per_peer[key]
-        if not task.cancelled() and (crash := task.exception()) is not None:
-            log.error("agi_call_crashed", exc_info=crash)
-
-    async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
-    ) -> None:
-        connection = AgiConnection(max_header_bytes=self._limits.max_header_bytes)
+    async def _wait_idle(self, seconds: float) -> bool:
+        """Whether every call ended within `seconds`."""
+        if not self._calls:
+            return True
+        self._idle = asyncio.get_running_loop().create_future()
         try:
-            request = await self._receive_request(connection, reader, peer)
-            if request is not None:
-                with bound_contextvars(channel=request.channel, uniqueid=request.uniqueid):
-                    await self._answer(request, connection, reader, writer)
-        finally:
-            await self._close_writer(writer)
-
-    async def _receive_request(
-        self, connection: AgiConnection, reader: asyncio.StreamReader, peer: str
-    ) -> AgiRequest | None:
-        try:
-            async with asyncio.timeout(self._limits.header_timeout):
-                while True:
-                    event = connection.next_event()
-                    if isinstance(event, Environment):
-                        return AgiRequest.from_environment(event, peer)
-                    if isinstance(event, EndOfStream):
-                        self.refusals.refuse(
-                            Refusal.HEADER_MISSING, "agi_closed_before_environment", peer=peer
-                        )
-                        return None
-                    connection.receive_data(await reader.read(READ_CHUNK_BYTES))
+            async with asyncio.timeout(seconds):
+                await self._idle
         except TimeoutError:
-            self.refusals.refuse(
-                Refusal.HEADER_TIMEOUT,
-                "agi_peer_timeout",
-                stage="environment",
-                peer=peer,
-                timeout=self._limits.header_timeout,
-            )
-        except AgiProtocolError as err:
-            self.refusals.refuse(
-                Refusal.HEADER_INVALID,
-                "agi_protocol_error",
-                stage="environment",
-                peer=peer,
-                error=str(err),
-            )
-        except OSError as err:
-            self.refusals.refuse(
-                Refusal.HEADER_MISSING,
-                "agi_connection_lost",
-                stage="environment",
-                peer=peer,
-                error=repr(err),
-            )
-        return None
+            return False
+        finally:
+            self._idle = None
+        return True
 
-    async def _answer(
-        self,
-        request: AgiRequest,
-        connection: AgiConnection,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-    ) -> None:
+    async def _serve(self, call: AgiCall, environment: Environment) -> None:
+        try:
+            request = AgiRequest.from_environment(environment, call.peer)
+            with bound_contextvars(channel=request.channel, uniqueid=request.uniqueid):
+                await self._answer(request, call)
+        finally:
+            call.close()
+
+    async def _answer(self, request: AgiRequest, call: AgiCall) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         variables, commands = await self._decide(request)
@@ -425,7 +402,7 @@ class AgiServer:
         hung_up = False
         try:
             for command in commands:
-                answer, hangup_seen = await self._exchange(command.line, connection, reader, writer)
+                answer, hangup_seen = await self._exchange(command.line, call)
                 hung_up = hung_up or hangup_seen
                 if isinstance(answer, EndOfStream):
                     outcome = "peer_closed"
@@ -474,55 +451,20 @@ class AgiServer:
             return variables, commands
         return FAIL_CLOSED, answer_commands(FAIL_CLOSED, batch=self._batch_variables)
 
-    async def _exchange(
-        self,
-        command: bytes,
-        connection: AgiConnection,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-    ) -> tuple[_Answer, bool]:
+    async def _exchange(self, command: bytes, call: AgiCall) -> tuple[_Answer, bool]:
         hung_up = False
         async with asyncio.timeout(self._limits.reply_timeout):
-            writer.write(command)
-            await writer.drain()
+            call.write(command)
             while True:
-                event = connection.next_event()
+                event = call.next_event()
                 if isinstance(event, NeedData):
-                    connection.receive_data(await reader.read(READ_CHUNK_BYTES))
+                    await call.wait_readable()
                 elif isinstance(event, Hangup):
                     hung_up = True
                 elif isinstance(event, Reply | CommandError | EndOfStream):
                     return event, hung_up
                 else:
                     raise AgiProtocolError("a second AGI environment arrived")
-
-    async def _close_writer(self, writer: asyncio.StreamWriter) -> None:
-        unsent = writer.transport.get_write_buffer_size()
-        writer.close()
-        try:
-            if unsent:
-                async with asyncio.timeout(self._limits.close_timeout):
-                    await writer.wait_closed()
-            else:
-                await writer.wait_closed()
-        except TimeoutError:
-            writer.transport.abort()
-        except OSError:
-            pass
-
-
-def _address(writer: asyncio.StreamWriter, which: str) -> tuple[str, int]:
-    address = writer.get_extra_info(which)
-    if isinstance(address, tuple) and len(address) >= 2:
-        return str(address[0]), int(address[1])
-    return "", 0
-
-
-def _peer_name(writer: asyncio.StreamWriter) -> str:
-    peer = writer.get_extra_info("peername")
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        return f"{peer[0]}:{peer[1]}"
-    return str(peer)
 
 
 def _log_peer_failure(stage: str, peer: str, err: Exception) -> None:

@@ -150,12 +150,16 @@ def _plain(value: object) -> object:
     raise TypeError(f"cannot record a value of type {type(value).__name__}")
 
 
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
+)
+"""Built once: `json.dumps` with these arguments builds the same encoder on every call."""
+
+
 def canonical_json(value: object) -> str:
     """Sorted keys, no spaces, UTF-8 text: the same data always gives the same bytes."""
     try:
-        return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
-        )
+        return _CANONICAL.encode(value)
     except (TypeError, ValueError) as err:
         raise AuditError(f"record cannot be serialised: {err}") from err
 

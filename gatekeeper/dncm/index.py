@@ -11,6 +11,7 @@ thread: a few microseconds, no thread hop.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ class ListIndex:
     def __init__(self, directory: Path) -> None:
         self._paths = IndexPaths(directory)
         self._current = self._paths.current
+        self._current_text = str(self._current)
         self._lock = threading.Lock()
         self._identity: _Identity | None = None
         self._connection: sqlite3.Connection | None = None
@@ -92,7 +94,7 @@ class ListIndex:
 
     def _follow(self) -> None:
         try:
-            stat = self._current.stat()
+            stat = os.stat(self._current_text)  # noqa: PTH116 - on every call: no Path overhead
         except FileNotFoundError:
             self._drop()
             return

@@ -280,3 +280,36 @@ async def test_bug_inside_the_server_is_logged_and_the_call_closed(
             await server.close()
     [crash] = [e for e in logs if e["event"] == "agi_call_crashed"]
     assert "server bug" in str(crash["exc_info"])
+
+
+FLOOD_BYTES = 64 * 1024 * 1024
+FLOOD_CHUNK = b"x" * (1024 * 1024)
+BUFFERED_AT_MOST = 32 * 1024 * 1024
+"""Far above the kernel's socket buffers on loopback (a few MB), far below the flood."""
+
+
+@pytest.mark.asyncio
+async def test_bytes_flooded_while_the_handler_runs_are_not_read_into_memory() -> None:
+    """A peer that floods while its decision is pending is held back by the socket, not buffered."""
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def held(request: AgiRequest) -> Mapping[str, str]:
+        entered.set()
+        await release.wait()
+        return ALLOW
+
+    async with running(held) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(recorded_environment())
+        await entered.wait()
+        sent = 0
+        with contextlib.suppress(TimeoutError):
+            while sent < FLOOD_BYTES:
+                writer.write(FLOOD_CHUNK)
+                async with asyncio.timeout(1.0):
+                    await writer.drain()
+                sent += len(FLOOD_CHUNK)
+        release.set()
+        await read_until_closed(reader)
+        writer.transport.abort()
+    assert sent < BUFFERED_AT_MOST
