@@ -10,12 +10,10 @@ server runs about fifty times slower, so only `CONNECTIONS` calls are kept in fl
 of the decision log then carries fewer records than at 50 in flight). Run:
 
     .venv/bin/python bench/agi_instructions.py [--check] [--rounds 2] [--baseline DIR]
-        [--loop asyncio]
 
 `--check` serves the full decision path of `serve` (bench/agi_server.py --check, 2,000-number
-list), else the trivial handler; on `serve`'s event loop (uvloop) unless `--loop asyncio`.
-`--baseline DIR` names a folder holding an older `gatekeeper/` package, measured alternately
-with this tree. Needs `valgrind` and `callgrind_control`.
+list), else the trivial handler. `--baseline DIR` names a folder holding an older `gatekeeper/`
+package, measured alternately with this tree. Needs `valgrind` and `callgrind_control`.
 """
 
 from __future__ import annotations
@@ -43,7 +41,7 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 _CALLS = re.compile(r"^CALLS (\d+)$", re.MULTILINE)
 
 
-def child(check: bool, loop: str) -> None:
+def child(check: bool) -> None:
     """Run under callgrind: serve, let the client drive, count a window of calls."""
     from gatekeeper.agi.server import AgiHandler, AgiRequest, AgiServer  # noqa: PLC0415
     from gatekeeper.common.logs import configure_logging  # noqa: PLC0415
@@ -99,12 +97,11 @@ def child(check: bool, loop: str) -> None:
         if check:
             bench.prepare_check_folder(Path(temp), LIST_ROWS)
         configure_logging(stream=sink)
-        with asyncio.Runner(loop_factory=bench.LOOPS[loop]) as runner:
-            if check:
-                runner.run(bench.serve_checks_and_measure(Path(temp), CONNECTIONS, COUNTED_S))
-            else:
-                server = AgiServer({"check": counting(bench.trivial_handler)}, "127.0.0.1", 0)
-                runner.run(measure(server, CONNECTIONS, COUNTED_S))
+        if check:
+            asyncio.run(bench.serve_checks_and_measure(Path(temp), CONNECTIONS, COUNTED_S))
+        else:
+            server = AgiServer({"check": counting(bench.trivial_handler)}, "127.0.0.1", 0)
+            asyncio.run(measure(server, CONNECTIONS, COUNTED_S))
 
 
 def _callgrind(state: str) -> None:
@@ -115,7 +112,7 @@ def _callgrind(state: str) -> None:
     )
 
 
-def instructions_per_call(tree: Path, check: bool, loop: str) -> tuple[int, int]:
+def instructions_per_call(tree: Path, check: bool) -> tuple[int, int]:
     """Run the server from `tree` under callgrind; (instructions per call, calls counted)."""
     with tempfile.TemporaryDirectory(prefix="gk-callgrind-") as temp:
         command = [
@@ -127,7 +124,6 @@ def instructions_per_call(tree: Path, check: bool, loop: str) -> tuple[int, int]
             str(Path(__file__).resolve()),
             "--child",
             *(["--check"] if check else []),
-            f"--loop={loop}",
         ]
         env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{HERE}"}
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -145,22 +141,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--check", action="store_true", help="the full decision path of serve")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--baseline", type=Path, help="folder with an older gatekeeper/")
-    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.check, args.loop)
+        child(args.check)
         return 0
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind (callgrind) is not installed: nothing measured")
         return 0
     trees = [("baseline", args.baseline.resolve())] if args.baseline else []
     trees.append(("this tree", TREE))
-    handler = "full decision path" if args.check else "trivial"
-    print(f"handler: {handler}, {CONNECTIONS} in flight, event loop {args.loop}")
+    print(f"handler: {'full decision path' if args.check else 'trivial'}, {CONNECTIONS} in flight")
     for round_number in range(1, args.rounds + 1):
         for name, tree in trees:
-            per_call, calls = instructions_per_call(tree, args.check, args.loop)
+            per_call, calls = instructions_per_call(tree, args.check)
             print(
                 f"round {round_number}, {name}: {per_call:,} instructions per call ({calls} calls)",
                 flush=True,

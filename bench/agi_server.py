@@ -15,8 +15,6 @@ printed too: unlike calls/s it barely moves when other work shares the machine. 
 peer check, normaliser, list index, consent store, policy, decision log commit, pseudonymised
 `decision` line, watchdog and metrics) against a generated list of `--rows` numbers, instead
 of the trivial handler. `--profile FILE` writes a cProfile of the server process, in CPU time.
-The server runs on the event loop `serve` runs on (uvloop; `--loop asyncio` for the standard
-one, gatekeeper/serve/loop.py); the client always uses the standard loop.
 """
 
 from __future__ import annotations
@@ -31,12 +29,11 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-import uvloop
 from gatekeeper.agi.server import AgiHandler, AgiRequest, AgiServer
 from gatekeeper.ami.watchdog import Watchdog
 from gatekeeper.common.clock import today
@@ -47,12 +44,6 @@ from gatekeeper.serve.app import agi_handler, agi_server, open_services
 from gatekeeper.serve.metrics import Metrics
 
 from dncm_listgen import write_list
-
-LOOPS: Mapping[str, Callable[[], asyncio.AbstractEventLoop]] = {
-    "uvloop": uvloop.new_event_loop,
-    "asyncio": asyncio.new_event_loop,
-}
-"""The server's event loop, by name (as gatekeeper/serve/loop.py; older trees lack that module)."""
 
 CHECK_CONFIG = """\
 licensee: {name: Bench NV, role: service_provider, licence_valid_until: 2099-06-30}
@@ -203,9 +194,6 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--rows", type=int, default=200_000, help="list size with --check")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the server here")
-    parser.add_argument(
-        "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="the server's event loop"
-    )
     args = parser.parse_args(argv)
     profiler = cProfile.Profile(time.process_time) if args.profile else None
     with (
@@ -222,8 +210,7 @@ def main(argv: list[str]) -> int:
         )
         if profiler is not None:
             profiler.enable()
-        with asyncio.Runner(loop_factory=LOOPS[args.loop]) as runner:
-            figures, server_cpu = runner.run(run)
+        figures, server_cpu = asyncio.run(run)
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(args.profile)
@@ -234,7 +221,6 @@ def main(argv: list[str]) -> int:
     cuts = statistics.quantiles(latencies, n=100)
     batched = args.batch or args.check
     print(f"handler:               {'full decision path' if args.check else 'trivial'}")
-    print(f"event loop:            {args.loop}")
     print(f"variables set by:      {'one EXEC MSet' if batched else 'SET VARIABLE each'}")
     print(f"connections in flight: {args.connections}")
     print(f"calls answered:        {len(latencies)} in {elapsed:.2f} s")

@@ -6,15 +6,10 @@ import argparse
 import asyncio
 import sys
 
-import structlog
-
 from gatekeeper.check import CallRequest, CheckResult, human_answer, json_answer
 from gatekeeper.common import configure_logging, json_text
 from gatekeeper.config import ExitCode, LiveSettings, settings_path_from
 from gatekeeper.serve.app import install_signal_handlers, open_services, serve
-from gatekeeper.serve.loop import event_loop_choice, loop_factory
-
-log = structlog.get_logger()
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,17 +26,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT; logs go to stdout for journald."""
     configure_logging(stream=sys.stdout)
-    event_loop = event_loop_choice()
     live = LiveSettings(settings_path_from(args))
 
     async def main() -> None:
-        log.info("event_loop", name=event_loop)
         stop, reload = asyncio.Event(), asyncio.Event()
         install_signal_handlers(stop, reload)
         await serve(live, stop, reload)
 
-    with asyncio.Runner(loop_factory=loop_factory(event_loop)) as runner:
-        runner.run(main())
+    asyncio.run(main())
     return ExitCode.OK
 
 

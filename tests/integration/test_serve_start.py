@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import signal
 import socket
 import subprocess
 from pathlib import Path
 
-import pytest
 from tools.asterisk_sandbox import free_port
-from tools.gatekeeper_run import GATEKEEPER, START_TIMEOUT_S, wait_for_port, write_run_config
-
-from agi_support import place_call, recorded_environment
+from tools.gatekeeper_run import GATEKEEPER, write_run_config
 
 
 def _serve(config: Path) -> subprocess.CompletedProcess[str]:
@@ -47,41 +40,3 @@ def test_missing_ami_secret_file_exits_2_naming_the_key(tmp_path: Path) -> None:
     (tmp_path / "ami.secret").unlink()
     done = _serve(config)
     assert (done.returncode, "ami.secret_file" in done.stderr) == (2, True)
-
-
-def test_unknown_event_loop_exits_2_naming_the_variable(tmp_path: Path) -> None:
-    """GATEKEEPER_EVENT_LOOP other than uvloop or asyncio: exit 2 before anything starts."""
-    config = write_run_config(tmp_path, agi_port=free_port(), ami_port=1, ami_secret="s")
-    done = subprocess.run(
-        [str(GATEKEEPER), "-c", str(config), "serve"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "GATEKEEPER_EVENT_LOOP": "trio"},
-    )
-    assert (done.returncode, "GATEKEEPER_EVENT_LOOP=trio" in done.stderr) == (2, True)
-
-
-@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
-def test_serve_answers_a_call_on_either_event_loop(tmp_path: Path, loop: str) -> None:
-    """On either loop `serve` says which it runs and answers a FastAGI call with a decision."""
-    agi_port = free_port()
-    config = write_run_config(tmp_path, agi_port=agi_port, ami_port=free_port(), ami_secret="s")
-    with (tmp_path / "serve.log").open("wb") as log:
-        serve = subprocess.Popen(
-            [str(GATEKEEPER), "-c", str(config), "serve"],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "GATEKEEPER_EVENT_LOOP": loop, "PYTHONUNBUFFERED": "1"},
-        )
-    try:
-        wait_for_port(agi_port, serve, START_TIMEOUT_S)
-        commands = asyncio.run(place_call(agi_port, recorded_environment()))
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        serve.wait(30)
-    lines = [json.loads(line) for line in (tmp_path / "serve.log").read_text().splitlines()]
-    chosen = [line["name"] for line in lines if line.get("event") == "event_loop"]
-    assert (chosen, b"GK_DECISION=" in b"".join(commands)) == ([loop], True)
