@@ -9,14 +9,18 @@ Measures, each in a fresh child process (peak RSS is the child's VmHWM):
 - list import of a 2,000,000-row file (bench/dncm_import.py's child): wall and CPU seconds;
 - FastAGI saturation with the full decision path, 50 calls in flight (bench/agi_server.py
   --check): calls/s and the server's CPU per call, whose inverse is the one-core ceiling;
-- `gatekeeper serve` at rest with a 5,000,000-number list: RSS after start and after calls.
+- `gatekeeper serve` at rest with a 5,000,000-number list: RSS after start and after calls;
+- calls through the Asterisk sandbox (bench/asterisk_calls.py --no-ami-variant, 3 rounds of
+  1,000 calls): `serve` with its watchdog, and without its AMI session, each ÷ a null FastAGI
+  responder (skipped, and said so, when the sandbox is not installed).
 
 `--baseline DIR` names a folder holding an older `gatekeeper/` package (for example
 `git archive OLD gatekeeper | tar -x -C DIR`): each scrub and import figure is then measured for
 the baseline and for this tree alternately, in the same run, so that a loaded machine slows
 both alike (the larger scrub, a memory figure, runs once, for this tree only). The load
 average is printed before and after. `--quick` uses a tenth of the sizes. `--only scrub`,
-`--only import`, `--only agi`, `--only serve` (repeatable) measure those parts alone.
+`--only import`, `--only agi`, `--only serve`, `--only asterisk` (repeatable) measure those
+parts alone.
 Setup (list files, imports) takes a few minutes.
 """
 
@@ -42,10 +46,11 @@ from pathlib import Path
 from gatekeeper.common.clock import today
 from gatekeeper.config import load_settings
 from gatekeeper.dncm.sync import import_list_file, sync_now
-from tools.asterisk_sandbox import free_port
+from tools.asterisk_sandbox import DEFAULT_ROOT, READY_MARK, free_port
 from tools.gatekeeper_run import write_run_config
 
 from agi_server import SESSION, one_call
+from asterisk_calls import TARGET_RATIO
 from dncm_import import _CHILD as IMPORT_CHILD
 from dncm_listgen import numbers, write_list
 from scrub import CONFIG, store_acts, write_calling_list
@@ -53,6 +58,7 @@ from scrub import CONFIG, store_acts, write_calling_list
 HERE = Path(__file__).resolve().parent
 TREE = HERE.parent
 SERVE_CALLS = 2_000
+ASTERISK_RATIO = "calls through Asterisk, `serve` / null responder"
 SERVE_CODE = "import sys; from gatekeeper.cli import main; sys.exit(main(sys.argv[1:]))"
 
 SCRUB_CHILD = """
@@ -283,7 +289,34 @@ async def _calls(port: int, count: int) -> None:
         await asyncio.gather(*(one_call(port, header) for _ in range(min(50, count - start))))
 
 
-PARTS = ("scrub", "import", "agi", "serve")
+def asterisk_lines(quick: bool) -> list[Line]:
+    """bench/asterisk_calls.py --no-ami-variant: `serve` ÷ a null responder through Asterisk."""
+    if not (DEFAULT_ROOT / READY_MARK).exists():
+        reason = "not measured: no Asterisk sandbox (make asterisk)"
+        return [Line(ASTERISK_RATIO, ">= 0.9", reason, None)]
+    rounds, calls = ("2", "300") if quick else ("3", "1000")
+    command = [sys.executable, str(HERE / "asterisk_calls.py"), "--no-ami-variant"]
+    done = subprocess.run(
+        [*command, "--rounds", rounds, "--calls", calls],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(TREE), str(HERE)))},
+    )
+    watched = _figure(r"calls/s serve / null responder: ([\d.]+)", done.stdout)
+    unwatched = _figure(r"calls/s serve, AMI off / null responder: ([\d.]+)", done.stdout)
+    return [
+        Line(ASTERISK_RATIO, ">= 0.9", f"{watched:.2f}", watched >= TARGET_RATIO),
+        Line(
+            "  the same, `serve` with its AMI session off",
+            "report",
+            f"{unwatched:.2f}",
+            None,
+        ),
+    ]
+
+
+PARTS = ("scrub", "import", "agi", "serve", "asterisk")
 
 
 def prepare(folder: Path, list_rows: int, sizes: tuple[int, int], *, scrub: bool = True) -> None:
@@ -327,6 +360,8 @@ def main() -> int:
             lines.append(agi_line())
         if "serve" in parts:
             lines.append(serve_line(folder, 5_000_000 // scale))
+        if "asterisk" in parts:
+            lines += asterisk_lines(args.quick)
     print(f"end: {load()}")
     width = max(len(line.what) for line in lines)
     for line in lines:
