@@ -199,17 +199,23 @@ def import_line(folder: Path, rows: int, baseline: Path | None) -> Line:
     )
 
 
-def agi_line() -> Line:
-    """bench/agi_server.py --check, 50 calls in flight."""
+def bench_output(script: str, *args: str) -> str:
+    """What another benchmark of bench/ printed, run on this tree."""
     done = subprocess.run(
-        [sys.executable, str(HERE / "agi_server.py"), "--check", "--seconds", "5"],
+        [sys.executable, str(HERE / script), *args],
         check=True,
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": os.pathsep.join((str(TREE), str(HERE)))},
     )
-    rate = _figure(r"calls/s:\s+([\d,]+)", done.stdout)
-    per_call = _figure(r"CPU per call:\s+([\d,]+)", done.stdout)
+    return done.stdout
+
+
+def agi_line() -> Line:
+    """bench/agi_server.py --check, 50 calls in flight."""
+    output = bench_output("agi_server.py", "--check", "--seconds", "5")
+    rate = _figure(r"calls/s:\s+([\d,]+)", output)
+    per_call = _figure(r"CPU per call:\s+([\d,]+)", output)
     ceiling = 1e6 / per_call
     return Line(
         "FastAGI, full decision path, 50 in flight",
@@ -295,16 +301,11 @@ def asterisk_lines(quick: bool) -> list[Line]:
         reason = "not measured: no Asterisk sandbox (make asterisk)"
         return [Line(ASTERISK_RATIO, ">= 0.9", reason, None)]
     rounds, calls = ("2", "300") if quick else ("3", "1000")
-    command = [sys.executable, str(HERE / "asterisk_calls.py"), "--no-ami-variant"]
-    done = subprocess.run(
-        [*command, "--rounds", rounds, "--calls", calls],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(TREE), str(HERE)))},
+    output = bench_output(
+        "asterisk_calls.py", "--no-ami-variant", "--rounds", rounds, "--calls", calls
     )
-    watched = _figure(r"calls/s serve / null responder: ([\d.]+)", done.stdout)
-    unwatched = _figure(r"calls/s serve, AMI off / null responder: ([\d.]+)", done.stdout)
+    watched = _figure(r"calls/s serve / null responder: ([\d.]+)", output)
+    unwatched = _figure(r"calls/s serve, AMI off / null responder: ([\d.]+)", output)
     return [
         Line(ASTERISK_RATIO, ">= 0.9", f"{watched:.2f}", watched >= TARGET_RATIO),
         Line(
