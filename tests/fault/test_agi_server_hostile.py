@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import struct
 from collections.abc import Mapping
 
 import pytest
@@ -313,3 +315,52 @@ async def test_bytes_flooded_while_the_handler_runs_are_not_read_into_memory() -
         await read_until_closed(reader)
         writer.transport.abort()
     assert sent < BUFFERED_AT_MOST
+
+
+def reset_on_close(writer: asyncio.StreamWriter) -> None:
+    """Make closing this client's socket send a reset, which the server reads as a lost link."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+@pytest.mark.asyncio
+async def test_a_call_whose_peer_hung_up_keeps_its_slot_until_its_decision_is_done() -> None:
+    """A decision still being made after Asterisk hung up counts against the cap until done."""
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def held(request: AgiRequest) -> Mapping[str, str]:
+        entered.set()
+        await release.wait()
+        return ALLOW
+
+    async with running(held, AgiLimits(max_concurrent_connections=1)) as server:
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(recorded_environment())
+        await entered.wait()
+        reset_on_close(writer)
+        writer.transport.abort()
+        await asyncio.sleep(0.05)
+        while_deciding = await place_call(server.port, recorded_environment())
+        release.set()
+        async with asyncio.timeout(SAFETY_NET):
+            while server.status().active:
+                await asyncio.sleep(0.01)
+        after = await place_call(server.port, recorded_environment())
+    assert (while_deciding, len(after)) == ([], len(ALLOW))
+
+
+@pytest.mark.asyncio
+async def test_a_peer_resetting_mid_answer_is_logged_as_a_lost_connection() -> None:
+    """A reset while the server waits for a reply ends that call as `agi_connection_lost`."""
+    async with running(allow) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        with capture_logs() as logs:
+            writer.write(recorded_environment())
+            await reader.readline()
+            reset_on_close(writer)
+            writer.transport.abort()
+            async with asyncio.timeout(SAFETY_NET):
+                while server.status().active:
+                    await asyncio.sleep(0.01)
+    lost = [e for e in logs if e["event"] == "agi_connection_lost"]
+    assert [(e["stage"], "ConnectionResetError" in e["error"]) for e in lost] == [("replies", True)]
