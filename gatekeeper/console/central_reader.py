@@ -52,6 +52,7 @@ from gatekeeper.console.reader import (
     SEARCH_DEADLINE_S,
     ChainPlace,
     CursorError,
+    DecisionChoice,
     DecisionView,
     EventPage,
     NodeDecisionRow,
@@ -67,6 +68,8 @@ from gatekeeper.stores.postgres.connect import Connection, connect, read_passwor
 MAX_CONNECTIONS = 4
 EXPORT_FETCH = 2000
 READER_ROLE = "gatekeeper_reader"
+MAX_NODES_SHOWN = 100
+"""Most nodes listed when a decision id asked for without a node is held by several."""
 _NODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _SELECT = f"SELECT {', '.join(COLUMNS)}, node FROM gatekeeper.decision_log"
 _NEWEST_FIRST = " ORDER BY at DESC, node DESC, seq DESC"
@@ -202,13 +205,26 @@ class CentralReader:
         last = decisions[-1] if decisions else None
         return Page(decisions, node_cursor(last.node, last.seq) if more and last else None)
 
-    async def decision(self, decision_id: str, node: str | None = None) -> DecisionView | None:
-        """One decision (the first node's, by name, if several hold the id) and its place."""
+    async def decision(
+        self, decision_id: str, node: str | None = None
+    ) -> DecisionView | DecisionChoice | None:
+        """One node's decision and its place; without `node`, a choice if several hold the id."""
         async with self._connection() as conn:
+            if node is None:
+                cursor = await conn.execute(
+                    "SELECT DISTINCT node FROM gatekeeper.decision_log"
+                    " WHERE id = %s AND type = 'decision' ORDER BY node LIMIT %s",
+                    (decision_id, MAX_NODES_SHOWN),
+                )
+                nodes = tuple(str(found) for (found,) in await cursor.fetchall())
+                if len(nodes) > 1:
+                    return DecisionChoice(decision_id, nodes)
+                if not nodes:
+                    return None
+                node = nodes[0]
             cursor = await conn.execute(
-                f"{_SELECT} WHERE id = %s AND type = 'decision'"
-                " AND (%s::text IS NULL OR node = %s) ORDER BY node LIMIT 1",
-                (decision_id, node, node),
+                f"{_SELECT} WHERE id = %s AND type = 'decision' AND node = %s",
+                (decision_id, node),
             )
             row = await cursor.fetchone()
             if row is None:

@@ -99,6 +99,11 @@ WORDS: dict[str, tuple[str, str, str]] = {
         "Form expired or invalid; try again.",
     ),
     "not_found": ("Niet gevonden.", "Introuvable.", "Not found."),
+    "several_nodes": (
+        "Meerdere nodes gaven deze beslissings-id; kies de node:",
+        "Plusieurs nœuds ont donné cet identifiant de décision ; choisissez le nœud :",
+        "Several nodes gave this decision id; choose the node:",
+    ),
     "invalid": ("Ongeldige invoer", "Saisie invalide", "Invalid input"),
     "unavailable": (
         "Het beslissingsregister is niet beschikbaar; niets getoond.",

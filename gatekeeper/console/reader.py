@@ -137,6 +137,18 @@ class DecisionView:
     place: ChainPlace
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionChoice:
+    """A decision id asked for without a node, held by several nodes: the officer picks one.
+
+    Ids are unique within a node's chain only (time in milliseconds and chain position), so
+    two nodes can give the same id; the console never picks one of them silently.
+    """
+
+    decision_id: str
+    nodes: tuple[str, ...]
+
+
 class ConsoleReader(Protocol):
     """What the console reads: the local log here, every node's in central_reader.py.
 
@@ -151,8 +163,10 @@ class ConsoleReader(Protocol):
     async def search(self, query: Query, before: str | None, limit: int) -> Page:
         """A page of matching decisions, newest first, older than the cursor `before`."""
 
-    async def decision(self, decision_id: str, node: str | None = None) -> DecisionView | None:
-        """One decision (of `node`, when several logs hold that id) and its chain place."""
+    async def decision(
+        self, decision_id: str, node: str | None = None
+    ) -> DecisionView | DecisionChoice | None:
+        """One decision and its chain place (a choice of nodes when several hold the id)."""
 
     async def events(
         self, kinds: tuple[str, ...] | None, before: str | None, limit: int

@@ -71,6 +71,7 @@ from gatekeeper.console.reader import (
     PAGE_SIZE,
     ConsoleReader,
     CursorError,
+    DecisionChoice,
     NodeDecisionRow,
     SearchTooBroadError,
 )
@@ -460,6 +461,8 @@ class Console:
         view = await self.services.reader.decision(decision_id, node)
         if view is None:
             return self.page(request, "message.html", session, 404, message="not_found")
+        if isinstance(view, DecisionChoice):
+            return self.page(request, "choose_node.html", session, choice=view)
         where = {"node": view.row.node} if isinstance(view.row, NodeDecisionRow) else {}
         await self.trail(
             session,

@@ -23,7 +23,13 @@ from gatekeeper.common.errors import ConfigError
 from gatekeeper.config import PostgresSettings
 from gatekeeper.consent import open_act_store
 from gatekeeper.console.central_reader import CentralReader
-from gatekeeper.console.reader import DecisionView, NodeDecisionRow, Page, Query
+from gatekeeper.console.reader import (
+    DecisionChoice,
+    DecisionView,
+    NodeDecisionRow,
+    Page,
+    Query,
+)
 from gatekeeper.stores.postgres.shipper import LogShipper
 from tools.asterisk_sandbox import free_port
 from tools.gatekeeper_run import GATEKEEPER, gatekeeper, wait_for_port, write_run_config
@@ -134,13 +140,70 @@ def test_decision_page_verifies_its_nodes_chain(
             " WHERE node = 'pbx_b' AND seq = 3"
         )
 
-    async def open_one(reader: CentralReader) -> DecisionView | None:
+    async def open_one(reader: CentralReader) -> DecisionView | DecisionChoice | None:
         return await reader.decision(str(row[0]), "pbx_b")
 
     view = _run(officer, tmp_path, open_one)
-    assert view is not None
+    assert isinstance(view, DecisionView)
     assert (_node(view.row), view.place.window_first, view.place.window_last) == ("pbx_b", 1, 3)
     assert (view.place.verified.ok, view.place.verified.bad_seq) == (False, 3)
+
+
+def _give_pbx_b_the_id_of_pbx_a(shared_db: SharedDatabase) -> str:
+    """Make pbx_b's first decision carry pbx_a's first decision's id, as two nodes can."""
+    with shared_db.superuser() as conn:
+        row = conn.execute(
+            "SELECT id FROM gatekeeper.decision_log WHERE node = 'pbx_a' AND seq = 1"
+        ).fetchone()
+        assert row is not None
+        conn.execute(
+            "UPDATE gatekeeper.decision_log SET id = %s WHERE node = 'pbx_b' AND seq = 1",
+            (row[0],),
+        )
+    return str(row[0])
+
+
+def _decision(
+    decision_id: str, node: str | None
+) -> Callable[[CentralReader], Awaitable[DecisionView | DecisionChoice | None]]:
+    async def open_one(reader: CentralReader) -> DecisionView | DecisionChoice | None:
+        return await reader.decision(decision_id, node)
+
+    return open_one
+
+
+def test_an_id_held_by_several_nodes_asked_without_a_node_is_a_choice(
+    officer: PostgresSettings, shared_db: SharedDatabase, tmp_path: Path
+) -> None:
+    """Two nodes gave the same id: without a node the reader names both, never picks one."""
+    shared = _give_pbx_b_the_id_of_pbx_a(shared_db)
+    found = _run(officer, tmp_path, _decision(shared, None))
+    assert found == DecisionChoice(shared, ("pbx_a", "pbx_b"))
+
+
+def test_an_id_held_by_several_nodes_asked_with_a_node_is_that_nodes_decision(
+    officer: PostgresSettings, shared_db: SharedDatabase, tmp_path: Path
+) -> None:
+    """With the node given, the page is that node's decision of that id."""
+    shared = _give_pbx_b_the_id_of_pbx_a(shared_db)
+    found = _run(officer, tmp_path, _decision(shared, "pbx_b"))
+    assert isinstance(found, DecisionView)
+    assert (_node(found.row), found.row.seq, found.row.id) == ("pbx_b", 1, shared)
+
+
+def test_an_id_held_by_one_node_needs_no_node(officer: PostgresSettings, tmp_path: Path) -> None:
+    """An id only one node gave opens that node's decision without asking."""
+    first_of_b = _run(officer, tmp_path, _walk(Query(Filters(), node="pbx_b")))[-1]
+    assert first_of_b == ("pbx_b", 1)
+
+    async def id_of_first(reader: CentralReader) -> str:
+        page = await reader.search(Query(Filters(), node="pbx_b"), None, 10)
+        return page.rows[-1].id
+
+    decision_id = _run(officer, tmp_path, id_of_first)
+    found = _run(officer, tmp_path, _decision(decision_id, None))
+    assert isinstance(found, DecisionView)
+    assert (_node(found.row), found.row.seq) == ("pbx_b", 1)
 
 
 def test_report_adds_up_every_nodes_figures(officer: PostgresSettings, tmp_path: Path) -> None:
@@ -218,11 +281,8 @@ def central_console(officer: PostgresSettings, tmp_path: Path) -> Iterator[tuple
             process.wait(timeout=15)
 
 
-def test_a_central_search_is_recorded_in_the_consoles_own_chain(
-    central_console: tuple[str, Path],
-) -> None:
-    """Searching the central store shows every node, and the search is a local console_access."""
-    base, config = central_console
+def _logged_in(base: str) -> urllib.request.OpenerDirector:
+    """A client with alice's session."""
     opener = urllib.request.build_opener(
         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
     )
@@ -231,6 +291,15 @@ def test_a_central_search_is_recorded_in_the_consoles_own_chain(
     assert token is not None
     form = {"csrf": token.group(1), "name": "alice", "password": PASSWORD, "next": ""}
     opener.open(base + "/login", urllib.parse.urlencode(form).encode(), timeout=10).close()
+    return opener
+
+
+def test_a_central_search_is_recorded_in_the_consoles_own_chain(
+    central_console: tuple[str, Path],
+) -> None:
+    """Searching the central store shows every node, and the search is a local console_access."""
+    base, config = central_console
+    opener = _logged_in(base)
     with opener.open(base + "/search?go=1&node=pbx_b", timeout=10) as response:
         page = response.read().decode()
     assert page.count('<td class="node">pbx_b</td>') == COUNTS["pbx_b"]
@@ -238,4 +307,19 @@ def test_a_central_search_is_recorded_in_the_consoles_own_chain(
     details = [json.loads(line)["details"] for line in done.stdout.splitlines()]
     assert [(d["account"], d["action"], d.get("node")) for d in details] == [
         ("alice", "search", "pbx_b")
+    ]
+
+
+def test_the_page_of_an_id_several_nodes_gave_links_each_nodes_decision(
+    central_console: tuple[str, Path], shared_db: SharedDatabase
+) -> None:
+    """Without a node the page lists one link per node holding the id, and shows no decision."""
+    base, _ = central_console
+    shared = _give_pbx_b_the_id_of_pbx_a(shared_db)
+    with _logged_in(base).open(f"{base}/decision/{shared}", timeout=10) as response:
+        page = response.read().decode()
+    links = re.findall(r'<a href="(/decision/[^"]+)">([^<]+)</a>', page)
+    assert links == [
+        (f"/decision/{shared}?node=pbx_a", "pbx_a"),
+        (f"/decision/{shared}?node=pbx_b", "pbx_b"),
     ]
