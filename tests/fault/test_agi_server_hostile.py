@@ -31,6 +31,18 @@ async def allow(request: AgiRequest) -> Mapping[str, str]:
     return ALLOW
 
 
+def held_handler() -> tuple[AgiHandler, asyncio.Event, asyncio.Event]:
+    """A handler that allows once `release` is set; `entered` is set when a call reaches it."""
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def held(request: AgiRequest) -> Mapping[str, str]:
+        entered.set()
+        await release.wait()
+        return ALLOW
+
+    return held, entered, release
+
+
 def running(
     handler: AgiHandler, limits: AgiLimits = PATIENT
 ) -> contextlib.AbstractAsyncContextManager[AgiServer]:
@@ -247,12 +259,7 @@ async def test_handler_cancellation_is_not_swallowed() -> None:
 @pytest.mark.asyncio
 async def test_connections_over_the_cap_are_closed_at_once() -> None:
     """Past max_concurrent_connections a new peer is closed unanswered; later calls work."""
-    entered, release = asyncio.Event(), asyncio.Event()
-
-    async def held(request: AgiRequest) -> Mapping[str, str]:
-        entered.set()
-        await release.wait()
-        return ALLOW
+    held, entered, release = held_handler()
 
     async with running(held, AgiLimits(max_concurrent_connections=1)) as server:
         first = asyncio.create_task(place_call(server.port, recorded_environment()))
@@ -293,12 +300,7 @@ BUFFERED_AT_MOST = 32 * 1024 * 1024
 @pytest.mark.asyncio
 async def test_bytes_flooded_while_the_handler_runs_are_not_read_into_memory() -> None:
     """A peer that floods while its decision is pending is held back by the socket, not buffered."""
-    entered, release = asyncio.Event(), asyncio.Event()
-
-    async def held(request: AgiRequest) -> Mapping[str, str]:
-        entered.set()
-        await release.wait()
-        return ALLOW
+    held, entered, release = held_handler()
 
     async with running(held) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
@@ -326,12 +328,7 @@ def reset_on_close(writer: asyncio.StreamWriter) -> None:
 @pytest.mark.asyncio
 async def test_a_call_whose_peer_hung_up_keeps_its_slot_until_its_decision_is_done() -> None:
     """A decision still being made after Asterisk hung up counts against the cap until done."""
-    entered, release = asyncio.Event(), asyncio.Event()
-
-    async def held(request: AgiRequest) -> Mapping[str, str]:
-        entered.set()
-        await release.wait()
-        return ALLOW
+    held, entered, release = held_handler()
 
     async with running(held, AgiLimits(max_concurrent_connections=1)) as server:
         _, writer = await asyncio.open_connection("127.0.0.1", server.port)

@@ -104,6 +104,15 @@ def _node(row: DecisionRow) -> str:
     return row.node
 
 
+def _decision(
+    decision_id: str, node: str | None
+) -> Callable[[CentralReader], Awaitable[DecisionView | DecisionChoice | None]]:
+    async def open_one(reader: CentralReader) -> DecisionView | DecisionChoice | None:
+        return await reader.decision(decision_id, node)
+
+    return open_one
+
+
 def test_search_pages_cover_both_nodes_newest_first(
     officer: PostgresSettings, tmp_path: Path
 ) -> None:
@@ -140,10 +149,7 @@ def test_decision_page_verifies_its_nodes_chain(
             " WHERE node = 'pbx_b' AND seq = 3"
         )
 
-    async def open_one(reader: CentralReader) -> DecisionView | DecisionChoice | None:
-        return await reader.decision(str(row[0]), "pbx_b")
-
-    view = _run(officer, tmp_path, open_one)
+    view = _run(officer, tmp_path, _decision(str(row[0]), "pbx_b"))
     assert isinstance(view, DecisionView)
     assert (_node(view.row), view.place.window_first, view.place.window_last) == ("pbx_b", 1, 3)
     assert (view.place.verified.ok, view.place.verified.bad_seq) == (False, 3)
@@ -161,15 +167,6 @@ def _give_pbx_b_the_id_of_pbx_a(shared_db: SharedDatabase) -> str:
             (row[0],),
         )
     return str(row[0])
-
-
-def _decision(
-    decision_id: str, node: str | None
-) -> Callable[[CentralReader], Awaitable[DecisionView | DecisionChoice | None]]:
-    async def open_one(reader: CentralReader) -> DecisionView | DecisionChoice | None:
-        return await reader.decision(decision_id, node)
-
-    return open_one
 
 
 def test_an_id_held_by_several_nodes_asked_without_a_node_is_a_choice(
