@@ -203,7 +203,7 @@ def verify_log(path: Path, anchor: Anchor | None = None) -> VerifyResult:
     """
     anchor = anchor if anchor is not None else FileAnchor(anchor_dir(path))
     with reading(path) as conn:
-        verifier = ChainVerifier(_checkpoints(conn, 1))
+        verifier = ChainVerifier(checkpoints_before(conn, 1))
         for record in iter_records(conn):
             if not verifier.feed(record):
                 break
@@ -229,7 +229,7 @@ def quick_check(path: Path, anchor: Anchor | None = None) -> VerifyResult:
         start = max(first or 1, (last or 0) - QUICK_TAIL + 1)
         if newest is not None and start <= newest.seq <= (last or 0):
             start = newest.seq
-        verifier = ChainVerifier(_checkpoints(conn, start))
+        verifier = ChainVerifier(checkpoints_before(conn, start))
         for record in iter_records(conn, "seq >= ?", [start]):
             if not verifier.feed(record):
                 break
@@ -239,16 +239,26 @@ def quick_check(path: Path, anchor: Anchor | None = None) -> VerifyResult:
     return _with_anchors(result, verdict)
 
 
-def _checkpoints(conn: sqlite3.Connection, start: int) -> list[Checkpoint]:
+def checkpoints_before(conn: sqlite3.Connection, start: int) -> list[Checkpoint]:
     """What the record at `start` may link to: the stored record before it, or a purge's."""
     checkpoints = [
-        Checkpoint(int(body["purged_through_seq"]), str(body["purged_last_hash"]))
-        for body in _checkpoint_bodies(conn)
+        checkpoint
+        for (body,) in conn.execute("SELECT body FROM chain WHERE type = 'checkpoint'")
+        if (checkpoint := purge_checkpoint(body)) is not None
     ]
     before = _hash_at(conn, start - 1)
     if before is not None:
         checkpoints.append(Checkpoint(start - 1, before))
     return checkpoints
+
+
+def purge_checkpoint(body: str) -> Checkpoint | None:
+    """The seq and hash a purge's checkpoint record vouches for; None for a malformed body."""
+    try:
+        decoded = json.loads(body)
+        return Checkpoint(int(decoded["purged_through_seq"]), str(decoded["purged_last_hash"]))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _hash_at(conn: sqlite3.Connection, seq: int) -> str | None:
@@ -268,15 +278,3 @@ def _with_anchors(result: VerifyResult, verdict: AnchorVerdict) -> VerifyResult:
         anchored=verdict.newest,
         anchors_checked=verdict.checked,
     )
-
-
-def _checkpoint_bodies(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
-    for (body,) in conn.execute("SELECT body FROM chain WHERE type = 'checkpoint'"):
-        try:
-            decoded = json.loads(body)
-            yield {
-                "purged_through_seq": int(decoded["purged_through_seq"]),
-                "purged_last_hash": str(decoded["purged_last_hash"]),
-            }
-        except (ValueError, KeyError, TypeError):
-            continue

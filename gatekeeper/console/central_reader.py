@@ -32,7 +32,6 @@ import structlog
 
 from gatekeeper.audit import (
     COLUMNS,
-    ChainVerifier,
     Checkpoint,
     DayFigures,
     DecisionRow,
@@ -41,6 +40,7 @@ from gatekeeper.audit import (
     StoredRecord,
     VerifyResult,
     gather,
+    purge_checkpoint,
     utc_text,
 )
 from gatekeeper.common import ConfigError, StoreError
@@ -61,6 +61,7 @@ from gatekeeper.console.reader import (
     Query,
     SearchTooBroadError,
     seq_cursor,
+    verified_place,
 )
 from gatekeeper.stores.postgres.central import central_logs
 from gatekeeper.stores.postgres.connect import Connection, connect, read_password
@@ -186,16 +187,11 @@ class CentralReader:
         after = None if before is None else parse_node_cursor(before)
         async with self._connection() as conn:
             if after is not None:
-                node, seq = after
-                cursor = await conn.execute(
-                    "SELECT at FROM gatekeeper.decision_log WHERE node = %s AND seq = %s",
-                    (node, seq),
-                )
-                found = await cursor.fetchone()
-                if found is None:
+                older = await _older_than(conn, *after)
+                if older is None:
                     return Page((), None)
-                where += " AND at <= %s AND (at, node, seq) < (%s, %s, %s)"
-                params = [*params, found[0], found[0], node, seq]
+                where += older[0]
+                params = [*params, *older[1]]
             cursor = await conn.execute(
                 f"{_SELECT} WHERE {where}{_NEWEST_FIRST} LIMIT %s", [*params, limit + 1]
             )
@@ -245,16 +241,11 @@ class CentralReader:
         after = None if before is None else parse_node_cursor(before)
         async with self._connection() as conn:
             if after is not None:
-                node, seq = after
-                cursor = await conn.execute(
-                    "SELECT at FROM gatekeeper.decision_log WHERE node = %s AND seq = %s",
-                    (node, seq),
-                )
-                found = await cursor.fetchone()
-                if found is None:
+                older = await _older_than(conn, *after)
+                if older is None:
                     return EventPage((), None)
-                where += " AND at <= %s AND (at, node, seq) < (%s, %s, %s)"
-                params += [found[0], found[0], node, seq]
+                where += older[0]
+                params += older[1]
             cursor = await conn.execute(
                 f"{_SELECT} WHERE {where}{_NEWEST_FIRST} LIMIT %s", [*params, limit]
             )
@@ -365,6 +356,20 @@ def _outcomes_sync(
     return _pick_outcomes(rows, found)
 
 
+async def _older_than(conn: Connection, node: str, seq: int) -> tuple[str, list[object]] | None:
+    """The condition (and its values) for records after the cursor `node:seq`, newest first.
+
+    None when that record is not in the log.
+    """
+    cursor = await conn.execute(
+        "SELECT at FROM gatekeeper.decision_log WHERE node = %s AND seq = %s", (node, seq)
+    )
+    found = await cursor.fetchone()
+    if found is None:
+        return None
+    return " AND at <= %s AND (at, node, seq) < (%s, %s, %s)", [found[0], found[0], node, seq]
+
+
 async def _place(conn: Connection, node: str, record: StoredRecord) -> ChainPlace:
     """The records CHAIN_WINDOW either side of `record` in its node's chain, verified."""
     first = max(1, record.seq - CHAIN_WINDOW)
@@ -381,30 +386,14 @@ async def _place(conn: Connection, node: str, record: StoredRecord) -> ChainPlac
             "SELECT body FROM gatekeeper.decision_log WHERE node = %s AND type = 'checkpoint'",
             (node,),
         )
-        for (body,) in await cursor.fetchall():
-            decoded = json.loads(body)
-            checkpoints.append(
-                Checkpoint(int(decoded["purged_through_seq"]), str(decoded["purged_last_hash"]))
-            )
-    verifier = ChainVerifier(checkpoints)
+        purges = (purge_checkpoint(body) for (body,) in await cursor.fetchall())
+        checkpoints += [checkpoint for checkpoint in purges if checkpoint is not None]
     cursor = await conn.execute(
         f"{_SELECT} WHERE node = %s AND seq BETWEEN %s AND %s ORDER BY seq",
         (node, first, record.seq + CHAIN_WINDOW),
     )
-    last = first
-    for row in await cursor.fetchall():
-        stored = _stored(row)
-        last = stored.seq
-        if not verifier.feed(stored):
-            break
-    return ChainPlace(
-        seq=record.seq,
-        prev_hash=record.prev_hash,
-        hash=record.hash,
-        window_first=first,
-        window_last=last,
-        verified=verifier.finish(None),
-    )
+    window = (_stored(row) for row in await cursor.fetchall())
+    return verified_place(record, first, checkpoints, window)
 
 
 def merge_reports(

@@ -17,7 +17,7 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ from gatekeeper.audit import (
     ReportData,
     StoredRecord,
     VerifyResult,
+    checkpoints_before,
     gather,
     iter_decisions,
     outcome_of,
@@ -345,23 +346,25 @@ def _decision_row(conn: sqlite3.Connection, record: StoredRecord) -> DecisionRow
 
 def _place(conn: sqlite3.Connection, record: StoredRecord) -> ChainPlace:
     first = max(1, record.seq - CHAIN_WINDOW)
-    checkpoints = []
-    before = conn.execute("SELECT hash FROM chain WHERE seq = ?", (first - 1,)).fetchone()
-    if before is not None:
-        checkpoints.append(Checkpoint(first - 1, str(before[0])))
-    else:
-        for (body,) in conn.execute("SELECT body FROM chain WHERE type = 'checkpoint'"):
-            decoded = json.loads(body)
-            checkpoints.append(
-                Checkpoint(int(decoded["purged_through_seq"]), str(decoded["purged_last_hash"]))
-            )
-    verifier = ChainVerifier(checkpoints)
-    last = first
-    for row in conn.execute(
+    window = conn.execute(
         f"{SELECT_RECORDS} WHERE seq BETWEEN ? AND ? ORDER BY seq",
         (first, record.seq + CHAIN_WINDOW),
-    ):
-        stored = to_record(row)
+    )
+    return verified_place(
+        record, first, checkpoints_before(conn, first), (to_record(row) for row in window)
+    )
+
+
+def verified_place(
+    record: StoredRecord,
+    first: int,
+    checkpoints: list[Checkpoint],
+    window: Iterable[StoredRecord],
+) -> ChainPlace:
+    """`record`'s place: its chain from `first`, in order, verified up to the first break."""
+    verifier = ChainVerifier(checkpoints)
+    last = first
+    for stored in window:
         last = stored.seq
         if not verifier.feed(stored):
             break
